@@ -1,0 +1,33 @@
+//! One set of migrations for SQLite and PostgreSQL.
+//!
+//! DDL is written once with a few per-backend substitutions (`{id}` for an
+//! auto-increment key); constraints are declared inside CREATE TABLE because
+//! SQLite cannot add them later.
+
+pub use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseBackend;
+
+mod m0001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+}
+
+/// Runs each `;`-separated statement, adapting the few backend differences.
+pub(crate) async fn run_ddl(manager: &SchemaManager<'_>, ddl: &str) -> Result<(), DbErr> {
+    let conn = manager.get_connection();
+    let serial = match manager.get_database_backend() {
+        DatabaseBackend::Postgres => "BIGSERIAL PRIMARY KEY",
+        _ => "INTEGER PRIMARY KEY AUTOINCREMENT",
+    };
+    for stmt in ddl.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        conn.execute_unprepared(&stmt.replace("{serial}", serial))
+            .await?;
+    }
+    Ok(())
+}

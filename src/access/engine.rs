@@ -1,0 +1,469 @@
+use crate::catalog::{
+    self, ADMINISTRATOR, ENVIRONMENT_MANAGEMENT, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AccessError {
+    #[error("unknown role: {0}")]
+    UnknownRole(String),
+    #[error("unknown privilege: {0}")]
+    UnknownPrivilege(String),
+    #[error("unknown environment: {0}")]
+    UnknownEnvironment(String),
+    #[error("inheriting {0} would create an inheritance cycle")]
+    Cycle(String),
+    #[error("role {0} cannot be extended by a custom role")]
+    NotExtendable(String),
+    #[error("privilege {0} is deprecated and cannot be granted in a custom role")]
+    Deprecated(String),
+    #[error(
+        "privilege {0} is reserved to the platform's own roles and cannot be used in a custom role"
+    )]
+    NotForCustomRoles(String),
+    #[error("{0} needs Advanced User Security, which this account does not have")]
+    AdvancedUserSecurityRequired(String),
+    #[error("the built-in Administrator role cannot be granted through a group mapping: the identity provider must not mint administrators who bypass SSO")]
+    AdministratorMapping,
+    #[error("missing privilege: {}", .missing.join(", "))]
+    Forbidden { missing: Vec<String> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scoping {
+    #[default]
+    Additive,
+    Strict,
+}
+
+impl Scoping {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "additive" => Some(Self::Additive),
+            "strict" => Some(Self::Strict),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Additive => "additive",
+            Self::Strict => "strict",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CustomRole {
+    pub id: String,
+    pub name: String,
+    /// Built-in key or custom role id.
+    pub parent: Option<String>,
+    pub privileges: BTreeSet<&'static str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub id: String,
+    pub name: String,
+    /// Role references (built-in key or custom id) that reach this environment.
+    pub roles: BTreeSet<String>,
+}
+
+/// Everything about one account the engine needs.
+#[derive(Debug, Clone, Default)]
+pub struct AccountModel {
+    pub advanced_user_security: bool,
+    pub scoping: Scoping,
+    pub custom_roles: BTreeMap<String, CustomRole>,
+    pub environments: Vec<Environment>,
+}
+
+/// Where a role held by a user comes from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "source", rename_all = "lowercase")]
+pub enum Via {
+    Direct,
+    Group { group: String },
+    Claims { group: String },
+}
+
+/// One role held by a user through one source.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub role: String,
+    pub via: Via,
+    /// Environment ids this grant is narrowed to (group mappings may narrow).
+    pub environments: Option<BTreeSet<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HeldRole {
+    pub role: String,
+    pub name: String,
+    pub builtin: bool,
+    pub via: Vec<Via>,
+    pub privileges: BTreeSet<&'static str>,
+    /// Environment ids this role reaches for this user.
+    pub environments: BTreeSet<String>,
+}
+
+/// A user's resolved access in one account.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    pub roles: Vec<HeldRole>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub reason: String,
+    pub via: DecisionVia,
+    pub additive_only: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct DecisionVia {
+    pub privilege: Vec<String>,
+    pub environment: Vec<String>,
+}
+
+impl AccountModel {
+    /// Resolves a role given by built-in key/name, custom id or custom name.
+    pub fn find_role(&self, name_or_id: &str) -> Option<String> {
+        if let Some(b) = catalog::builtin_role(name_or_id) {
+            return Some(b.key.to_string());
+        }
+        if self.custom_roles.contains_key(name_or_id) {
+            return Some(name_or_id.to_string());
+        }
+        let n = name_or_id.trim().to_lowercase();
+        self.custom_roles
+            .values()
+            .find(|r| r.name.to_lowercase() == n)
+            .map(|r| r.id.clone())
+    }
+
+    pub fn role_name(&self, role: &str) -> String {
+        catalog::builtin_role(role)
+            .map(|b| b.name.to_string())
+            .or_else(|| self.custom_roles.get(role).map(|r| r.name.clone()))
+            .unwrap_or_else(|| role.to_string())
+    }
+
+    pub fn find_environment(&self, name_or_id: &str) -> Option<&Environment> {
+        let n = name_or_id.trim().to_lowercase();
+        self.environments
+            .iter()
+            .find(|e| e.id == name_or_id || e.name.to_lowercase() == n)
+    }
+
+    /// Parent's privileges (recursively) plus the role's own.
+    pub fn effective_privileges(&self, role: &str) -> Result<BTreeSet<&'static str>, AccessError> {
+        let mut out = BTreeSet::new();
+        let mut cur = Some(role.to_string());
+        let mut seen = BTreeSet::new();
+        while let Some(r) = cur {
+            if !seen.insert(r.clone()) {
+                return Err(AccessError::Cycle(self.role_name(&r)));
+            }
+            if let Some(b) = catalog::builtin_role(&r) {
+                out.extend(b.privileges());
+                cur = None;
+            } else if let Some(c) = self.custom_roles.get(&r) {
+                out.extend(c.privileges.iter().copied());
+                cur = c.parent.clone();
+            } else {
+                return Err(AccessError::UnknownRole(r));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks a custom role definition; `id` is the role being edited, if any.
+    /// Returns the parent's reference and the role's own privilege keys.
+    pub fn validate_custom_role(
+        &self,
+        id: Option<&str>,
+        parent: Option<&str>,
+        privileges: &[String],
+    ) -> Result<(Option<String>, BTreeSet<&'static str>), AccessError> {
+        if !self.advanced_user_security {
+            return Err(AccessError::AdvancedUserSecurityRequired(
+                "Custom roles".into(),
+            ));
+        }
+        let parent = match parent {
+            None => None,
+            Some(p) => {
+                let r = self
+                    .find_role(p)
+                    .ok_or_else(|| AccessError::UnknownRole(p.to_string()))?;
+                if let Some(b) = catalog::builtin_role(&r) {
+                    if !b.extendable {
+                        return Err(AccessError::NotExtendable(b.name.into()));
+                    }
+                    if b.requires_advanced_user_security && !self.advanced_user_security {
+                        return Err(AccessError::AdvancedUserSecurityRequired(b.name.into()));
+                    }
+                }
+                // Walk up from the parent: meeting the edited role means a cycle.
+                if let Some(me) = id {
+                    let mut cur = Some(r.clone());
+                    while let Some(c) = cur {
+                        if c == me {
+                            return Err(AccessError::Cycle(self.role_name(&r)));
+                        }
+                        cur = self.custom_roles.get(&c).and_then(|x| x.parent.clone());
+                    }
+                }
+                Some(r)
+            }
+        };
+        let mut own = BTreeSet::new();
+        for p in privileges {
+            let def =
+                catalog::privilege(p).ok_or_else(|| AccessError::UnknownPrivilege(p.clone()))?;
+            if def.deprecated {
+                return Err(AccessError::Deprecated(def.name.into()));
+            }
+            if !def.custom_role_allowed {
+                return Err(AccessError::NotForCustomRoles(def.name.into()));
+            }
+            own.insert(def.key);
+        }
+        Ok((parent, own))
+    }
+
+    /// Checks that a role may be held in this account at all.
+    pub fn check_assignable(&self, role: &str) -> Result<(), AccessError> {
+        if let Some(b) = catalog::builtin_role(role) {
+            if b.requires_advanced_user_security && !self.advanced_user_security {
+                return Err(AccessError::AdvancedUserSecurityRequired(b.name.into()));
+            }
+            Ok(())
+        } else if self.custom_roles.contains_key(role) {
+            Ok(())
+        } else {
+            Err(AccessError::UnknownRole(role.to_string()))
+        }
+    }
+
+    fn reach(
+        &self,
+        role: &str,
+        privs: &BTreeSet<&'static str>,
+        narrow: Option<&BTreeSet<String>>,
+    ) -> BTreeSet<String> {
+        let all = privs.contains(ENVIRONMENT_MANAGEMENT);
+        self.environments
+            .iter()
+            .filter(|e| all || e.roles.contains(role))
+            .filter(|e| narrow.is_none_or(|n| n.contains(&e.id)))
+            .map(|e| e.id.clone())
+            .collect()
+    }
+
+    /// Resolves grants into held roles with provenance. Grants naming roles
+    /// that no longer exist are skipped: roles are computed, never copied.
+    pub fn resolve(&self, grants: &[Grant]) -> Access {
+        let mut by_role: BTreeMap<String, HeldRole> = BTreeMap::new();
+        for g in grants {
+            let Ok(privs) = self.effective_privileges(&g.role) else {
+                continue;
+            };
+            let reach = self.reach(&g.role, &privs, g.environments.as_ref());
+            let held = by_role.entry(g.role.clone()).or_insert_with(|| HeldRole {
+                role: g.role.clone(),
+                name: self.role_name(&g.role),
+                builtin: catalog::builtin_role(&g.role).is_some(),
+                via: vec![],
+                privileges: privs,
+                environments: BTreeSet::new(),
+            });
+            if !held.via.contains(&g.via) {
+                held.via.push(g.via.clone());
+            }
+            held.environments.extend(reach);
+        }
+        Access {
+            roles: by_role.into_values().collect(),
+        }
+    }
+
+    pub fn env_name(&self, id: &str) -> String {
+        self.environments
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// May the user holding `access` use `privilege` (in `environment`)?
+    pub fn decide(
+        &self,
+        access: &Access,
+        privilege: &str,
+        environment: Option<&str>,
+    ) -> Result<Decision, AccessError> {
+        let p = catalog::privilege(privilege)
+            .ok_or_else(|| AccessError::UnknownPrivilege(privilege.into()))?;
+        let holders: Vec<&HeldRole> = access
+            .roles
+            .iter()
+            .filter(|r| r.privileges.contains(p.key))
+            .collect();
+        let via_priv: Vec<String> = holders.iter().map(|r| r.name.clone()).collect();
+        let Some(env) = environment else {
+            let allowed = !holders.is_empty();
+            let reason = if allowed {
+                format!("{} is granted by {}", p.name, via_priv.join(", "))
+            } else {
+                format!("no role held grants {}", p.name)
+            };
+            return Ok(Decision {
+                allowed,
+                reason,
+                via: DecisionVia {
+                    privilege: via_priv,
+                    environment: vec![],
+                },
+                additive_only: false,
+            });
+        };
+        let e = self
+            .find_environment(env)
+            .ok_or_else(|| AccessError::UnknownEnvironment(env.into()))?;
+        let reachers: Vec<&HeldRole> = access
+            .roles
+            .iter()
+            .filter(|r| r.environments.contains(&e.id))
+            .collect();
+        let via_env: Vec<String> = reachers.iter().map(|r| r.name.clone()).collect();
+        let via = DecisionVia {
+            privilege: via_priv.clone(),
+            environment: via_env.clone(),
+        };
+        if !p.environment_scoped {
+            // Account-level privileges do not act inside an environment.
+            let allowed = !holders.is_empty();
+            let reason = if allowed {
+                format!(
+                    "{} is granted by {}; it is not environment-scoped, so {} does not restrict it",
+                    p.name,
+                    via_priv.join(", "),
+                    e.name
+                )
+            } else {
+                format!("no role held grants {}", p.name)
+            };
+            return Ok(Decision {
+                allowed,
+                reason,
+                via,
+                additive_only: false,
+            });
+        }
+        let single = holders.iter().any(|h| h.environments.contains(&e.id));
+        let additive = !holders.is_empty() && !reachers.is_empty();
+        let (allowed, additive_only, reason) = match (self.scoping, single, additive) {
+            (_, true, _) => (true, false, format!("{} is granted in {} by a role that reaches it", p.name, e.name)),
+            (Scoping::Additive, false, true) => (
+                true,
+                true,
+                format!(
+                    "allowed only by additive mixing: {} comes from {} while {} is reached through {}",
+                    p.name,
+                    via_priv.join(", "),
+                    e.name,
+                    via_env.join(", ")
+                ),
+            ),
+            (Scoping::Strict, false, true) => (
+                false,
+                false,
+                format!("strict scoping: no single role both grants {} and reaches {}", p.name, e.name),
+            ),
+            (_, false, false) if holders.is_empty() => (false, false, format!("no role held grants {}", p.name)),
+            _ => (false, false, format!("no role held reaches environment {}", e.name)),
+        };
+        Ok(Decision {
+            allowed,
+            reason,
+            via,
+            additive_only,
+        })
+    }
+}
+
+impl Access {
+    pub fn privileges(&self) -> BTreeSet<&'static str> {
+        self.roles
+            .iter()
+            .flat_map(|r| r.privileges.iter().copied())
+            .collect()
+    }
+    pub fn has(&self, privilege: &str) -> bool {
+        self.roles.iter().any(|r| r.privileges.contains(privilege))
+    }
+    pub fn holds_builtin_admin(&self) -> bool {
+        self.roles.iter().any(|r| r.role == ADMINISTRATOR)
+    }
+    pub fn environments(&self) -> BTreeSet<String> {
+        self.roles
+            .iter()
+            .flat_map(|r| r.environments.iter().cloned())
+            .collect()
+    }
+    /// Requires `privilege`; the error names it.
+    pub fn require(&self, privilege: &str) -> Result<(), AccessError> {
+        if self.has(privilege) {
+            Ok(())
+        } else {
+            Err(AccessError::Forbidden {
+                missing: vec![catalog::privilege(privilege)
+                    .map(|p| p.name)
+                    .unwrap_or(privilege)
+                    .to_string()],
+            })
+        }
+    }
+
+    /// User Management may assign anything; User Management - Limited only
+    /// roles made entirely of privileges the actor holds.
+    pub fn may_assign(&self, role_privileges: &BTreeSet<&'static str>) -> Result<(), AccessError> {
+        if self.has(USER_MANAGEMENT) {
+            return Ok(());
+        }
+        if !self.has(USER_MANAGEMENT_LIMITED) {
+            return Err(AccessError::Forbidden {
+                missing: vec!["User Management".into()],
+            });
+        }
+        let mine = self.privileges();
+        let missing: Vec<String> = role_privileges
+            .difference(&mine)
+            .map(|k| {
+                catalog::privilege(k)
+                    .map(|p| p.name)
+                    .unwrap_or(k)
+                    .to_string()
+            })
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(AccessError::Forbidden { missing })
+        }
+    }
+}
+
+/// A group mapping may never hand out the built-in Administrator role.
+pub fn check_mappable(role: &str) -> Result<(), AccessError> {
+    if role == ADMINISTRATOR {
+        Err(AccessError::AdministratorMapping)
+    } else {
+        Ok(())
+    }
+}

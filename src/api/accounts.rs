@@ -1,0 +1,97 @@
+use super::{audited, auth::Actor, error::ApiError};
+use crate::access::Scoping;
+use crate::catalog::{self, ACCOUNT_ADMINISTRATION};
+use crate::state::State;
+use crate::store::{entities::account, now_ms};
+use actix_web::{get, patch, web, HttpResponse};
+use sea_orm::{ActiveModelTrait, Set};
+use serde::{Deserialize, Serialize};
+
+/// The privilege catalog.
+#[utoipa::path(responses((status = 200, body = [catalog::Privilege])), tag = "catalog")]
+#[get("/privileges")]
+pub async fn privileges(_actor: Actor) -> HttpResponse {
+    HttpResponse::Ok().json(catalog::PRIVILEGES)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AccountView {
+    id: String,
+    name: String,
+    advanced_user_security: bool,
+    environment_scoping: String,
+}
+
+impl From<&account::Model> for AccountView {
+    fn from(a: &account::Model) -> Self {
+        AccountView {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            advanced_user_security: a.advanced_user_security,
+            environment_scoping: a.environment_scoping.clone(),
+        }
+    }
+}
+
+#[utoipa::path(responses((status = 200, body = AccountView)), tag = "accounts")]
+#[get("/accounts/{id}")]
+pub async fn get_account(actor: Actor, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    actor.check_account(&path)?;
+    Ok(HttpResponse::Ok().json(AccountView::from(&actor.account.account)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountPatch {
+    name: Option<String>,
+    advanced_user_security: Option<bool>,
+    environment_scoping: Option<String>,
+}
+
+/// Account settings (Account Administration).
+#[utoipa::path(request_body = AccountPatch, responses((status = 200, body = AccountView), (status = 403)), tag = "accounts")]
+#[patch("/accounts/{id}")]
+pub async fn patch_account(
+    state: State,
+    actor: Actor,
+    path: web::Path<String>,
+    body: web::Json<AccountPatch>,
+) -> Result<HttpResponse, ApiError> {
+    actor.check_account(&path)?;
+    let b = body.into_inner();
+    let details = serde_json::json!({"name": b.name, "advanced_user_security": b.advanced_user_security, "environment_scoping": b.environment_scoping});
+    let result = async {
+        actor.require(ACCOUNT_ADMINISTRATION)?;
+        let mut am: account::ActiveModel = actor.account.account.clone().into();
+        if let Some(n) = b.name {
+            if n.trim().is_empty() {
+                return Err(ApiError::BadRequest("name must not be empty".into()));
+            }
+            am.name = Set(n.trim().to_string());
+        }
+        if let Some(s) = b.environment_scoping {
+            let s = Scoping::parse(&s).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "environment_scoping must be \"additive\" or \"strict\", not {s:?}"
+                ))
+            })?;
+            am.environment_scoping = Set(s.as_str().into());
+        }
+        if let Some(a) = b.advanced_user_security {
+            am.advanced_user_security = Set(a);
+        }
+        am.updated_at = Set(now_ms());
+        Ok(am.update(&state.db).await?)
+    }
+    .await;
+    let a = audited(
+        &state,
+        &actor,
+        "account.update",
+        &actor.account.account.id,
+        details,
+        result,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(AccountView::from(&a)))
+}

@@ -1,0 +1,121 @@
+//! Who is calling the management API: an API key (acting as its user) or a session.
+
+use super::error::ApiError;
+use crate::access::Access;
+use crate::resolver::CachedAccount;
+use crate::state::State;
+use actix_web::{dev::Payload, FromRequest, HttpRequest};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub struct Actor {
+    pub account: Arc<CachedAccount>,
+    pub user_id: String,
+    pub email: String,
+    pub access: Access,
+    /// How the actor authenticated, for the audit log (`api_key:<id>` or `session:<id>`).
+    pub credential: String,
+}
+
+impl Actor {
+    pub fn account_id(&self) -> &str {
+        &self.account.account.id
+    }
+
+    /// The actor may only touch its own account; others look absent.
+    pub fn check_account(&self, id: &str) -> Result<(), ApiError> {
+        if self.account_id() == id {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(format!("account not found: {id}")))
+        }
+    }
+
+    pub fn require(&self, privilege: &str) -> Result<(), ApiError> {
+        Ok(self.access.require(privilege)?)
+    }
+
+    /// Passes with any one of the privileges; names all of them otherwise.
+    pub fn require_any(&self, privileges: &[&str]) -> Result<(), ApiError> {
+        if privileges.iter().any(|p| self.access.has(p)) {
+            return Ok(());
+        }
+        Err(ApiError::Forbidden(
+            privileges
+                .iter()
+                .map(|p| {
+                    crate::catalog::privilege(p)
+                        .map(|d| d.name)
+                        .unwrap_or(p)
+                        .to_string()
+                })
+                .collect(),
+        ))
+    }
+
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.email, self.credential)
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let h = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, value) = h.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| value.trim().to_string())
+}
+
+async fn authenticate(req: HttpRequest) -> Result<Actor, ApiError> {
+    let state = req
+        .app_data::<State>()
+        .cloned()
+        .ok_or(ApiError::Unauthorized)?;
+    let (account_id, user_id, credential) = if let Some(token) = bearer(&req) {
+        let key = crate::store::credentials::verify_api_key(&state.db, &token)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        (key.account_id, key.user_id, format!("api_key:{}", key.id))
+    } else if let Some(c) = req.cookie(crate::sso::session::COOKIE) {
+        let s = crate::sso::session::lookup(&state.db, c.value())
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        (s.account_id, s.user_id, format!("session:{}", s.id))
+    } else {
+        return Err(ApiError::Unauthorized);
+    };
+    let account = state
+        .resolver
+        .account(&state.db, &account_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let user = state
+        .resolver
+        .user(&state.db, &account, &user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    if !user.user.active {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(Actor {
+        user_id: user.user.id.clone(),
+        email: user.user.user_name.clone(),
+        access: user.access.clone(),
+        account,
+        credential,
+    })
+}
+
+impl FromRequest for Actor {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(authenticate(req.clone()))
+    }
+}

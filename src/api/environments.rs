@@ -1,0 +1,241 @@
+//! Environments and the roles that reach them (Environment Management).
+
+use super::{audited, auth::Actor, error::ApiError};
+use crate::catalog::ENVIRONMENT_MANAGEMENT;
+use crate::state::State;
+use crate::store::entities::*;
+use crate::store::{new_id, now_ms, write_txn};
+use actix_web::{delete, get, post, put, web, HttpResponse};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EnvironmentView {
+    id: String,
+    name: String,
+    classification: String,
+    roles: Vec<String>,
+}
+
+async fn load(state: &State, account_id: &str) -> Result<Vec<EnvironmentView>, ApiError> {
+    let envs = environment::Entity::find()
+        .filter(environment::Column::AccountId.eq(account_id))
+        .all(&state.db)
+        .await?;
+    let ids: Vec<String> = envs.iter().map(|e| e.id.clone()).collect();
+    let roles = environment_role::Entity::find()
+        .filter(environment_role::Column::EnvironmentId.is_in(ids))
+        .all(&state.db)
+        .await?;
+    Ok(envs
+        .into_iter()
+        .map(|e| EnvironmentView {
+            roles: roles
+                .iter()
+                .filter(|r| r.environment_id == e.id)
+                .map(|r| r.role_ref.clone())
+                .collect(),
+            id: e.id,
+            name: e.name,
+            classification: e.classification,
+        })
+        .collect())
+}
+
+async fn one(state: &State, account_id: &str, key: &str) -> Result<EnvironmentView, ApiError> {
+    let n = key.to_lowercase();
+    load(state, account_id)
+        .await?
+        .into_iter()
+        .find(|e| e.id == key || e.name.to_lowercase() == n)
+        .ok_or_else(|| ApiError::NotFound(format!("unknown environment: {key}")))
+}
+
+#[utoipa::path(responses((status = 200, body = [EnvironmentView])), tag = "environments")]
+#[get("/accounts/{id}/environments")]
+pub async fn list(
+    state: State,
+    actor: Actor,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    actor.check_account(&path)?;
+    Ok(HttpResponse::Ok().json(load(&state, &path).await?))
+}
+
+#[utoipa::path(responses((status = 200, body = EnvironmentView), (status = 404)), tag = "environments")]
+#[get("/accounts/{id}/environments/{env}")]
+pub async fn get(
+    state: State,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (acct, env) = path.into_inner();
+    actor.check_account(&acct)?;
+    Ok(HttpResponse::Ok().json(one(&state, &acct, &env).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentBody {
+    name: String,
+    classification: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+fn check(actor: &Actor, b: &EnvironmentBody) -> Result<(String, Vec<String>), ApiError> {
+    actor.require(ENVIRONMENT_MANAGEMENT)?;
+    if b.name.trim().is_empty() || b.name.len() > 200 {
+        return Err(ApiError::BadRequest(
+            "environment name must be 1 to 200 characters".into(),
+        ));
+    }
+    let class = b.classification.clone().unwrap_or_else(|| "test".into());
+    if class != "test" && class != "production" {
+        return Err(ApiError::BadRequest(format!(
+            "classification must be \"test\" or \"production\", not {class:?}"
+        )));
+    }
+    let model = &actor.account.model;
+    let roles = b
+        .roles
+        .iter()
+        .map(|r| {
+            model
+                .find_role(r)
+                .ok_or_else(|| ApiError::BadRequest(format!("unknown role: {r}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((class, roles))
+}
+
+async fn save(
+    state: &State,
+    account_id: &str,
+    id: &str,
+    b: &EnvironmentBody,
+    class: String,
+    roles: &[String],
+    is_new: bool,
+) -> Result<(), ApiError> {
+    let txn = write_txn(&state.db).await?;
+    let am = environment::ActiveModel {
+        id: Set(id.into()),
+        account_id: Set(account_id.into()),
+        name: Set(b.name.trim().into()),
+        name_norm: Set(b.name.trim().to_lowercase()),
+        classification: Set(class),
+        created_at: if is_new {
+            Set(now_ms())
+        } else {
+            sea_orm::ActiveValue::NotSet
+        },
+    };
+    if is_new {
+        am.insert(&txn).await?;
+    } else {
+        am.update(&txn).await?;
+        environment_role::Entity::delete_many()
+            .filter(environment_role::Column::EnvironmentId.eq(id))
+            .exec(&txn)
+            .await?;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for r in roles.iter().filter(|r| seen.insert(r.as_str())) {
+        environment_role::ActiveModel {
+            environment_id: Set(id.into()),
+            role_ref: Set(r.clone()),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+#[utoipa::path(request_body = EnvironmentBody, responses((status = 201, body = EnvironmentView), (status = 403), (status = 409)), tag = "environments")]
+#[post("/accounts/{id}/environments")]
+pub async fn create(
+    state: State,
+    actor: Actor,
+    path: web::Path<String>,
+    body: web::Json<EnvironmentBody>,
+) -> Result<HttpResponse, ApiError> {
+    actor.check_account(&path)?;
+    let b = body.into_inner();
+    let id = new_id();
+    let result = async {
+        let (class, roles) = check(&actor, &b)?;
+        save(&state, &path, &id, &b, class, &roles, true).await
+    }
+    .await;
+    audited(
+        &state,
+        &actor,
+        "environment.create",
+        &id,
+        serde_json::json!({"name": b.name, "roles": b.roles}),
+        result,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(one(&state, &path, &id).await?))
+}
+
+#[utoipa::path(request_body = EnvironmentBody, responses((status = 200, body = EnvironmentView)), tag = "environments")]
+#[put("/accounts/{id}/environments/{env}")]
+pub async fn update(
+    state: State,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+    body: web::Json<EnvironmentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (acct, env) = path.into_inner();
+    actor.check_account(&acct)?;
+    let current = one(&state, &acct, &env).await?;
+    let b = body.into_inner();
+    let result = async {
+        let (class, roles) = check(&actor, &b)?;
+        save(&state, &acct, &current.id, &b, class, &roles, false).await
+    }
+    .await;
+    audited(
+        &state,
+        &actor,
+        "environment.update",
+        &current.id,
+        serde_json::json!({"name": b.name, "roles": b.roles}),
+        result,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(one(&state, &acct, &current.id).await?))
+}
+
+#[utoipa::path(responses((status = 204)), tag = "environments")]
+#[delete("/accounts/{id}/environments/{env}")]
+pub async fn delete(
+    state: State,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (acct, env) = path.into_inner();
+    actor.check_account(&acct)?;
+    let current = one(&state, &acct, &env).await?;
+    let result = async {
+        actor.require(ENVIRONMENT_MANAGEMENT)?;
+        environment::Entity::delete_by_id(current.id.clone())
+            .exec(&state.db)
+            .await?;
+        Ok(())
+    }
+    .await;
+    audited(
+        &state,
+        &actor,
+        "environment.delete",
+        &current.id,
+        serde_json::json!({"name": current.name}),
+        result,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

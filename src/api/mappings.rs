@@ -1,0 +1,223 @@
+//! Group-to-role mappings. The built-in Administrator role is never mappable.
+
+use super::{audited, auth::Actor, error::ApiError};
+use crate::access::check_mappable;
+use crate::catalog::{USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
+use crate::state::State;
+use crate::store::entities::*;
+use crate::store::{new_id, now_ms, write_txn};
+use actix_web::{delete, get, post, web, HttpResponse};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize, Serialize, utoipa::ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct GroupRef {
+    #[serde(rename = "displayName", skip_serializing_if = "Option::is_none")]
+    display_name: Option<String>,
+    #[serde(rename = "externalId", skip_serializing_if = "Option::is_none")]
+    external_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MappingBody {
+    group: GroupRef,
+    roles: Vec<String>,
+    /// Narrow the mapped roles to these environments (names or ids).
+    environments: Option<Vec<String>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MappingView {
+    id: String,
+    group: GroupRef,
+    roles: Vec<String>,
+    environments: Option<Vec<String>>,
+}
+
+fn view(m: &group_mapping::Model, roles: &[group_mapping_role::Model]) -> MappingView {
+    let v = Some(m.match_value.clone());
+    let group = match m.match_kind.as_str() {
+        "displayName" => GroupRef {
+            display_name: v,
+            external_id: None,
+            id: None,
+        },
+        "externalId" => GroupRef {
+            display_name: None,
+            external_id: v,
+            id: None,
+        },
+        _ => GroupRef {
+            display_name: None,
+            external_id: None,
+            id: v,
+        },
+    };
+    let environments = roles
+        .first()
+        .and_then(|r| r.environments.as_deref())
+        .and_then(|s| serde_json::from_str(s).ok());
+    MappingView {
+        id: m.id.clone(),
+        group,
+        roles: roles.iter().map(|r| r.role_ref.clone()).collect(),
+        environments,
+    }
+}
+
+#[utoipa::path(responses((status = 200, body = [MappingView])), tag = "group-mappings")]
+#[get("/accounts/{id}/group-mappings")]
+pub async fn list(
+    state: State,
+    actor: Actor,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    actor.check_account(&path)?;
+    let maps = crate::store::model::mappings(&state.db, &path).await?;
+    Ok(HttpResponse::Ok().json(maps.iter().map(|(m, r)| view(m, r)).collect::<Vec<_>>()))
+}
+
+#[utoipa::path(request_body = MappingBody, responses((status = 201, body = MappingView), (status = 400), (status = 403)), tag = "group-mappings")]
+#[post("/accounts/{id}/group-mappings")]
+pub async fn create(
+    state: State,
+    actor: Actor,
+    path: web::Path<String>,
+    body: web::Json<MappingBody>,
+) -> Result<HttpResponse, ApiError> {
+    actor.check_account(&path)?;
+    let b = body.into_inner();
+    let id = new_id();
+    let result = async {
+        actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
+        let model = &actor.account.model;
+        let (kind, value) = match (&b.group.display_name, &b.group.external_id, &b.group.id) {
+            (Some(v), None, None) => ("displayName", v.clone()),
+            (None, Some(v), None) => ("externalId", v.clone()),
+            (None, None, Some(v)) => ("id", v.clone()),
+            _ => {
+                return Err(ApiError::BadRequest(
+                    "group must name exactly one of displayName, externalId or id".into(),
+                ))
+            }
+        };
+        if value.trim().is_empty() {
+            return Err(ApiError::BadRequest("group value must not be empty".into()));
+        }
+        if b.roles.is_empty() {
+            return Err(ApiError::BadRequest(
+                "a mapping names at least one role".into(),
+            ));
+        }
+        let mut roles = vec![];
+        for r in &b.roles {
+            let rid = model
+                .find_role(r)
+                .ok_or_else(|| ApiError::BadRequest(format!("unknown role: {r}")))?;
+            check_mappable(&rid)?;
+            model.check_assignable(&rid)?;
+            actor
+                .access
+                .may_assign(&model.effective_privileges(&rid)?)?;
+            if !roles.contains(&rid) {
+                roles.push(rid);
+            }
+        }
+        let envs = match &b.environments {
+            None => None,
+            Some(names) => Some(
+                names
+                    .iter()
+                    .map(|e| {
+                        model
+                            .find_environment(e)
+                            .map(|x| x.id.clone())
+                            .ok_or_else(|| {
+                                ApiError::BadRequest(format!("unknown environment: {e}"))
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        let norm = if kind == "displayName" {
+            value.to_lowercase()
+        } else {
+            value.clone()
+        };
+        let txn = write_txn(&state.db).await?;
+        group_mapping::ActiveModel {
+            id: Set(id.clone()),
+            account_id: Set(path.to_string()),
+            match_kind: Set(kind.into()),
+            match_value: Set(value),
+            match_value_norm: Set(norm),
+            created_at: Set(now_ms()),
+        }
+        .insert(&txn)
+        .await?;
+        for r in roles {
+            group_mapping_role::ActiveModel {
+                mapping_id: Set(id.clone()),
+                role_ref: Set(r),
+                environments: Set(envs.as_ref().map(|e| serde_json::json!(e).to_string())),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+    .await;
+    let details =
+        serde_json::json!({"group": b.group, "roles": b.roles, "environments": b.environments});
+    audited(&state, &actor, "group_mapping.create", &id, details, result).await?;
+    let maps = crate::store::model::mappings(&state.db, &path).await?;
+    let (m, r) = maps
+        .iter()
+        .find(|(m, _)| m.id == id)
+        .ok_or_else(|| ApiError::NotFound("mapping".into()))?;
+    Ok(HttpResponse::Created().json(view(m, r)))
+}
+
+#[utoipa::path(responses((status = 204), (status = 404)), tag = "group-mappings")]
+#[delete("/accounts/{id}/group-mappings/{m}")]
+pub async fn delete(
+    state: State,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (acct, mid) = path.into_inner();
+    actor.check_account(&acct)?;
+    let maps = crate::store::model::mappings(&state.db, &acct).await?;
+    let (_, roles) = maps
+        .iter()
+        .find(|(m, _)| m.id == mid)
+        .ok_or_else(|| ApiError::NotFound(format!("unknown group mapping: {mid}")))?;
+    let result = async {
+        actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
+        for r in roles {
+            if let Ok(p) = actor.account.model.effective_privileges(&r.role_ref) {
+                actor.access.may_assign(&p)?;
+            }
+        }
+        group_mapping::Entity::delete_by_id(mid.clone())
+            .exec(&state.db)
+            .await?;
+        Ok(())
+    }
+    .await;
+    audited(
+        &state,
+        &actor,
+        "group_mapping.delete",
+        &mid,
+        serde_json::json!({}),
+        result,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

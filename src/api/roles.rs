@@ -1,0 +1,330 @@
+//! Custom roles CRUD; built-in roles are listed and read-only.
+
+use super::{audited, auth::Actor, error::ApiError};
+use crate::access::AccountModel;
+use crate::catalog::{self, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
+use crate::state::State;
+use crate::store::entities::*;
+use crate::store::{new_id, now_ms, write_txn};
+use actix_web::{delete, get, post, put, web, HttpResponse};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RoleView {
+    id: String,
+    name: String,
+    builtin: bool,
+    inherits: Option<String>,
+    description: Option<String>,
+    privileges: Vec<String>,
+    effective_privileges: Vec<String>,
+}
+
+pub(crate) fn view(
+    model: &AccountModel,
+    id: &str,
+    description: Option<String>,
+) -> Option<RoleView> {
+    let effective: Vec<String> = model
+        .effective_privileges(id)
+        .ok()?
+        .into_iter()
+        .map(String::from)
+        .collect();
+    if let Some(b) = catalog::builtin_role(id) {
+        return Some(RoleView {
+            id: b.key.into(),
+            name: b.name.into(),
+            builtin: true,
+            inherits: None,
+            description: Some(b.description.into()),
+            privileges: effective.clone(),
+            effective_privileges: effective,
+        });
+    }
+    let r = model.custom_roles.get(id)?;
+    Some(RoleView {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        builtin: false,
+        inherits: r.parent.clone(),
+        description,
+        privileges: r.privileges.iter().map(|s| s.to_string()).collect(),
+        effective_privileges: effective,
+    })
+}
+
+async fn descriptions(
+    state: &State,
+    account_id: &str,
+) -> Result<std::collections::HashMap<String, Option<String>>, ApiError> {
+    Ok(custom_role::Entity::find()
+        .filter(custom_role::Column::AccountId.eq(account_id))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.description))
+        .collect())
+}
+
+#[utoipa::path(responses((status = 200, body = [RoleView])), tag = "roles")]
+#[get("/accounts/{id}/roles")]
+pub async fn list(
+    state: State,
+    actor: Actor,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    actor.check_account(&path)?;
+    let model = &actor.account.model;
+    let desc = descriptions(&state, actor.account_id()).await?;
+    let ids = catalog::BUILTIN_ROLES
+        .iter()
+        .map(|b| b.key.to_string())
+        .chain(model.custom_roles.keys().cloned());
+    let out: Vec<RoleView> = ids
+        .filter_map(|id| view(model, &id, desc.get(&id).cloned().flatten()))
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+fn find(actor: &Actor, role: &str) -> Result<String, ApiError> {
+    actor
+        .account
+        .model
+        .find_role(role)
+        .ok_or_else(|| ApiError::NotFound(format!("unknown role: {role}")))
+}
+
+#[utoipa::path(responses((status = 200, body = RoleView), (status = 404)), tag = "roles")]
+#[get("/accounts/{id}/roles/{role}")]
+pub async fn get(
+    state: State,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, role) = path.into_inner();
+    actor.check_account(&id)?;
+    let r = find(&actor, &role)?;
+    let desc = descriptions(&state, &id).await?.remove(&r).flatten();
+    Ok(HttpResponse::Ok().json(view(&actor.account.model, &r, desc)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    name: String,
+    inherits: Option<String>,
+    #[serde(default)]
+    privileges: Vec<String>,
+    description: Option<String>,
+}
+
+/// Validates a definition and checks the actor may create it; returns (parent, own privileges).
+fn check(
+    actor: &Actor,
+    id: Option<&str>,
+    b: &RoleBody,
+) -> Result<(Option<String>, BTreeSet<&'static str>), ApiError> {
+    actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
+    let name = b.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::BadRequest(
+            "role name must be 1 to 200 characters".into(),
+        ));
+    }
+    if catalog::builtin_role(name).is_some() {
+        return Err(ApiError::Conflict(format!(
+            "{name} is the name of a built-in role"
+        )));
+    }
+    let model = &actor.account.model;
+    let (parent, own) = model.validate_custom_role(id, b.inherits.as_deref(), &b.privileges)?;
+    let mut effective = own.clone();
+    if let Some(p) = &parent {
+        effective.extend(model.effective_privileges(p)?);
+    }
+    // Limited user managers can only build roles out of privileges they hold.
+    actor.access.may_assign(&effective)?;
+    Ok((parent, own))
+}
+
+async fn save(
+    state: &State,
+    account_id: &str,
+    id: &str,
+    b: &RoleBody,
+    parent: Option<String>,
+    own: &BTreeSet<&'static str>,
+    is_new: bool,
+) -> Result<(), ApiError> {
+    let txn = write_txn(&state.db).await?;
+    let now = now_ms();
+    let am = custom_role::ActiveModel {
+        id: Set(id.into()),
+        account_id: Set(account_id.into()),
+        name: Set(b.name.trim().into()),
+        name_norm: Set(b.name.trim().to_lowercase()),
+        inherits: Set(parent),
+        description: Set(b.description.clone()),
+        created_at: if is_new {
+            Set(now)
+        } else {
+            sea_orm::ActiveValue::NotSet
+        },
+        updated_at: Set(now),
+    };
+    if is_new {
+        am.insert(&txn).await?;
+    } else {
+        am.update(&txn).await?;
+        custom_role_privilege::Entity::delete_many()
+            .filter(custom_role_privilege::Column::RoleId.eq(id))
+            .exec(&txn)
+            .await?;
+    }
+    for p in own {
+        custom_role_privilege::ActiveModel {
+            role_id: Set(id.into()),
+            privilege: Set(p.to_string()),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn reloaded(state: &State, account_id: &str, id: &str) -> Result<HttpResponse, ApiError> {
+    state.resolver.invalidate(account_id);
+    let acct = state
+        .resolver
+        .account(&state.db, account_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("account".into()))?;
+    let desc = descriptions(state, account_id).await?.remove(id).flatten();
+    Ok(HttpResponse::Ok().json(view(&acct.model, id, desc)))
+}
+
+#[utoipa::path(request_body = RoleBody, responses((status = 201, body = RoleView), (status = 400), (status = 403), (status = 409)), tag = "roles")]
+#[post("/accounts/{id}/roles")]
+pub async fn create(
+    state: State,
+    actor: Actor,
+    path: web::Path<String>,
+    body: web::Json<RoleBody>,
+) -> Result<HttpResponse, ApiError> {
+    actor.check_account(&path)?;
+    let b = body.into_inner();
+    let id = new_id();
+    let result = async {
+        let (parent, own) = check(&actor, None, &b)?;
+        save(&state, actor.account_id(), &id, &b, parent, &own, true).await
+    }
+    .await;
+    let details =
+        serde_json::json!({"name": b.name, "inherits": b.inherits, "privileges": b.privileges});
+    audited(&state, &actor, "role.create", &id, details, result).await?;
+    let mut res = reloaded(&state, actor.account_id(), &id).await?;
+    *res.status_mut() = actix_web::http::StatusCode::CREATED;
+    Ok(res)
+}
+
+#[utoipa::path(request_body = RoleBody, responses((status = 200, body = RoleView), (status = 409)), tag = "roles")]
+#[put("/accounts/{id}/roles/{role}")]
+pub async fn update(
+    state: State,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+    body: web::Json<RoleBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (acct, role) = path.into_inner();
+    actor.check_account(&acct)?;
+    let b = body.into_inner();
+    let rid = find(&actor, &role)?;
+    let result = async {
+        if catalog::builtin_role(&rid).is_some() {
+            return Err(ApiError::Conflict(format!(
+                "built-in role {} is read-only",
+                actor.account.model.role_name(&rid)
+            )));
+        }
+        // Editing needs the right to hand out the role as it is now, too.
+        actor
+            .access
+            .may_assign(&actor.account.model.effective_privileges(&rid)?)?;
+        let (parent, own) = check(&actor, Some(&rid), &b)?;
+        save(&state, &acct, &rid, &b, parent, &own, false).await
+    }
+    .await;
+    let details =
+        serde_json::json!({"name": b.name, "inherits": b.inherits, "privileges": b.privileges});
+    audited(&state, &actor, "role.update", &rid, details, result).await?;
+    reloaded(&state, &acct, &rid).await
+}
+
+#[utoipa::path(responses((status = 204), (status = 409)), tag = "roles")]
+#[delete("/accounts/{id}/roles/{role}")]
+pub async fn delete(
+    state: State,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (acct, role) = path.into_inner();
+    actor.check_account(&acct)?;
+    let rid = find(&actor, &role)?;
+    let result = async {
+        let model = &actor.account.model;
+        if catalog::builtin_role(&rid).is_some() {
+            return Err(ApiError::Conflict(format!(
+                "built-in role {} is read-only",
+                model.role_name(&rid)
+            )));
+        }
+        actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
+        actor
+            .access
+            .may_assign(&model.effective_privileges(&rid)?)?;
+        if let Some(child) = model
+            .custom_roles
+            .values()
+            .find(|r| r.parent.as_deref() == Some(rid.as_str()))
+        {
+            return Err(ApiError::Conflict(format!(
+                "role {} inherits it; change or delete that role first",
+                child.name
+            )));
+        }
+        let txn = write_txn(&state.db).await?;
+        // Role references are not foreign keys (built-ins live in code), so clear them here.
+        user_role::Entity::delete_many()
+            .filter(user_role::Column::RoleRef.eq(&rid))
+            .exec(&txn)
+            .await?;
+        environment_role::Entity::delete_many()
+            .filter(environment_role::Column::RoleRef.eq(&rid))
+            .exec(&txn)
+            .await?;
+        group_mapping_role::Entity::delete_many()
+            .filter(group_mapping_role::Column::RoleRef.eq(&rid))
+            .exec(&txn)
+            .await?;
+        custom_role::Entity::delete_by_id(rid.clone())
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+    .await;
+    audited(
+        &state,
+        &actor,
+        "role.delete",
+        &rid,
+        serde_json::json!({"name": actor.account.model.role_name(&rid)}),
+        result,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,175 @@
+//! Direct role assignments and the access explanation of a user.
+
+use super::{audited, auth::Actor, error::ApiError};
+use crate::catalog::{USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
+use crate::state::State;
+use crate::store::entities::*;
+use crate::store::write_txn;
+use actix_web::{get, put, web, HttpResponse};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+async fn user(state: &State, actor: &Actor, key: &str) -> Result<user::Model, ApiError> {
+    crate::store::model::find_user(&state.db, actor.account_id(), key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("unknown user: {key}")))
+}
+
+async fn direct_roles(state: &State, user_id: &str) -> Result<Vec<String>, ApiError> {
+    Ok(user_role::Entity::find()
+        .filter(user_role::Column::UserId.eq(user_id))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|r| r.role_ref)
+        .collect())
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolesBody {
+    roles: Vec<String>,
+}
+
+#[utoipa::path(responses((status = 200, body = RolesBody)), tag = "users")]
+#[get("/accounts/{id}/users/{user}/roles")]
+pub async fn get_roles(
+    state: State,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (acct, key) = path.into_inner();
+    actor.check_account(&acct)?;
+    let u = user(&state, &actor, &key).await?;
+    Ok(HttpResponse::Ok().json(RolesBody {
+        roles: direct_roles(&state, &u.id).await?,
+    }))
+}
+
+/// Replaces a user's direct roles. User Management assigns anything; Limited
+/// only roles (added or removed) made of privileges the actor holds.
+#[utoipa::path(request_body = RolesBody, responses((status = 200, body = RolesBody), (status = 403)), tag = "users")]
+#[put("/accounts/{id}/users/{user}/roles")]
+pub async fn put_roles(
+    state: State,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+    body: web::Json<RolesBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (acct, key) = path.into_inner();
+    actor.check_account(&acct)?;
+    let u = user(&state, &actor, &key).await?;
+    let b = body.into_inner();
+    let result = async {
+        actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
+        let model = &actor.account.model;
+        let wanted = b
+            .roles
+            .iter()
+            .map(|r| {
+                model
+                    .find_role(r)
+                    .ok_or_else(|| ApiError::BadRequest(format!("unknown role: {r}")))
+            })
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        let current: BTreeSet<String> = direct_roles(&state, &u.id).await?.into_iter().collect();
+        for r in wanted.symmetric_difference(&current) {
+            if wanted.contains(r) {
+                model.check_assignable(r)?;
+            }
+            if let Ok(p) = model.effective_privileges(r) {
+                actor.access.may_assign(&p)?;
+            }
+        }
+        let txn = write_txn(&state.db).await?;
+        user_role::Entity::delete_many()
+            .filter(user_role::Column::UserId.eq(&u.id))
+            .exec(&txn)
+            .await?;
+        for r in &wanted {
+            user_role::ActiveModel {
+                user_id: Set(u.id.clone()),
+                role_ref: Set(r.clone()),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(wanted.into_iter().collect::<Vec<_>>())
+    }
+    .await;
+    let roles = audited(
+        &state,
+        &actor,
+        "user.roles.set",
+        &u.id,
+        serde_json::json!({"user": u.user_name, "roles": b.roles}),
+        result,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(RolesBody { roles }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AccessView {
+    #[schema(value_type = Vec<Object>)]
+    roles: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    privileges: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    environments: Vec<serde_json::Value>,
+}
+
+pub(crate) fn explain(
+    model: &crate::access::AccountModel,
+    acc: &crate::access::Access,
+) -> AccessView {
+    let roles = acc
+        .roles
+        .iter()
+        .map(|r| serde_json::json!({"role": r.name, "id": r.role, "via": r.via}))
+        .collect();
+    let mut privs: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    let mut envs: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for r in &acc.roles {
+        for p in &r.privileges {
+            privs.entry(p).or_default().push(&r.name);
+        }
+        for e in &r.environments {
+            envs.entry(model.env_name(e)).or_default().push(&r.name);
+        }
+    }
+    AccessView {
+        roles,
+        privileges: privs
+            .into_iter()
+            .map(|(k, v)| serde_json::json!({"key": k, "via": v}))
+            .collect(),
+        environments: envs
+            .into_iter()
+            .map(|(k, v)| serde_json::json!({"name": k, "via": v}))
+            .collect(),
+    }
+}
+
+/// Effective roles, privileges and environments, each with where it comes from.
+#[utoipa::path(responses((status = 200, body = AccessView)), tag = "users")]
+#[get("/accounts/{id}/users/{user}/access")]
+pub async fn access(
+    state: State,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (acct, key) = path.into_inner();
+    actor.check_account(&acct)?;
+    let u = state
+        .resolver
+        .user(&state.db, &actor.account, &key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("unknown user: {key}")))?;
+    if u.user.id != actor.user_id {
+        actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
+    }
+    Ok(HttpResponse::Ok().json(explain(&actor.account.model, &u.access)))
+}

@@ -1,0 +1,183 @@
+//! The privilege catalog and the built-in roles, compiled into the binary.
+//!
+//! Facts (names, which built-in role holds which privilege) come from the
+//! platform documentation in `shared/seeds/000..002`; descriptions are ours.
+
+use super::{BuiltinRole, Privilege};
+
+macro_rules! p {
+    ($key:literal, $name:literal, $desc:literal, [$($alias:literal),*], dep=$dep:literal, env=$env:literal, custom=$custom:literal) => {
+        Privilege { key: $key, name: $name, description: $desc, aliases: &[$($alias),*], deprecated: $dep, environment_scoped: $env, custom_role_allowed: $custom }
+    };
+}
+
+pub static PRIVILEGES: &[Privilege] = &[
+    p!("API_ACCESS", "API Access", "Call the platform's programmatic API on behalf of the account.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_ACCESS", "API Management - Access", "Enter the API Management area; changing deployments inside an environment still needs access to that environment.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_APIS", "API Management - APIs", "Create and change APIs: deployed APIs, their lifecycle and API definitions.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_APPLICATIONS", "API Management - Applications", "Create and change API applications and subscriptions, and approve access requests.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_DASHBOARD", "API Management - Dashboard", "Open the API Management dashboard, with read access to deployed APIs.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_GATEWAY", "API Management - Gateway", "Configure and administer API gateways.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_PLANS", "API Management - Plans", "Create and change API plans.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_AUTHENTICATION", "API Management - Authentication", "Create and change API authentication sources.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_DEVELOPER_PORTAL_PUBLISHING", "API Management - Developer Portal Publishing", "Publish the developer portal.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_READ_APIS", "API Management - Read APIs", "See APIs, their lifecycle and definitions without changing them.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_READ_APPLICATIONS", "API Management - Read Applications", "See API applications and approval requests without changing them.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_READ_GATEWAY", "API Management - Read Gateway", "See gateway configuration and environment migration status without acting on it.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_READ_PLANS", "API Management - Read Plans", "See API plans without changing them.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_READ_AUTHENTICATION", "API Management - Read authentication", "See API authentication sources without changing them.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_READ_DEVELOPER_PORTAL", "API Management - Read Developer Portal", "See developer portal publishing without changing it.", [], dep=false, env=false, custom=true),
+    p!("API_MANAGEMENT_ROLES", "API Management - Roles", "Former way to manage API Management roles; kept only so existing grants still resolve.", [], dep=true, env=false, custom=false),
+    p!("API_MANAGEMENT_TESTING", "API Management - Testing", "Former API testing right; kept only so existing grants still resolve.", [], dep=true, env=false, custom=false),
+    p!("API_CONTROL_PLANE_USER", "API Control Plane User", "Open the API Control Plane administrator and developer portals.", [], dep=false, env=false, custom=false),
+    p!("CLOUD_API_MANAGEMENT_USER", "Cloud API Management User", "Open Cloud API Management.", [], dep=false, env=false, custom=false),
+    p!("ACCOUNT_ADMINISTRATION", "Account Administration", "Change account-wide configuration such as its name, SSO and tokens.", [], dep=false, env=false, custom=true),
+    p!("ACCOUNT_GROUP_MANAGEMENT", "Account Group Management", "Manage account groups and the restrictions placed on them.", [], dep=false, env=false, custom=true),
+    p!("RUNTIME_MANAGEMENT", "Runtime Management", "Configure runtimes and clusters, change their properties and download installers.", ["Atom Management"], dep=false, env=true, custom=true),
+    p!("RUNTIME_MANAGEMENT_READ_ACCESS", "Runtime Management Read Access", "See runtime properties and settings without changing them.", ["Atom Management Read Access"], dep=false, env=true, custom=true),
+    p!("BOOMI_ASSURE", "Boomi Assure", "Administer regression-test (Assure) data.", [], dep=false, env=false, custom=true),
+    p!("BRANCH_CREATE_AND_MODIFY_ACCESS", "Branch Create & Modify Access", "Create and update branches, including hotfix branches from deployments.", [], dep=false, env=false, custom=true),
+    p!("BRANCH_DELETE_ACCESS", "Branch Delete Access", "Delete branches.", [], dep=false, env=false, custom=true),
+    p!("BRANCH_READ_AND_WRITE_ACCESS", "Branch Read and Write Access", "Read components on every branch and change them on every branch except main.", [], dep=false, env=false, custom=true),
+    p!("BUILD_READ_ACCESS", "Build Read Access", "See processes and components on all branches without changing them.", [], dep=false, env=false, custom=true),
+    p!("BUILD_READ_AND_WRITE_ACCESS", "Build Read and Write Access", "Design, build and change processes and components.", [], dep=false, env=false, custom=true),
+    p!("DASHBOARD", "Dashboard", "Open the account, HTML status and real-time dashboards.", [], dep=false, env=false, custom=true),
+    p!("DEDICATED_CLOUDS_MANAGEMENT", "Dedicated Clouds Management", "Configure and administer dedicated clouds.", [], dep=false, env=false, custom=true),
+    p!("PRIVATE_CLOUD_MANAGEMENT", "Private Cloud Management", "Configure and administer private clouds.", ["Cloud Management"], dep=false, env=false, custom=true),
+    p!("DEVELOPER", "Developer", "Build and publish new connectors with the integration SDKs.", [], dep=false, env=false, custom=true),
+    p!("ENVIRONMENT_MANAGEMENT", "Environment Management", "Manage every environment and decide which roles reach each one; reaches all environments.", [], dep=false, env=false, custom=true),
+    p!("EXECUTE", "Execute", "Run or retry processes.", [], dep=false, env=true, custom=true),
+    p!("INTEGRATION_PACK", "Integration Pack", "Release integration packs and manage their versions.", [], dep=false, env=false, custom=true),
+    p!("LICENSING", "Licensing", "See deployed connections and runtime cloud usage.", [], dep=false, env=false, custom=true),
+    p!("PACKAGED_COMPONENT_MANAGEMENT", "Packaged Component Management", "Create and manage deployable packaged components.", [], dep=false, env=false, custom=true),
+    p!("PACKAGED_COMPONENT_DEPLOYMENT", "Packaged Component Deployment", "Deploy packaged components (or, in legacy deployment, processes) to environments.", ["Process Deployment"], dep=false, env=true, custom=true),
+    p!("PERSISTED_PROCESS_PROPERTY_READ_AND_WRITE_ACCESS", "Persisted Process Property Read and Write Access", "See and change persisted process properties.", [], dep=false, env=true, custom=true),
+    p!("PROCESS_LIBRARY", "Process Library", "Publish processes to the library and manage published versions.", [], dep=false, env=false, custom=true),
+    p!("SCHEDULING", "Scheduling", "Manage process schedules.", [], dep=false, env=true, custom=true),
+    p!("TRADING_PARTNER_MANAGEMENT", "Trading Partner Management", "Create and change trading partners and their groups.", [], dep=false, env=false, custom=true),
+    p!("USER_MANAGEMENT", "User Management", "Manage users and give them any role.", [], dep=false, env=false, custom=true),
+    p!("USER_MANAGEMENT_LIMITED", "User Management - Limited", "Manage users, but only give them roles made entirely of privileges the acting user holds.", [], dep=false, env=false, custom=true),
+    p!("VIEW_AUDIT_LOGS", "View Audit Logs", "Read the account's audit log.", [], dep=false, env=false, custom=true),
+    p!("VIEW_DATA", "View Data", "See the documents processed by executions.", [], dep=false, env=true, custom=true),
+    p!("VIEW_RESULTS", "View Results", "Follow execution activity and logs, without the processed documents.", [], dep=false, env=true, custom=true),
+    p!("DATA_DETECTIVE_READ_ACCESS", "Data Detective Read Access", "See where personal data flows (processes, fields, connectors, countries).", [], dep=false, env=false, custom=true),
+    p!("DATA_DETECTIVE_READ_AND_WRITE_ACCESS", "Data Detective Read & Write Access", "See where personal data flows and propose new or changed data fields.", [], dep=false, env=false, custom=true),
+];
+
+/// Standard User privileges (seed 000 matrix).
+const STANDARD_USER: &[&str] = &[
+    "API_MANAGEMENT_GATEWAY",
+    "RUNTIME_MANAGEMENT",
+    "RUNTIME_MANAGEMENT_READ_ACCESS",
+    "BOOMI_ASSURE",
+    "BRANCH_CREATE_AND_MODIFY_ACCESS",
+    "BRANCH_DELETE_ACCESS",
+    "BUILD_READ_AND_WRITE_ACCESS",
+    "DEVELOPER",
+    "ENVIRONMENT_MANAGEMENT",
+    "EXECUTE",
+    "INTEGRATION_PACK",
+    "LICENSING",
+    "PACKAGED_COMPONENT_MANAGEMENT",
+    "PACKAGED_COMPONENT_DEPLOYMENT",
+    "PROCESS_LIBRARY",
+    "SCHEDULING",
+    "TRADING_PARTNER_MANAGEMENT",
+    "VIEW_DATA",
+    "VIEW_RESULTS",
+];
+
+/// Production Support privileges (seed 000 matrix).
+const PRODUCTION_SUPPORT: &[&str] = &[
+    "RUNTIME_MANAGEMENT",
+    "RUNTIME_MANAGEMENT_READ_ACCESS",
+    "DEVELOPER",
+    "EXECUTE",
+    "LICENSING",
+    "PACKAGED_COMPONENT_DEPLOYMENT",
+    "SCHEDULING",
+    "VIEW_DATA",
+    "VIEW_RESULTS",
+];
+
+/// Support privileges (seed 000 matrix).
+const SUPPORT: &[&str] = &[
+    "BOOMI_ASSURE",
+    "DEVELOPER",
+    "EXECUTE",
+    "LICENSING",
+    "VIEW_DATA",
+    "VIEW_RESULTS",
+];
+
+pub static BUILTIN_ROLES: &[BuiltinRole] = &[
+    BuiltinRole {
+        key: "ADMINISTRATOR",
+        name: "Administrator",
+        description: "Every privilege. Holders sign in locally, never through SSO.",
+        privileges: None,
+        extendable: true,
+        requires_advanced_user_security: false,
+    },
+    BuiltinRole {
+        key: "STANDARD_USER",
+        name: "Standard User",
+        description: "Builds, deploys and runs integrations; no user or account administration.",
+        privileges: Some(STANDARD_USER),
+        extendable: true,
+        requires_advanced_user_security: false,
+    },
+    BuiltinRole {
+        key: "PRODUCTION_SUPPORT",
+        name: "Production Support",
+        description: "Operates deployed integrations: runtimes, deployment, schedules, executions.",
+        privileges: Some(PRODUCTION_SUPPORT),
+        extendable: true,
+        requires_advanced_user_security: true,
+    },
+    BuiltinRole {
+        key: "SUPPORT",
+        name: "Support",
+        description: "Watches executions and their data and reruns processes.",
+        privileges: Some(SUPPORT),
+        extendable: true,
+        requires_advanced_user_security: true,
+    },
+    BuiltinRole {
+        key: "API_MANAGER",
+        name: "API Manager",
+        description: "Works on APIs and API applications.",
+        privileges: Some(&["API_MANAGEMENT_APIS", "API_MANAGEMENT_APPLICATIONS"]),
+        extendable: true,
+        requires_advanced_user_security: false,
+    },
+    BuiltinRole {
+        key: "API_INFRASTRUCTURE_MANAGER",
+        name: "API Infrastructure Manager",
+        description: "Works on gateways, plans, authentication sources and the developer portal.",
+        privileges: Some(&[
+            "API_MANAGEMENT_PLANS",
+            "API_MANAGEMENT_AUTHENTICATION",
+            "API_MANAGEMENT_DEVELOPER_PORTAL_PUBLISHING",
+            "API_MANAGEMENT_GATEWAY",
+        ]),
+        extendable: true,
+        requires_advanced_user_security: false,
+    },
+    BuiltinRole {
+        key: "API_CONTROL_PLANE_ADMINISTRATOR",
+        name: "API Control Plane Administrator",
+        description: "Administers the API Control Plane and its users; cannot be extended.",
+        privileges: Some(&["USER_MANAGEMENT_LIMITED", "API_CONTROL_PLANE_USER"]),
+        extendable: false,
+        requires_advanced_user_security: false,
+    },
+    BuiltinRole {
+        key: "CLOUD_API_MANAGEMENT_ADMINISTRATOR",
+        name: "Cloud API Management Administrator",
+        description: "Administers Cloud API Management and its users; cannot be extended.",
+        privileges: Some(&["USER_MANAGEMENT_LIMITED", "CLOUD_API_MANAGEMENT_USER"]),
+        extendable: false,
+        requires_advanced_user_security: false,
+    },
+];

@@ -1,0 +1,55 @@
+//! Settings: defaults, then an optional TOML file, then `IDBRIDGE_*` variables.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub database_url: String,
+    pub listen: String,
+    /// Base URL browsers and IdPs use to reach idbridge (redirect URIs, cookie Secure flag).
+    pub public_url: String,
+    /// `text` or `json`.
+    pub log_format: String,
+    pub log_level: String,
+    /// Largest accepted request body, in bytes (SCIM answers 413 above it).
+    pub max_body_bytes: usize,
+    /// Largest number of operations in one SCIM Bulk request.
+    pub bulk_max_operations: usize,
+    pub session_ttl_secs: i64,
+    pub token_ttl_secs: i64,
+    /// How long another replica's change may take to reach this replica's access cache.
+    pub access_cache_ttl_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: "sqlite://idbridge.db?mode=rwc".into(),
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            log_format: "text".into(),
+            log_level: "info".into(),
+            max_body_bytes: 1_048_576,
+            bulk_max_operations: 1000,
+            session_ttl_secs: 8 * 3600,
+            token_ttl_secs: 300,
+            access_cache_ttl_secs: 5,
+        }
+    }
+}
+
+impl Settings {
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, Box<figment::Error>> {
+        let mut f = figment::Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(p) = file {
+            f = f.merge(Toml::file_exact(p));
+        }
+        f.merge(Env::prefixed("IDBRIDGE_")).extract().map_err(Box::new)
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}

@@ -1,0 +1,84 @@
+//! idbridge: SCIM 2.0 and OpenID Connect bridge for a Boomi-style access model.
+//!
+//! This file wires the parts together; each module stays on its side:
+//! `catalog` and `access` are pure, `store` is the database edge, `api`,
+//! `scim` and `sso` are the HTTP edges.
+
+pub mod access;
+pub mod api;
+pub mod catalog;
+pub mod config;
+pub mod openapi;
+pub mod ops;
+pub mod resolver;
+pub mod secrets;
+pub mod sso;
+pub mod state;
+pub mod store;
+
+use actix_web::{dev::Server, middleware, web, App, HttpServer};
+use state::AppState;
+use std::net::TcpListener;
+
+/// A bound, migrated, ready-to-run server (tests bind port 0).
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: config::Settings) -> anyhow_like::Result<Self> {
+        let db = store::connect(&settings.database_url).await?;
+        store::migrate(&db).await?;
+        let listener = TcpListener::bind(&settings.listen)?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::from(AppState::new(db, settings));
+        let server = run(listener, state)?;
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let limit = state.settings.max_body_bytes;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(api::error::json_config(limit))
+            .app_data(api::error::path_config())
+            .app_data(api::error::query_config())
+            .app_data(web::PayloadConfig::new(limit))
+            .wrap(middleware::from_fn(ops::track))
+            .wrap(tracing_actix_web::TracingLogger::default())
+            .service(ops::healthz)
+            .service(ops::readyz)
+            .service(ops::metrics)
+            .route(
+                "/openapi.json",
+                web::get().to(|| async { actix_web::HttpResponse::Ok().json(openapi::document()) }),
+            )
+            .service(
+                <utoipa_scalar::Scalar<_> as utoipa_scalar::Servable<_>>::with_url(
+                    "/docs",
+                    openapi::document(),
+                ),
+            )
+            .configure(api::routes)
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// A small boxed error for start-up paths.
+pub mod anyhow_like {
+    pub type Error = Box<dyn std::error::Error + Send + Sync>;
+    pub type Result<T> = std::result::Result<T, Error>;
+}

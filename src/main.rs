@@ -1,0 +1,359 @@
+//! The `idbridge` command line.
+
+use clap::{Parser, Subcommand};
+use idbridge::anyhow_like::Result;
+use idbridge::config::Settings;
+use idbridge::store::{self, audit, credentials};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(
+    name = "idbridge",
+    version,
+    about = "SCIM 2.0 + OIDC provisioning bridge"
+)]
+struct Cli {
+    /// Database URL (sqlite://... or postgres://...).
+    #[arg(long, global = true, env = "IDBRIDGE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Optional TOML settings file.
+    #[arg(long, global = true, env = "IDBRIDGE_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Migrate, then serve HTTP on IDBRIDGE_LISTEN.
+    Serve,
+    /// Apply database migrations.
+    Migrate,
+    /// Show the privilege catalog or the built-in roles.
+    Catalog {
+        #[command(subcommand)]
+        what: CatalogCmd,
+    },
+    /// Accounts.
+    Account {
+        #[command(subcommand)]
+        cmd: AccountCmd,
+    },
+    /// The break-glass (local) administrator credential.
+    BreakGlass {
+        #[command(subcommand)]
+        cmd: BreakGlassCmd,
+    },
+    /// Management API keys.
+    ApiKey {
+        #[command(subcommand)]
+        cmd: ApiKeyCmd,
+    },
+    /// SCIM bearer tokens.
+    ScimToken {
+        #[command(subcommand)]
+        cmd: ScimTokenCmd,
+    },
+    /// Create a ready account with a SCIM token, an API key and break-glass credentials, then serve.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum CatalogCmd {
+    Privileges,
+    Roles,
+}
+
+#[derive(Subcommand)]
+enum AccountCmd {
+    /// Create an account and its break-glass Administrator.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        admin_email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BreakGlassCmd {
+    /// Rotate the password and TOTP secret.
+    Reset {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCmd {
+    /// Issue a key acting as the given user (id or email).
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScimTokenCmd {
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    List {
+        #[arg(long)]
+        account: String,
+    },
+    Revoke {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        id: String,
+    },
+}
+
+fn init_logging(s: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IDBRIDGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&s.log_level));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if s.log_format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+/// Prints `value` as JSON with --json, or `text` otherwise.
+fn emit(as_json: bool, value: serde_json::Value, text: String) {
+    if as_json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
+async fn open(settings: &Settings) -> Result<sea_orm::DatabaseConnection> {
+    let db = store::connect(&settings.database_url).await?;
+    store::migrate(&db).await?;
+    Ok(db)
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = real_main().await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn real_main() -> Result<()> {
+    let cli = Cli::parse();
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    if let Some(u) = cli.database_url {
+        settings.database_url = u;
+    }
+    init_logging(&settings);
+    let j = cli.json;
+    match cli.cmd {
+        Cmd::Serve => serve(settings).await?,
+        Cmd::Migrate => {
+            open(&settings).await?;
+            emit(
+                j,
+                json!({"migrated": true}),
+                "database is up to date".into(),
+            );
+        }
+        Cmd::Catalog {
+            what: CatalogCmd::Privileges,
+        } => {
+            let list = idbridge::catalog::PRIVILEGES;
+            let text = list
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{:<50} {}{}",
+                        p.key,
+                        p.name,
+                        if p.deprecated { " (deprecated)" } else { "" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            emit(j, json!({"privileges": list}), text);
+        }
+        Cmd::Catalog {
+            what: CatalogCmd::Roles,
+        } => {
+            let roles = idbridge::catalog::roles_view();
+            let text = roles
+                .iter()
+                .map(|r| format!("{:<36} {} privileges", r.name, r.privileges.len()))
+                .collect::<Vec<_>>()
+                .join("\n");
+            emit(j, json!({"roles": roles}), text);
+        }
+        Cmd::Account {
+            cmd: AccountCmd::Create { name, admin_email },
+        } => {
+            let db = open(&settings).await?;
+            let (acct, bg) = store::accounts::create(&db, &name, &admin_email).await?;
+            audit::record(
+                &db,
+                audit::Event::new(Some(&acct.id), "cli", "account.create", &acct.id)
+                    .details(json!({"name": name, "break_glass": bg.email})),
+            )
+            .await?;
+            let text = format!(
+                "account {}\nbreak-glass administrator {} (user {})\npassword: {}\nTOTP secret: {}\n{}\nThese are shown once; store them safely.",
+                acct.id, bg.email, bg.user_id, bg.password, bg.totp_secret, bg.otpauth_uri
+            );
+            emit(j, json!({"account_id": acct.id, "break_glass": bg}), text);
+        }
+        Cmd::BreakGlass {
+            cmd: BreakGlassCmd::Reset { account, email },
+        } => {
+            let db = open(&settings).await?;
+            let bg = store::accounts::reset_break_glass(&db, &account, &email).await?;
+            idbridge::sso::session::revoke_user(&db, &bg.user_id).await?;
+            audit::record(
+                &db,
+                audit::Event::new(Some(&account), "cli", "break_glass.reset", &bg.user_id),
+            )
+            .await?;
+            let text = format!(
+                "password: {}\nTOTP secret: {}\n{}",
+                bg.password, bg.totp_secret, bg.otpauth_uri
+            );
+            emit(
+                j,
+                json!({"email": bg.email, "password": bg.password, "totp_secret": bg.totp_secret, "otpauth_uri": bg.otpauth_uri}),
+                text,
+            );
+        }
+        Cmd::ApiKey {
+            cmd: ApiKeyCmd::Create { account, user },
+        } => {
+            let db = open(&settings).await?;
+            let u = store::model::find_user(&db, &account, &user)
+                .await?
+                .ok_or_else(|| format!("no user {user} in account {account}"))?;
+            let k = credentials::create_api_key(&db, &account, &u.id).await?;
+            audit::record(
+                &db,
+                audit::Event::new(Some(&account), "cli", "api_key.create", &k.id)
+                    .details(json!({"user": u.user_name})),
+            )
+            .await?;
+            let key = k.key.clone().unwrap_or_default();
+            emit(
+                j,
+                json!({"id": k.id, "key": key}),
+                format!("API key {} for {}:\n{key}", k.id, u.user_name),
+            );
+        }
+        Cmd::ScimToken { cmd } => scim_token(&settings, j, cmd).await?,
+        Cmd::Demo => demo(settings).await?,
+    }
+    Ok(())
+}
+
+async fn scim_token(settings: &Settings, j: bool, cmd: ScimTokenCmd) -> Result<()> {
+    let db = open(settings).await?;
+    match cmd {
+        ScimTokenCmd::Create {
+            account,
+            expires_in_days,
+        } => {
+            store::model::account(&db, &account)
+                .await?
+                .ok_or_else(|| format!("no account {account}"))?;
+            let (t, _) = credentials::create_scim_token(&db, &account, expires_in_days).await?;
+            audit::record(
+                &db,
+                audit::Event::new(Some(&account), "cli", "scim_token.create", &t.id),
+            )
+            .await?;
+            let token = t.token.clone().unwrap_or_default();
+            emit(
+                j,
+                json!({"id": t.id, "token": token}),
+                format!("SCIM token {}:\n{token}", t.id),
+            );
+        }
+        ScimTokenCmd::List { account } => {
+            let list: Vec<credentials::TokenView> = credentials::list_scim_tokens(&db, &account)
+                .await?
+                .iter()
+                .map(Into::into)
+                .collect();
+            let text = list
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{}  created {}  expires {}  {}",
+                        t.id,
+                        t.created_at,
+                        t.expires_at.as_deref().unwrap_or("never"),
+                        if t.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "live"
+                        }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            emit(j, json!({"tokens": list}), text);
+        }
+        ScimTokenCmd::Revoke { account, id } => {
+            if !credentials::revoke_scim_token(&db, &account, &id).await? {
+                return Err(format!("no live SCIM token {id} in account {account}").into());
+            }
+            audit::record(
+                &db,
+                audit::Event::new(Some(&account), "cli", "scim_token.revoke", &id),
+            )
+            .await?;
+            emit(
+                j,
+                json!({"id": id, "revoked": true}),
+                format!("revoked {id}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> Result<()> {
+    tracing::info!(listen = %settings.listen, "starting idbridge");
+    let app = idbridge::Application::build(settings).await?;
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn demo(settings: Settings) -> Result<()> {
+    let db = open(&settings).await?;
+    let (acct, bg) = store::accounts::create(&db, "Demo", "admin@demo.example").await?;
+    let key = credentials::create_api_key(&db, &acct.id, &bg.user_id).await?;
+    let (tok, _) = credentials::create_scim_token(&db, &acct.id, None).await?;
+    let v = json!({
+        "account_id": acct.id,
+        "api_key": key.key,
+        "scim_token": tok.token,
+        "break_glass": bg,
+        "url": settings.public_url,
+    });
+    emit(true, v, String::new());
+    serve(settings).await
+}

@@ -1,0 +1,49 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "idbridge management API",
+        description = "Roles, environments, group mappings, access decisions and audit for a Boomi-style account. Authenticate with `Authorization: Bearer <api key>` or a session cookie."
+    ),
+    paths(
+        crate::api::accounts::privileges,
+        crate::api::accounts::get_account,
+        crate::api::accounts::patch_account,
+        crate::api::roles::list,
+        crate::api::roles::create,
+        crate::api::roles::get,
+        crate::api::roles::update,
+        crate::api::roles::delete,
+        crate::api::environments::list,
+        crate::api::environments::create,
+        crate::api::environments::get,
+        crate::api::environments::update,
+        crate::api::environments::delete,
+        crate::api::mappings::list,
+        crate::api::mappings::create,
+        crate::api::mappings::delete,
+        crate::api::users::get_roles,
+        crate::api::users::put_roles,
+        crate::api::users::access,
+        crate::api::authorize::authorize,
+        crate::api::audit_log::list,
+        crate::api::tokens::list,
+        crate::api::tokens::create,
+        crate::api::tokens::revoke,
+    )
+)]
+struct ApiDoc;
+
+/// The document with every management path under `/api/v1`, where they are mounted.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    let paths = std::mem::take(&mut doc.paths.paths);
+    doc.paths.paths = paths
+        .into_iter()
+        .map(|(k, v)| (format!("/api/v1{k}"), v))
+        .collect();
+    doc
+}

@@ -1,0 +1,124 @@
+//! Operations: health, readiness, Prometheus metrics, OpenAPI.
+
+use crate::state::State;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{get, HttpResponse};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const BUCKETS: [f64; 11] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
+];
+
+#[derive(Default)]
+struct Series {
+    count: u64,
+    sum: f64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+/// Request counts by route and status, latency histograms by route.
+#[derive(Default)]
+pub struct Metrics {
+    counts: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<(String, String), Series>>,
+}
+
+impl Metrics {
+    pub fn observe(&self, method: &str, route: &str, status: u16, took: Duration) {
+        let secs = took.as_secs_f64();
+        if let Ok(mut c) = self.counts.lock() {
+            *c.entry((method.into(), route.into(), status)).or_default() += 1;
+        }
+        if let Ok(mut l) = self.latency.lock() {
+            let s = l.entry((method.into(), route.into())).or_default();
+            s.count += 1;
+            s.sum += secs;
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if secs <= *b {
+                    s.buckets[i] += 1;
+                }
+            }
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP idbridge_http_requests_total HTTP requests by method, route and status.\n# TYPE idbridge_http_requests_total counter\n");
+        if let Ok(c) = self.counts.lock() {
+            for ((m, r, s), n) in c.iter() {
+                let _ = writeln!(out, "idbridge_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{s}\"}} {n}");
+            }
+        }
+        out.push_str("# HELP idbridge_http_request_duration_seconds HTTP request latency by method and route.\n# TYPE idbridge_http_request_duration_seconds histogram\n");
+        if let Ok(l) = self.latency.lock() {
+            for ((m, r), s) in l.iter() {
+                for (i, b) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(out, "idbridge_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{r}\",le=\"{b}\"}} {}", s.buckets[i]);
+                }
+                let _ = writeln!(out, "idbridge_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{r}\",le=\"+Inf\"}} {}", s.count);
+                let _ = writeln!(
+                    out,
+                    "idbridge_http_request_duration_seconds_sum{{method=\"{m}\",route=\"{r}\"}} {}",
+                    s.sum
+                );
+                let _ = writeln!(out, "idbridge_http_request_duration_seconds_count{{method=\"{m}\",route=\"{r}\"}} {}", s.count);
+            }
+        }
+        out
+    }
+}
+
+/// Middleware: records each request under its route pattern (not its raw
+/// path, so ids do not explode the label set).
+pub async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let state = req.app_data::<State>().cloned();
+    let res = next.call(req).await?;
+    if let Some(s) = state {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        s.metrics.observe(
+            res.request().method().as_str(),
+            &route,
+            res.status().as_u16(),
+            start.elapsed(),
+        );
+    }
+    Ok(res)
+}
+
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// Ready when the database answers.
+#[get("/readyz")]
+pub async fn readyz(state: State) -> HttpResponse {
+    match state.db.ping().await {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not reachable");
+            HttpResponse::ServiceUnavailable().json(
+                serde_json::json!({"status": "unavailable", "reason": "database not reachable"}),
+            )
+        }
+    }
+}
+
+#[get("/metrics")]
+pub async fn metrics(state: State) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}

@@ -1,0 +1,94 @@
+//! Role resolution served from memory.
+//!
+//! Accounts' models and users' resolved access are cached; every local write
+//! that can change a decision calls [`Resolver::invalidate`]. Writes made by
+//! another replica reach this one within `access_cache_ttl_secs`.
+
+use crate::access::{Access, AccountModel};
+use crate::store::{self, entities::account, entities::user};
+use sea_orm::{DatabaseConnection, DbErr};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+pub struct CachedAccount {
+    pub account: account::Model,
+    pub model: AccountModel,
+    loaded: Instant,
+    users: RwLock<HashMap<String, Arc<ResolvedUser>>>,
+}
+
+pub struct ResolvedUser {
+    pub user: user::Model,
+    pub access: Access,
+}
+
+pub struct Resolver {
+    ttl: Duration,
+    accounts: RwLock<HashMap<String, Arc<CachedAccount>>>,
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Resolver {
+    pub fn new(ttl: Duration) -> Self {
+        Resolver {
+            ttl,
+            accounts: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn invalidate(&self, account_id: &str) {
+        write(&self.accounts).remove(account_id);
+    }
+
+    pub async fn account(
+        &self,
+        db: &DatabaseConnection,
+        id: &str,
+    ) -> Result<Option<Arc<CachedAccount>>, DbErr> {
+        if let Some(a) = read(&self.accounts).get(id) {
+            if a.loaded.elapsed() < self.ttl {
+                return Ok(Some(a.clone()));
+            }
+        }
+        let Some(acct) = store::model::account(db, id).await? else {
+            return Ok(None);
+        };
+        let model = store::model::account_model(db, &acct).await?;
+        let cached = Arc::new(CachedAccount {
+            account: acct,
+            model,
+            loaded: Instant::now(),
+            users: RwLock::new(HashMap::new()),
+        });
+        write(&self.accounts).insert(id.to_string(), cached.clone());
+        Ok(Some(cached))
+    }
+
+    /// A user's access from SCIM memberships and direct assignments, by id or email.
+    pub async fn user(
+        &self,
+        db: &DatabaseConnection,
+        acct: &CachedAccount,
+        key: &str,
+    ) -> Result<Option<Arc<ResolvedUser>>, DbErr> {
+        let k = key.trim().to_lowercase();
+        if let Some(u) = read(&acct.users).get(&k) {
+            return Ok(Some(u.clone()));
+        }
+        let Some(user) = store::model::find_user(db, &acct.account.id, key).await? else {
+            return Ok(None);
+        };
+        let grants = store::model::user_grants(db, &acct.account.id, &user.id, None).await?;
+        let access = acct.model.resolve(&grants);
+        let r = Arc::new(ResolvedUser { user, access });
+        write(&acct.users).insert(k, r.clone());
+        Ok(Some(r))
+    }
+}

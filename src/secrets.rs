@@ -1,0 +1,176 @@
+//! Random secrets, their hashes, passwords (argon2id) and TOTP (RFC 6238).
+
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A bearer credential as handed out: `<prefix>_<id>_<secret>`. The id finds
+/// the row; the secret is compared by hash in constant time.
+pub struct IssuedToken {
+    pub id: String,
+    pub token: String,
+    pub hash: String,
+}
+
+fn random_b64(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Constant-time comparison of a presented secret with a stored hash.
+pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
+    hash_secret(secret)
+        .as_bytes()
+        .ct_eq(stored_hash.as_bytes())
+        .into()
+}
+
+pub fn issue(prefix: &str) -> IssuedToken {
+    let id = crate::store::new_id();
+    let secret = random_b64(32);
+    IssuedToken {
+        token: format!("{prefix}_{id}_{secret}"),
+        hash: hash_secret(&secret),
+        id,
+    }
+}
+
+/// Splits a presented token into (id, secret) when it has the expected prefix.
+pub fn parse<'a>(prefix: &str, token: &'a str) -> Option<(&'a str, &'a str)> {
+    let rest = token.strip_prefix(prefix)?.strip_prefix('_')?;
+    let (id, secret) = rest.split_once('_')?;
+    (id.len() == 32 && !secret.is_empty()).then_some((id, secret))
+}
+
+/// An opaque random value (session cookies, OIDC state).
+pub fn random_token() -> String {
+    random_b64(32)
+}
+
+/// A generated password: 24 characters of URL-safe base64 (144 bits).
+pub fn generate_password() -> String {
+    random_b64(18)
+}
+
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash)
+        .map(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A hash that takes as long to check as a real one, for unknown users.
+pub fn dummy_password_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| hash_password("not-a-real-password").unwrap_or_default())
+}
+
+pub struct TotpSecret {
+    pub base32: String,
+    pub otpauth_uri: String,
+}
+
+fn totp(secret_b32: &str, account_name: &str) -> Option<totp_rs::TOTP> {
+    let bytes = totp_rs::Secret::Encoded(secret_b32.to_string())
+        .to_bytes()
+        .ok()?;
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        Some("idbridge".into()),
+        account_name.to_string(),
+    )
+    .ok()
+}
+
+pub fn new_totp(account_name: &str) -> TotpSecret {
+    let mut bytes = [0u8; 20];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let base32 = totp_rs::Secret::Raw(bytes.to_vec())
+        .to_encoded()
+        .to_string();
+    let otpauth_uri = totp(&base32, account_name)
+        .map(|t| t.get_url())
+        .unwrap_or_default();
+    TotpSecret {
+        base32,
+        otpauth_uri,
+    }
+}
+
+/// Checks a TOTP code within ±1 step. Returns the matched time step so the
+/// caller can refuse any code at or before the last one used (no replay).
+pub fn check_totp(secret_b32: &str, code: &str, now_secs: u64) -> Option<i64> {
+    let t = totp(secret_b32, "x")?;
+    let step = now_secs / 30;
+    for s in [step.saturating_sub(1), step, step + 1] {
+        let expected = t.generate(s * 30);
+        if expected.as_bytes().ct_eq(code.trim().as_bytes()).into() {
+            return Some(s as i64);
+        }
+    }
+    None
+}
+
+/// The current code for a secret (tests and the demo use it).
+pub fn totp_now(secret_b32: &str, now_secs: u64) -> Option<String> {
+    Some(totp(secret_b32, "x")?.generate(now_secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_reject_tampering() {
+        let t = issue("idbs");
+        let (id, secret) = parse("idbs", &t.token).unwrap();
+        assert_eq!(id, t.id);
+        assert!(verify_secret(secret, &t.hash));
+        assert!(!verify_secret("x", &t.hash));
+        assert!(parse("idbk", &t.token).is_none());
+        assert!(parse("idbs", "idbs_short_x").is_none());
+    }
+
+    #[test]
+    fn passwords() {
+        let h = hash_password("hunter2").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("hunter2", &h));
+        assert!(!verify_password("hunter3", &h));
+        assert!(!verify_password("hunter2", "garbage"));
+    }
+
+    #[test]
+    fn totp_window() {
+        let s = new_totp("a@b.c");
+        assert!(s.otpauth_uri.starts_with("otpauth://totp/"));
+        let now = 1_700_000_000;
+        let code = totp_now(&s.base32, now).unwrap();
+        assert_eq!(check_totp(&s.base32, &code, now), Some((now / 30) as i64));
+        assert!(check_totp(&s.base32, &code, now + 30).is_some());
+        assert!(check_totp(&s.base32, &code, now + 90).is_none());
+        assert!(check_totp(&s.base32, "000000x", now).is_none());
+    }
+}

@@ -1,0 +1,3 @@
+//! Sign-in: sessions (and, later, OIDC and local sign-in).
+
+pub mod session;

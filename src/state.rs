@@ -1,0 +1,26 @@
+use crate::config::Settings;
+use crate::resolver::Resolver;
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+
+/// Shared by every request handler.
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Settings,
+    pub resolver: Resolver,
+    pub metrics: crate::ops::Metrics,
+}
+
+pub type State = actix_web::web::Data<AppState>;
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, settings: Settings) -> Arc<Self> {
+        let ttl = std::time::Duration::from_secs(settings.access_cache_ttl_secs);
+        Arc::new(AppState {
+            db,
+            settings,
+            resolver: Resolver::new(ttl),
+            metrics: Default::default(),
+        })
+    }
+}

@@ -1,0 +1,145 @@
+//! Accounts and their break-glass Administrator.
+
+use super::entities::*;
+use super::{new_id, now_ms};
+use crate::secrets;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+};
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct BreakGlass {
+    pub user_id: String,
+    pub email: String,
+    pub password: String,
+    pub totp_secret: String,
+    pub otpauth_uri: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+fn fresh_credential(email: &str) -> Result<(String, String, secrets::TotpSecret), AccountError> {
+    let password = secrets::generate_password();
+    let hash =
+        secrets::hash_password(&password).map_err(|e| AccountError::Invalid(e.to_string()))?;
+    Ok((password, hash, secrets::new_totp(email)))
+}
+
+pub fn valid_email(email: &str) -> bool {
+    let e = email.trim();
+    matches!(e.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.') && !e.contains(char::is_whitespace))
+}
+
+/// Creates an account and its break-glass service user holding the built-in
+/// Administrator role. The credential is returned once and stored hashed.
+pub async fn create(
+    db: &sea_orm::DatabaseConnection,
+    name: &str,
+    admin_email: &str,
+) -> Result<(account::Model, BreakGlass), AccountError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AccountError::Invalid(
+            "account name must not be empty".into(),
+        ));
+    }
+    if !valid_email(admin_email) {
+        return Err(AccountError::Invalid(format!(
+            "not an email address: {admin_email}"
+        )));
+    }
+    let email = admin_email.trim().to_string();
+    let (password, hash, totp) = fresh_credential(&email)?;
+    let now = now_ms();
+    let txn = db.begin().await?;
+    let acct = account::ActiveModel {
+        id: Set(new_id()),
+        name: Set(name.to_string()),
+        advanced_user_security: Set(false),
+        environment_scoping: Set("additive".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let user = user::ActiveModel {
+        id: Set(new_id()),
+        account_id: Set(acct.id.clone()),
+        user_name: Set(email.clone()),
+        user_name_norm: Set(email.to_lowercase()),
+        email_norm: Set(Some(email.to_lowercase())),
+        external_id: Set(None),
+        display_name: Set(Some("Break-glass administrator".into())),
+        origin: Set("local".into()),
+        active: Set(true),
+        attributes: Set(
+            serde_json::json!({"emails": [{"value": email, "primary": true}]}).to_string(),
+        ),
+        password_hash: Set(Some(hash)),
+        totp_secret: Set(Some(totp.base32.clone())),
+        totp_last_step: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    user_role::ActiveModel {
+        user_id: Set(user.id.clone()),
+        role_ref: Set(crate::catalog::ADMINISTRATOR.into()),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok((
+        acct,
+        BreakGlass {
+            user_id: user.id,
+            email,
+            password,
+            totp_secret: totp.base32,
+            otpauth_uri: totp.otpauth_uri,
+        },
+    ))
+}
+
+/// Rotates a local user's password and TOTP secret.
+pub async fn reset_break_glass<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    email: &str,
+) -> Result<BreakGlass, AccountError> {
+    let user = user::Entity::find()
+        .filter(user::Column::AccountId.eq(account_id))
+        .filter(user::Column::UserNameNorm.eq(email.trim().to_lowercase()))
+        .filter(user::Column::Origin.eq("local"))
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            AccountError::NotFound(format!("no local user {email} in account {account_id}"))
+        })?;
+    let (password, hash, totp) = fresh_credential(&user.user_name)?;
+    let mut am: user::ActiveModel = user.clone().into();
+    am.password_hash = Set(Some(hash));
+    am.totp_secret = Set(Some(totp.base32.clone()));
+    am.totp_last_step = Set(None);
+    am.updated_at = Set(now_ms());
+    am.update(db).await?;
+    Ok(BreakGlass {
+        user_id: user.id,
+        email: user.user_name,
+        password,
+        totp_secret: totp.base32,
+        otpauth_uri: totp.otpauth_uri,
+    })
+}

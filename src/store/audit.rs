@@ -1,0 +1,130 @@
+//! The audit log: append-only events, read newest first with a cursor.
+
+use super::entities::audit_event;
+use super::now_ms;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use serde::Serialize;
+
+/// One security-relevant fact: who did what to what, and how it ended.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub account_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub details: serde_json::Value,
+}
+
+impl Event {
+    pub fn new(
+        account_id: Option<&str>,
+        actor: impl Into<String>,
+        action: impl Into<String>,
+        target: impl Into<String>,
+    ) -> Self {
+        Event {
+            account_id: account_id.map(Into::into),
+            actor: actor.into(),
+            action: action.into(),
+            target: target.into(),
+            outcome: "success".into(),
+            details: serde_json::json!({}),
+        }
+    }
+    pub fn outcome(mut self, o: &str) -> Self {
+        self.outcome = o.into();
+        self
+    }
+    pub fn details(mut self, d: serde_json::Value) -> Self {
+        self.details = d;
+        self
+    }
+}
+
+pub async fn record<C: ConnectionTrait>(db: &C, e: Event) -> Result<(), DbErr> {
+    tracing::info!(target: "audit", actor = %e.actor, action = %e.action, target_id = %e.target, outcome = %e.outcome, "audit");
+    audit_event::ActiveModel {
+        account_id: Set(e.account_id),
+        at: Set(now_ms()),
+        actor: Set(e.actor),
+        action: Set(e.action),
+        target: Set(e.target),
+        outcome: Set(e.outcome),
+        details: Set(e.details.to_string()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventView {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+#[derive(Default)]
+pub struct Query {
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    pub since_ms: Option<i64>,
+    pub before_id: Option<i64>,
+    pub limit: u64,
+}
+
+/// Newest first; `before_id` is the cursor (exclusive).
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    q: Query,
+) -> Result<(Vec<EventView>, Option<i64>), DbErr> {
+    let mut s = audit_event::Entity::find().filter(audit_event::Column::AccountId.eq(account_id));
+    if let Some(a) = q.action {
+        s = s.filter(audit_event::Column::Action.eq(a));
+    }
+    if let Some(a) = q.actor {
+        s = s.filter(audit_event::Column::Actor.eq(a));
+    }
+    if let Some(t) = q.since_ms {
+        s = s.filter(audit_event::Column::At.gte(t));
+    }
+    if let Some(c) = q.before_id {
+        s = s.filter(audit_event::Column::Id.lt(c));
+    }
+    let rows = s
+        .order_by_desc(audit_event::Column::Id)
+        .limit(q.limit + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > q.limit;
+    let events: Vec<EventView> = rows
+        .into_iter()
+        .take(q.limit as usize)
+        .map(|r| EventView {
+            id: r.id,
+            at: super::credentials::iso(r.at),
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            outcome: r.outcome,
+            details: serde_json::from_str(&r.details).unwrap_or_default(),
+        })
+        .collect();
+    let next = if more {
+        events.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok((events, next))
+}

@@ -1,0 +1,161 @@
+//! API keys and SCIM bearer tokens: random, shown once, stored as hashes.
+
+use super::entities::*;
+use super::now_ms;
+use crate::secrets;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
+};
+use serde::Serialize;
+
+pub const API_KEY_PREFIX: &str = "idbk";
+pub const SCIM_TOKEN_PREFIX: &str = "idbs";
+
+#[derive(Debug, Serialize)]
+pub struct Issued {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+pub async fn create_api_key<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    user_id: &str,
+) -> Result<Issued, DbErr> {
+    let t = secrets::issue(API_KEY_PREFIX);
+    api_key::ActiveModel {
+        id: Set(t.id.clone()),
+        account_id: Set(account_id.into()),
+        user_id: Set(user_id.into()),
+        secret_hash: Set(t.hash),
+        created_at: Set(now_ms()),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(Issued {
+        id: t.id,
+        key: Some(t.token),
+        token: None,
+    })
+}
+
+/// Returns the live key a presented bearer value stands for.
+pub async fn verify_api_key<C: ConnectionTrait>(
+    db: &C,
+    presented: &str,
+) -> Result<Option<api_key::Model>, DbErr> {
+    let Some((id, secret)) = secrets::parse(API_KEY_PREFIX, presented) else {
+        return Ok(None);
+    };
+    let Some(k) = api_key::Entity::find_by_id(id.to_string()).one(db).await? else {
+        return Ok(None);
+    };
+    Ok((k.revoked_at.is_none() && secrets::verify_secret(secret, &k.secret_hash)).then_some(k))
+}
+
+pub async fn create_scim_token<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    expires_in_days: Option<u32>,
+) -> Result<(Issued, scim_token::Model), DbErr> {
+    let t = secrets::issue(SCIM_TOKEN_PREFIX);
+    let now = now_ms();
+    let m = scim_token::ActiveModel {
+        id: Set(t.id.clone()),
+        account_id: Set(account_id.into()),
+        secret_hash: Set(t.hash),
+        created_at: Set(now),
+        expires_at: Set(expires_in_days.map(|d| now + i64::from(d) * 86_400_000)),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok((
+        Issued {
+            id: t.id,
+            key: None,
+            token: Some(t.token),
+        },
+        m,
+    ))
+}
+
+pub async fn verify_scim_token<C: ConnectionTrait>(
+    db: &C,
+    presented: &str,
+) -> Result<Option<scim_token::Model>, DbErr> {
+    let Some((id, secret)) = secrets::parse(SCIM_TOKEN_PREFIX, presented) else {
+        return Ok(None);
+    };
+    let Some(t) = scim_token::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let live = t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now_ms());
+    Ok((live && secrets::verify_secret(secret, &t.secret_hash)).then_some(t))
+}
+
+pub async fn list_scim_tokens<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+) -> Result<Vec<scim_token::Model>, DbErr> {
+    scim_token::Entity::find()
+        .filter(scim_token::Column::AccountId.eq(account_id))
+        .order_by_asc(scim_token::Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+/// Marks a token revoked; false when the account has no such live token.
+pub async fn revoke_scim_token<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    id: &str,
+) -> Result<bool, DbErr> {
+    let Some(t) = scim_token::Entity::find_by_id(id.to_string())
+        .filter(scim_token::Column::AccountId.eq(account_id))
+        .one(db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    if t.revoked_at.is_some() {
+        return Ok(false);
+    }
+    let mut am: scim_token::ActiveModel = t.into();
+    am.revoked_at = Set(Some(now_ms()));
+    am.update(db).await?;
+    Ok(true)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenView {
+    pub id: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+pub fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+impl From<&scim_token::Model> for TokenView {
+    fn from(t: &scim_token::Model) -> Self {
+        TokenView {
+            id: t.id.clone(),
+            created_at: iso(t.created_at),
+            expires_at: t.expires_at.map(iso),
+            revoked_at: t.revoked_at.map(iso),
+        }
+    }
+}

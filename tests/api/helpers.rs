@@ -1,0 +1,173 @@
+use idbridge::config::Settings;
+use idbridge::store::{self, entities::*};
+use reqwest::{Client, Response};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set};
+use serde_json::{json, Value};
+
+/// Generates `sqlite` and `postgres` tests running the same async body.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite).await.expect("sqlite app");
+                super::$name(&app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match crate::helpers::spawn(crate::helpers::Backend::Postgres).await {
+                    Some(app) => super::$name(&app).await,
+                    None => eprintln!("IDBRIDGE_TEST_POSTGRES_URL not set: PostgreSQL run skipped"),
+                }
+            }
+        }
+    )*};
+}
+
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub db: DatabaseConnection,
+    pub account_id: String,
+    pub admin_key: String,
+    pub admin_user_id: String,
+    pub break_glass: store::accounts::BreakGlass,
+    pub settings: Settings,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.pg.take() {
+            // Drop the per-test database on a thread of its own: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                rt.block_on(async {
+                    if let Ok(db) = store::connect(&admin_url).await {
+                        let _ = db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    let dir = tempfile::tempdir().ok()?;
+    let (url, pg) = match backend {
+        Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("idbridge.db").display()), None),
+        Backend::Postgres => {
+            let admin = std::env::var("IDBRIDGE_TEST_POSTGRES_URL").ok()?;
+            let name = format!("idb_test_{}", uuid::Uuid::new_v4().simple());
+            let db = store::connect(&admin).await.expect("connect to IDBRIDGE_TEST_POSTGRES_URL");
+            db.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).expect("database url has a path");
+            (format!("{base}/{name}"), Some((admin, name)))
+        }
+    };
+    let settings = Settings {
+        database_url: url.clone(),
+        listen: "127.0.0.1:0".into(),
+        public_url: "http://127.0.0.1".into(),
+        max_body_bytes: 256 * 1024,
+        ..Settings::default()
+    };
+    let app = idbridge::Application::build(settings.clone()).await.expect("build app");
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+    let db = store::connect(&url).await.expect("connect");
+    let (acct, bg) = store::accounts::create(&db, "Acme", "breakglass@acme.test").await.expect("account");
+    let key = store::credentials::create_api_key(&db, &acct.id, &bg.user_id).await.expect("key");
+    let mut settings = settings;
+    settings.public_url = format!("http://127.0.0.1:{port}");
+    Some(TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client: Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+        db,
+        account_id: acct.id,
+        admin_key: key.key.expect("key"),
+        admin_user_id: bg.user_id.clone(),
+        break_glass: bg,
+        settings,
+        _dir: dir,
+        pg,
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path.replace("{acct}", &self.account_id))
+    }
+
+    pub async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> Response {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut rb = self.client.request(m, self.url(path)).bearer_auth(key);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        rb.send().await.expect("request")
+    }
+
+    /// Status and JSON body (Null when the body is empty or not JSON).
+    pub async fn json(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+        let r = self.call(method, path, key, body).await;
+        let s = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        (s, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.json(method, path, &self.admin_key, body).await
+    }
+
+    /// Inserts a provisioned user with direct roles and returns (user id, API key).
+    pub async fn user_with_roles(&self, email: &str, roles: &[&str]) -> (String, String) {
+        let id = store::new_id();
+        let now = store::now_ms();
+        user::ActiveModel {
+            id: Set(id.clone()),
+            account_id: Set(self.account_id.clone()),
+            user_name: Set(email.into()),
+            user_name_norm: Set(email.to_lowercase()),
+            email_norm: Set(Some(email.to_lowercase())),
+            external_id: Set(None),
+            display_name: Set(None),
+            origin: Set("scim".into()),
+            active: Set(true),
+            attributes: Set(json!({}).to_string()),
+            password_hash: Set(None),
+            totp_secret: Set(None),
+            totp_last_step: Set(None),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .expect("user");
+        if !roles.is_empty() {
+            let (s, b) = self.admin("PUT", &format!("/api/v1/accounts/{{acct}}/users/{id}/roles"), Some(json!({"roles": roles}))).await;
+            assert_eq!(s, 200, "{b}");
+        }
+        let key = store::credentials::create_api_key(&self.db, &self.account_id, &id).await.expect("key");
+        (id, key.key.expect("key"))
+    }
+
+    pub async fn audit(&self) -> Vec<Value> {
+        let (s, b) = self.admin("GET", "/api/v1/accounts/{acct}/audit?limit=1000", None).await;
+        assert_eq!(s, 200, "{b}");
+        b["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn enable_aus(&self) {
+        let (s, b) = self.admin("PATCH", "/api/v1/accounts/{acct}", Some(json!({"advanced_user_security": true}))).await;
+        assert_eq!(s, 200, "{b}");
+    }
+}
