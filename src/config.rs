@@ -46,7 +46,9 @@ impl Settings {
         if let Some(p) = file {
             f = f.merge(Toml::file_exact(p));
         }
-        f.merge(Env::prefixed("IDBRIDGE_")).extract().map_err(Box::new)
+        f.merge(Env::prefixed("IDBRIDGE_"))
+            .extract()
+            .map_err(Box::new)
     }
 
     pub fn secure_cookies(&self) -> bool {

@@ -47,10 +47,19 @@ impl Drop for TestApp {
         if let Some((admin_url, name)) = self.pg.take() {
             // Drop the per-test database on a thread of its own: Drop cannot await.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
                 rt.block_on(async {
                     if let Ok(db) = store::connect(&admin_url).await {
-                        let _ = db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                        let _ = db
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await;
                     }
                 });
             })
@@ -62,13 +71,26 @@ impl Drop for TestApp {
 pub async fn spawn(backend: Backend) -> Option<TestApp> {
     let dir = tempfile::tempdir().ok()?;
     let (url, pg) = match backend {
-        Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("idbridge.db").display()), None),
+        Backend::Sqlite => (
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("idbridge.db").display()
+            ),
+            None,
+        ),
         Backend::Postgres => {
             let admin = std::env::var("IDBRIDGE_TEST_POSTGRES_URL").ok()?;
             let name = format!("idb_test_{}", uuid::Uuid::new_v4().simple());
-            let db = store::connect(&admin).await.expect("connect to IDBRIDGE_TEST_POSTGRES_URL");
-            db.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
-            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).expect("database url has a path");
+            let db = store::connect(&admin)
+                .await
+                .expect("connect to IDBRIDGE_TEST_POSTGRES_URL");
+            db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .expect("database url has a path");
             (format!("{base}/{name}"), Some((admin, name)))
         }
     };
@@ -79,17 +101,26 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
         max_body_bytes: 256 * 1024,
         ..Settings::default()
     };
-    let app = idbridge::Application::build(settings.clone()).await.expect("build app");
+    let app = idbridge::Application::build(settings.clone())
+        .await
+        .expect("build app");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
     let db = store::connect(&url).await.expect("connect");
-    let (acct, bg) = store::accounts::create(&db, "Acme", "breakglass@acme.test").await.expect("account");
-    let key = store::credentials::create_api_key(&db, &acct.id, &bg.user_id).await.expect("key");
+    let (acct, bg) = store::accounts::create(&db, "Acme", "breakglass@acme.test")
+        .await
+        .expect("account");
+    let key = store::credentials::create_api_key(&db, &acct.id, &bg.user_id)
+        .await
+        .expect("key");
     let mut settings = settings;
     settings.public_url = format!("http://127.0.0.1:{port}");
     Some(TestApp {
         base: format!("http://127.0.0.1:{port}"),
-        client: Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+        client: Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
         db,
         account_id: acct.id,
         admin_key: key.key.expect("key"),
@@ -116,7 +147,13 @@ impl TestApp {
     }
 
     /// Status and JSON body (Null when the body is empty or not JSON).
-    pub async fn json(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn json(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let r = self.call(method, path, key, body).await;
         let s = r.status().as_u16();
         let text = r.text().await.unwrap_or_default();
@@ -153,21 +190,37 @@ impl TestApp {
         .await
         .expect("user");
         if !roles.is_empty() {
-            let (s, b) = self.admin("PUT", &format!("/api/v1/accounts/{{acct}}/users/{id}/roles"), Some(json!({"roles": roles}))).await;
+            let (s, b) = self
+                .admin(
+                    "PUT",
+                    &format!("/api/v1/accounts/{{acct}}/users/{id}/roles"),
+                    Some(json!({"roles": roles})),
+                )
+                .await;
             assert_eq!(s, 200, "{b}");
         }
-        let key = store::credentials::create_api_key(&self.db, &self.account_id, &id).await.expect("key");
+        let key = store::credentials::create_api_key(&self.db, &self.account_id, &id)
+            .await
+            .expect("key");
         (id, key.key.expect("key"))
     }
 
     pub async fn audit(&self) -> Vec<Value> {
-        let (s, b) = self.admin("GET", "/api/v1/accounts/{acct}/audit?limit=1000", None).await;
+        let (s, b) = self
+            .admin("GET", "/api/v1/accounts/{acct}/audit?limit=1000", None)
+            .await;
         assert_eq!(s, 200, "{b}");
         b["events"].as_array().cloned().unwrap_or_default()
     }
 
     pub async fn enable_aus(&self) {
-        let (s, b) = self.admin("PATCH", "/api/v1/accounts/{acct}", Some(json!({"advanced_user_security": true}))).await;
+        let (s, b) = self
+            .admin(
+                "PATCH",
+                "/api/v1/accounts/{acct}",
+                Some(json!({"advanced_user_security": true})),
+            )
+            .await;
         assert_eq!(s, 200, "{b}");
     }
 }
