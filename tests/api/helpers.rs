@@ -29,6 +29,8 @@ pub enum Backend {
     Postgres,
 }
 
+// Shared by every test module; not each one reads every field.
+#[allow(dead_code)]
 pub struct TestApp {
     pub base: String,
     pub client: Client,
