@@ -11,6 +11,7 @@ pub mod config;
 pub mod openapi;
 pub mod ops;
 pub mod resolver;
+pub mod scim;
 pub mod secrets;
 pub mod sso;
 pub mod state;
@@ -71,6 +72,7 @@ pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result
                 ),
             )
             .configure(api::routes)
+            .configure(scim::routes)
     })
     .listen(listener)?
     .run();

@@ -79,7 +79,22 @@ pub mod group_member {
         #[sea_orm(primary_key, auto_increment = false)]
         pub user_id: String,
     }
-    no_relations!();
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::group::Entity",
+            from = "Column::GroupId",
+            to = "super::group::Column::Id"
+        )]
+        Group,
+        #[sea_orm(
+            belongs_to = "super::user::Entity",
+            from = "Column::UserId",
+            to = "super::user::Column::Id"
+        )]
+        User,
+    }
+    impl ActiveModelBehavior for ActiveModel {}
 }
 
 pub mod custom_role {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod credentials;
 pub mod entities;
 pub mod model;
+pub mod scim;
 
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,

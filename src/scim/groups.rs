@@ -1,0 +1,311 @@
+//! `/Groups`: membership changes are applied as set operations in one
+//! transaction with the group row locked, so concurrent PATCHes lose nothing.
+
+use super::error::ScimError;
+use super::query::{ListParams, Projection};
+use super::resource::{group_input, group_json, GroupInput};
+use super::{
+    check_if_match, if_match, not_modified, resource_response, schema::ResourceKind, ScimBody,
+    ScimCtx,
+};
+use crate::store::entities::group;
+use crate::store::{new_id, now_ms, scim as db, write_txn};
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, Set};
+use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashMap};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/Groups")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(web::resource("/Groups/.search").route(web::post().to(search)))
+    .service(
+        web::resource("/Groups/{id}")
+            .route(web::get().to(get))
+            .route(web::put().to(replace))
+            .route(web::patch().to(patch))
+            .route(web::delete().to(delete)),
+    );
+}
+
+pub(super) async fn render(
+    ctx: &ScimCtx,
+    rows: &[group::Model],
+    projection: &Projection,
+) -> Result<Vec<Value>, ScimError> {
+    let base = ctx.base();
+    // Entra asks with excludedAttributes=members: skip loading them at all.
+    if projection.excludes("members") {
+        return Ok(rows.iter().map(|g| group_json(&base, g, None)).collect());
+    }
+    let ids: Vec<String> = rows.iter().map(|g| g.id.clone()).collect();
+    let members = db::members_of_groups(&ctx.state.db, &ids).await?;
+    Ok(rows
+        .iter()
+        .map(|g| {
+            group_json(
+                &base,
+                g,
+                Some(members.get(&g.id).map(Vec::as_slice).unwrap_or_default()),
+            )
+        })
+        .collect())
+}
+
+async fn find(ctx: &ScimCtx, id: &str) -> Result<group::Model, ScimError> {
+    db::group(&ctx.state.db, &ctx.account_id, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
+}
+
+async fn rendered(ctx: &ScimCtx, id: &str, projection: &Projection) -> Result<Value, ScimError> {
+    let g = find(ctx, id).await?;
+    Ok(projection.apply(render(ctx, &[g], projection).await?.remove(0)))
+}
+
+async fn list(
+    ctx: ScimCtx,
+    q: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ScimError> {
+    let params = ListParams::from_query(&q)?;
+    Ok(super::json_response(
+        StatusCode::OK,
+        &super::sql::list(&ctx, ResourceKind::Group, &params).await?,
+    ))
+}
+
+async fn search(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimError> {
+    let params = ListParams::from_search(&body.0)?;
+    Ok(super::json_response(
+        StatusCode::OK,
+        &super::sql::list(&ctx, ResourceKind::Group, &params).await?,
+    ))
+}
+
+async fn get(
+    ctx: ScimCtx,
+    req: HttpRequest,
+    id: web::Path<String>,
+    q: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ScimError> {
+    let projection = Projection::from_query(&q)?;
+    let g = find(&ctx, &id).await?;
+    let tag = super::etag(g.version);
+    if not_modified(&req, &tag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((actix_web::http::header::ETAG, tag))
+            .finish());
+    }
+    let v = projection.apply(render(&ctx, &[g], &projection).await?.remove(0));
+    Ok(resource_response(StatusCode::OK, &v))
+}
+
+/// Unknown member ids are refused (400 invalidValue) before anything is written.
+async fn check_members(
+    ctx: &ScimCtx,
+    txn: &DatabaseTransaction,
+    ids: &[String],
+) -> Result<(), ScimError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let found = db::existing_users(txn, &ctx.account_id, ids).await?;
+    if let Some(missing) = ids.iter().find(|i| !found.contains(*i)) {
+        return Err(ScimError::invalid_value(format!(
+            "member {missing} is not a User of this account"
+        )));
+    }
+    Ok(())
+}
+
+async fn create(
+    ctx: ScimCtx,
+    body: ScimBody,
+    q: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ScimError> {
+    let projection = Projection::from_query(&q)?;
+    let id = create_group(&ctx, body.0).await?;
+    Ok(resource_response(
+        StatusCode::CREATED,
+        &rendered(&ctx, &id, &projection).await?,
+    ))
+}
+
+/// Creates a group; returns its id.
+pub(super) async fn create_group(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
+    let input = group_input(body)?;
+    let id = new_id();
+    let now = now_ms();
+    let txn = write_txn(&ctx.state.db).await?;
+    let members = input.members.clone().unwrap_or_default();
+    check_members(ctx, &txn, &members).await?;
+    group::ActiveModel {
+        id: Set(id.clone()),
+        account_id: Set(ctx.account_id.clone()),
+        display_name: Set(input.display_name.clone()),
+        display_name_norm: Set(input.display_name.to_lowercase()),
+        external_id: Set(input.external_id.clone()),
+        attributes: Set(input.attributes.to_string()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    db::add_members(&txn, &id, &members).await?;
+    txn.commit().await?;
+    ctx.audit(
+        "scim.group.create",
+        &id,
+        "success",
+        json!({"displayName": input.display_name, "members_added": members.len()}),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Writes the group's own attributes and the membership difference.
+async fn store(
+    ctx: &ScimCtx,
+    txn: DatabaseTransaction,
+    current: &group::Model,
+    input: GroupInput,
+    before: &BTreeSet<String>,
+    action: &str,
+) -> Result<(), ScimError> {
+    let (added, removed): (Vec<String>, Vec<String>) = match &input.members {
+        None => (vec![], vec![]),
+        Some(after) => {
+            let after: BTreeSet<String> = after.iter().cloned().collect();
+            (
+                after.difference(before).cloned().collect(),
+                before.difference(&after).cloned().collect(),
+            )
+        }
+    };
+    check_members(ctx, &txn, &added).await?;
+    let mut am: group::ActiveModel = current.clone().into();
+    am.display_name = Set(input.display_name.clone());
+    am.display_name_norm = Set(input.display_name.to_lowercase());
+    am.external_id = Set(input.external_id.clone());
+    am.attributes = Set(input.attributes.to_string());
+    am.version = Set(current.version + 1);
+    am.updated_at = Set(now_ms().max(current.updated_at + 1));
+    am.update(&txn).await?;
+    db::add_members(&txn, &current.id, &added).await?;
+    db::remove_members(&txn, &current.id, &removed).await?;
+    txn.commit().await?;
+    let details = json!({"displayName": input.display_name, "members_added": added, "members_removed": removed});
+    ctx.audit(action, &current.id, "success", details).await
+}
+
+async fn replace(
+    ctx: ScimCtx,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: ScimBody,
+    q: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ScimError> {
+    let projection = Projection::from_query(&q)?;
+    replace_group(&ctx, &id, body.0, if_match(&req)).await?;
+    Ok(resource_response(
+        StatusCode::OK,
+        &rendered(&ctx, &id, &projection).await?,
+    ))
+}
+
+pub(super) async fn replace_group(
+    ctx: &ScimCtx,
+    id: &str,
+    body: Value,
+    version: Option<String>,
+) -> Result<(), ScimError> {
+    let input = group_input(body)?;
+    let txn = write_txn(&ctx.state.db).await?;
+    let current = db::group_for_update(&txn, &ctx.account_id, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))?;
+    check_if_match(version.as_deref(), &super::etag(current.version))?;
+    // A PUT without members replaces them with none (RFC 7644 §3.5.1).
+    let input = GroupInput {
+        members: Some(input.members.clone().unwrap_or_default()),
+        ..input
+    };
+    let before: BTreeSet<String> = db::member_ids(&txn, &current.id)
+        .await?
+        .into_iter()
+        .collect();
+    store(ctx, txn, &current, input, &before, "scim.group.replace").await
+}
+
+async fn patch(
+    ctx: ScimCtx,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: ScimBody,
+    q: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ScimError> {
+    let projection = Projection::from_query(&q)?;
+    patch_group(&ctx, &id, body.0, if_match(&req)).await?;
+    // RFC 7644 allows 204 here, but Entra and Okta expect the resource back.
+    Ok(resource_response(
+        StatusCode::OK,
+        &rendered(&ctx, &id, &projection).await?,
+    ))
+}
+
+pub(super) async fn patch_group(
+    ctx: &ScimCtx,
+    id: &str,
+    body: Value,
+    version: Option<String>,
+) -> Result<(), ScimError> {
+    let ops = super::patch_operations(&body)?;
+    let txn = write_txn(&ctx.state.db).await?;
+    let current = db::group_for_update(&txn, &ctx.account_id, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))?;
+    check_if_match(version.as_deref(), &super::etag(current.version))?;
+    let before: BTreeSet<String> = db::member_ids(&txn, &current.id)
+        .await?
+        .into_iter()
+        .collect();
+    let members: Vec<(String, String)> =
+        before.iter().map(|m| (m.clone(), String::new())).collect();
+    let mut v = group_json(&ctx.base(), &current, Some(&members));
+    super::patch::apply_patch(&mut v, ResourceKind::Group, &ops).map_err(super::patch_error)?;
+    let mut input = group_input(v)?;
+    input.members = Some(input.members.unwrap_or_default());
+    store(ctx, txn, &current, input, &before, "scim.group.patch").await
+}
+
+async fn delete(
+    ctx: ScimCtx,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    delete_group(&ctx, &id, if_match(&req)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub(super) async fn delete_group(
+    ctx: &ScimCtx,
+    id: &str,
+    version: Option<String>,
+) -> Result<(), ScimError> {
+    let g = find(ctx, id).await?;
+    check_if_match(version.as_deref(), &super::etag(g.version))?;
+    group::Entity::delete_by_id(g.id.clone())
+        .exec(&ctx.state.db)
+        .await?;
+    ctx.audit(
+        "scim.group.delete",
+        &g.id,
+        "success",
+        json!({"displayName": g.display_name}),
+    )
+    .await
+}

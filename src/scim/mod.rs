@@ -1,0 +1,248 @@
+//! SCIM 2.0 service provider (RFC 7643 / RFC 7644) under `/scim/v2`.
+//!
+//! Pure parts: `schema`, `filter`, `patch`, `resource`, `query`, `sql`.
+//! HTTP edges: `users`, `groups`, `discovery`, `bulk`. Database: `store::scim`.
+
+pub mod error;
+pub mod filter;
+pub mod patch;
+pub mod query;
+pub mod resource;
+pub mod schema;
+pub mod sql;
+
+mod bulk;
+mod discovery;
+mod groups;
+mod users;
+
+use crate::state::State;
+use crate::store::audit::{self, Event};
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse};
+use error::{ScimError, CONTENT_TYPE};
+use futures_util::StreamExt;
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+
+pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/scim/v2")
+            .configure(discovery::routes)
+            .configure(users::routes)
+            .configure(groups::routes)
+            .configure(bulk::routes)
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ScimError::not_found("no such SCIM endpoint"))
+            })),
+    );
+}
+
+/// The account a SCIM bearer token stands for.
+pub struct ScimCtx {
+    pub state: State,
+    pub account_id: String,
+    pub token_id: String,
+}
+
+impl ScimCtx {
+    pub fn base(&self) -> String {
+        format!(
+            "{}/scim/v2",
+            self.state.settings.public_url.trim_end_matches('/')
+        )
+    }
+
+    pub fn actor(&self) -> String {
+        format!("scim:{}", self.token_id)
+    }
+
+    /// Audits a SCIM write and drops cached role resolutions of the account.
+    pub async fn audit(
+        &self,
+        action: &str,
+        target: &str,
+        outcome: &str,
+        details: Value,
+    ) -> Result<(), ScimError> {
+        self.state.resolver.invalidate(&self.account_id);
+        let mut d = details;
+        d["token_id"] = Value::String(self.token_id.clone());
+        audit::record(
+            &self.state.db,
+            Event::new(Some(&self.account_id), self.actor(), action, target)
+                .outcome(outcome)
+                .details(d),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+async fn authenticate(req: HttpRequest) -> Result<ScimCtx, ScimError> {
+    let state = req
+        .app_data::<State>()
+        .cloned()
+        .ok_or_else(ScimError::internal)?;
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let token = match header.split_once(' ') {
+        Some((scheme, v)) if scheme.eq_ignore_ascii_case("bearer") => v.trim(),
+        _ => return Err(ScimError::unauthorized()),
+    };
+    let t = crate::store::credentials::verify_scim_token(&state.db, token)
+        .await?
+        .ok_or_else(ScimError::unauthorized)?;
+    Ok(ScimCtx {
+        state,
+        account_id: t.account_id,
+        token_id: t.id,
+    })
+}
+
+impl FromRequest for ScimCtx {
+    type Error = ScimError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(authenticate(req.clone()))
+    }
+}
+
+/// A JSON body read under the configured size limit, with SCIM errors
+/// (413 when too large, 400 invalidSyntax when not JSON).
+pub struct ScimBody(pub Value);
+
+async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<ScimBody, ScimError> {
+    let limit = req
+        .app_data::<State>()
+        .map(|s| s.settings.max_body_bytes)
+        .unwrap_or(1 << 20);
+    let too_large = || ScimError::new(413, None, format!("request body exceeds {limit} bytes"));
+    if let Some(len) = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return Err(too_large());
+        }
+    }
+    let mut buf = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|e| ScimError::invalid_syntax(format!("could not read the body: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    let v: Value = serde_json::from_slice(&buf)
+        .map_err(|e| ScimError::invalid_syntax(format!("body is not valid JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(ScimError::invalid_syntax("body must be a JSON object"));
+    }
+    Ok(ScimBody(v))
+}
+
+impl FromRequest for ScimBody {
+    type Error = ScimError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        Box::pin(read_body(req.clone(), payload.take()))
+    }
+}
+
+pub fn json_response(status: actix_web::http::StatusCode, body: &Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(CONTENT_TYPE)
+        .body(body.to_string())
+}
+
+/// A single resource answer: ETag = meta.version, Location on 201.
+pub fn resource_response(status: actix_web::http::StatusCode, body: &Value) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.content_type(CONTENT_TYPE);
+    if let Some(v) = body["meta"]["version"].as_str() {
+        res.insert_header((actix_web::http::header::ETAG, v.to_string()));
+    }
+    if status == actix_web::http::StatusCode::CREATED {
+        if let Some(l) = body["meta"]["location"].as_str() {
+            res.insert_header((actix_web::http::header::LOCATION, l.to_string()));
+        }
+    }
+    res.body(body.to_string())
+}
+
+/// `W/"<n>"` for a stored version counter.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+fn etag_matches(header: &str, current: &str) -> bool {
+    let strip = |s: &str| {
+        s.trim()
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .to_string()
+    };
+    header
+        .split(',')
+        .any(|h| h.trim() == "*" || strip(h) == strip(current))
+}
+
+pub fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(actix_web::http::header::IF_MATCH)
+        .and_then(|h| h.to_str().ok())
+        .map(String::from)
+}
+
+/// If-Match on writes: a mismatch is 412 and nothing changes.
+pub fn check_if_match(given: Option<&str>, current: &str) -> Result<(), ScimError> {
+    match given {
+        Some(h) if !etag_matches(h, current) => Err(ScimError::new(
+            412,
+            Some("invalidVers"),
+            "the resource changed since the given version",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The `Operations` of a PatchOp body (key matched case-insensitively).
+pub fn patch_operations(body: &Value) -> Result<Vec<Value>, ScimError> {
+    let ops = body
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("Operations")))
+        .map(|(_, v)| v);
+    match ops {
+        Some(Value::Array(a)) if !a.is_empty() => Ok(a.clone()),
+        Some(Value::Array(_)) => Err(ScimError::invalid_syntax("Operations must not be empty")),
+        _ => Err(ScimError::invalid_syntax(
+            "a PatchOp body needs an Operations array",
+        )),
+    }
+}
+
+pub fn patch_error(e: patch::PatchError) -> ScimError {
+    ScimError::bad(e.scim_type(), e.to_string())
+}
+
+/// If-None-Match on reads: a match answers 304.
+pub fn not_modified(req: &HttpRequest, current: &str) -> bool {
+    req.headers()
+        .get(actix_web::http::header::IF_NONE_MATCH)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| etag_matches(h, current))
+}

@@ -1,0 +1,516 @@
+//! SCIM JSON <-> stored rows for Users and Groups (pure: no I/O).
+//!
+//! Incoming bodies are normalised once here (attribute-name case, IdP
+//! habits like "True" strings and bare-string managers) and validated; the
+//! same path serves POST, PUT and the result of a PATCH.
+
+use super::error::ScimError;
+use super::{ENTERPRISE_URN, GROUP_URN, USER_URN};
+use crate::store::credentials::iso;
+use crate::store::entities::{group, user};
+use serde_json::{json, Map, Value};
+
+const USER_ATTRS: &[&str] = &[
+    "userName",
+    "name",
+    "displayName",
+    "nickName",
+    "profileUrl",
+    "title",
+    "userType",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+    "active",
+    "emails",
+    "phoneNumbers",
+    "ims",
+    "photos",
+    "addresses",
+    "entitlements",
+    "x509Certificates",
+    "externalId",
+];
+const MULTI: &[&str] = &[
+    "emails",
+    "phoneNumbers",
+    "ims",
+    "photos",
+    "addresses",
+    "entitlements",
+    "x509Certificates",
+    "roles",
+    "members",
+];
+const GROUP_ATTRS: &[&str] = &["displayName", "externalId"];
+/// Read-only or computed attributes clients may echo back; never stored.
+const IGNORED: &[&str] = &["id", "meta", "schemas", "groups", "password"];
+
+fn canonical(key: &str, known: &'static [&'static str]) -> Option<&'static str> {
+    known
+        .iter()
+        .chain(MULTI)
+        .chain(IGNORED)
+        .chain(["roles", "members"].iter())
+        .find(|k| k.eq_ignore_ascii_case(key))
+        .copied()
+}
+
+/// "True"/"false" strings (Entra) become booleans.
+pub fn coerce_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+fn expect_string(name: &str, v: &Value) -> Result<Option<String>, ScimError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        _ => Err(ScimError::invalid_value(format!("{name} must be a string"))),
+    }
+}
+
+/// Multi-valued complex attributes: an array of objects; `primary` coerced.
+fn normalise_multi(name: &str, v: Value) -> Result<Value, ScimError> {
+    let items = match v {
+        Value::Null => return Ok(Value::Null),
+        Value::Array(a) => a,
+        _ => return Err(ScimError::invalid_value(format!("{name} must be an array"))),
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::Object(mut o) = item else {
+            return Err(ScimError::invalid_value(format!(
+                "each {name} entry must be an object"
+            )));
+        };
+        if let Some(p) = o.get("primary").cloned() {
+            let b = coerce_bool(&p).ok_or_else(|| {
+                ScimError::invalid_value(format!("{name}.primary must be a boolean"))
+            })?;
+            o.insert("primary".into(), Value::Bool(b));
+        }
+        if let Some(val) = o.get("value") {
+            if !(val.is_string() || val.is_null()) && name != "x509Certificates" {
+                return Err(ScimError::invalid_value(format!(
+                    "{name}.value must be a string"
+                )));
+            }
+        }
+        out.push(Value::Object(o));
+    }
+    Ok(Value::Array(out))
+}
+
+fn normalise_enterprise(v: Value) -> Result<Value, ScimError> {
+    let Value::Object(mut o) = v else {
+        return Err(ScimError::invalid_value(
+            "the enterprise extension must be an object",
+        ));
+    };
+    for k in [
+        "employeeNumber",
+        "costCenter",
+        "organization",
+        "division",
+        "department",
+    ] {
+        if let Some(key) = o
+            .keys()
+            .find(|x| x.eq_ignore_ascii_case(k) && *x != k)
+            .cloned()
+        {
+            if let Some(val) = o.remove(&key) {
+                o.insert(k.into(), val);
+            }
+        }
+        if let Some(val) = o.get(k) {
+            expect_string(k, val)?;
+        }
+    }
+    if let Some(key) = o
+        .keys()
+        .find(|x| x.eq_ignore_ascii_case("manager"))
+        .cloned()
+    {
+        let m = o.remove(&key).unwrap_or(Value::Null);
+        // Entra sends the manager as a bare id; store {value} or it re-sends it every cycle.
+        let m = match m {
+            Value::String(s) if s.is_empty() => Value::Null,
+            Value::String(s) => json!({"value": s}),
+            Value::Object(_) | Value::Null => m,
+            _ => {
+                return Err(ScimError::invalid_value(
+                    "manager must be an object or a string",
+                ))
+            }
+        };
+        if !m.is_null() {
+            o.insert("manager".into(), m);
+        }
+    }
+    Ok(Value::Object(o))
+}
+
+/// Checks `schemas` when given: it must name the core schema.
+fn check_schemas(body: &Map<String, Value>, core: &str) -> Result<(), ScimError> {
+    match body
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+        .map(|(_, v)| v)
+    {
+        None => Ok(()),
+        Some(Value::Array(a))
+            if a.iter()
+                .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(core))) =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(ScimError::invalid_value(format!(
+            "schemas must include {core}"
+        ))),
+    }
+}
+
+pub struct UserInput {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    pub primary_email: Option<String>,
+    /// Role values from the SCIM `roles` attribute, when the body carries it.
+    pub roles: Option<Vec<String>>,
+    /// What is stored in `users.attributes`.
+    pub attributes: Value,
+}
+
+/// Validates and normalises a User body (POST, PUT, or a PATCH result).
+pub fn user_input(body: Value) -> Result<UserInput, ScimError> {
+    let Value::Object(src) = body else {
+        return Err(ScimError::invalid_syntax("a User must be a JSON object"));
+    };
+    check_schemas(&src, USER_URN)?;
+    let mut attrs = Map::new();
+    let mut roles = None;
+    for (k, v) in src {
+        if k.eq_ignore_ascii_case(ENTERPRISE_URN) {
+            if !v.is_null() {
+                attrs.insert(ENTERPRISE_URN.into(), normalise_enterprise(v)?);
+            }
+            continue;
+        }
+        let Some(name) = canonical(&k, USER_ATTRS) else {
+            continue;
+        };
+        if IGNORED.contains(&name) || name == "members" {
+            continue;
+        }
+        if name == "roles" {
+            let list = normalise_multi("roles", v)?;
+            roles = Some(
+                list.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|r| {
+                                r["value"]
+                                    .as_str()
+                                    .or(r["display"].as_str())
+                                    .map(String::from)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            );
+            continue;
+        }
+        let v = if MULTI.contains(&name) {
+            normalise_multi(name, v)?
+        } else if name == "active" {
+            Value::Bool(
+                coerce_bool(&v)
+                    .ok_or_else(|| ScimError::invalid_value("active must be a boolean"))?,
+            )
+        } else if name == "name" {
+            match v {
+                Value::Object(_) | Value::Null => v,
+                _ => return Err(ScimError::invalid_value("name must be an object")),
+            }
+        } else {
+            expect_string(name, &v)?;
+            v
+        };
+        if !v.is_null() {
+            attrs.insert(name.into(), v);
+        }
+    }
+    let user_name = attrs
+        .get("userName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string();
+    if user_name.is_empty() {
+        return Err(ScimError::invalid_value("userName is required"));
+    }
+    if user_name.len() > 512 {
+        return Err(ScimError::invalid_value(
+            "userName is longer than 512 characters",
+        ));
+    }
+    attrs.insert("userName".into(), Value::String(user_name.clone()));
+    let active = attrs.get("active").and_then(Value::as_bool).unwrap_or(true);
+    let primary_email = attrs
+        .get("emails")
+        .and_then(Value::as_array)
+        .and_then(|emails| {
+            emails
+                .iter()
+                .find(|e| e["primary"] == Value::Bool(true))
+                .or_else(|| emails.first())
+                .and_then(|e| e["value"].as_str())
+                .map(|s| s.trim().to_lowercase())
+        });
+    Ok(UserInput {
+        external_id: attrs
+            .get("externalId")
+            .and_then(Value::as_str)
+            .map(String::from),
+        display_name: attrs
+            .get("displayName")
+            .and_then(Value::as_str)
+            .map(String::from),
+        user_name,
+        active,
+        primary_email,
+        roles,
+        attributes: Value::Object(attrs),
+    })
+}
+
+fn meta(base: &str, kind: &str, id: &str, created: i64, updated: i64, version: i64) -> Value {
+    let path = if kind == "User" { "Users" } else { "Groups" };
+    json!({"resourceType": kind, "created": iso(created), "lastModified": iso(updated), "location": format!("{base}/{path}/{id}"), "version": super::etag(version)})
+}
+
+/// A stored user as SCIM JSON. `groups` are (id, displayName); `roles` are display names.
+pub fn user_json(
+    base: &str,
+    u: &user::Model,
+    groups: &[(String, String)],
+    roles: &[String],
+) -> Value {
+    let mut o = match serde_json::from_str::<Value>(&u.attributes) {
+        Ok(Value::Object(o)) => o,
+        _ => Map::new(),
+    };
+    let mut schemas = vec![json!(USER_URN)];
+    if o.contains_key(ENTERPRISE_URN) {
+        schemas.push(json!(ENTERPRISE_URN));
+    }
+    o.insert("schemas".into(), Value::Array(schemas));
+    o.insert("id".into(), json!(u.id));
+    o.insert("userName".into(), json!(u.user_name));
+    o.insert("active".into(), json!(u.active));
+    match &u.external_id {
+        Some(e) => o.insert("externalId".into(), json!(e)),
+        None => o.remove("externalId"),
+    };
+    if !groups.is_empty() {
+        o.insert(
+            "groups".into(),
+            Value::Array(groups.iter().map(|(id, name)| json!({"value": id, "display": name, "$ref": format!("{base}/Groups/{id}"), "type": "direct"})).collect()),
+        );
+    }
+    if !roles.is_empty() {
+        o.insert(
+            "roles".into(),
+            Value::Array(
+                roles
+                    .iter()
+                    .map(|r| json!({"value": r, "display": r}))
+                    .collect(),
+            ),
+        );
+    }
+    o.insert(
+        "meta".into(),
+        meta(base, "User", &u.id, u.created_at, u.updated_at, u.version),
+    );
+    Value::Object(o)
+}
+
+pub struct GroupInput {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// Member user ids, when the body carries `members`.
+    pub members: Option<Vec<String>>,
+    pub attributes: Value,
+}
+
+/// Validates and normalises a Group body. Extra schema URNs (Entra adds one) are accepted.
+pub fn group_input(body: Value) -> Result<GroupInput, ScimError> {
+    let Value::Object(src) = body else {
+        return Err(ScimError::invalid_syntax("a Group must be a JSON object"));
+    };
+    check_schemas(&src, GROUP_URN)?;
+    let mut attrs = Map::new();
+    let mut members = None;
+    for (k, v) in src {
+        let Some(name) = canonical(&k, GROUP_ATTRS) else {
+            continue;
+        };
+        if IGNORED.contains(&name) {
+            continue;
+        }
+        match name {
+            "members" => {
+                let list = normalise_multi("members", v)?;
+                let mut ids = vec![];
+                for m in list.as_array().into_iter().flatten() {
+                    let id = m["value"]
+                        .as_str()
+                        .ok_or_else(|| ScimError::invalid_value("each member needs a value"))?;
+                    if let Some(t) = m["type"].as_str() {
+                        if !t.eq_ignore_ascii_case("User") {
+                            return Err(ScimError::invalid_value(format!(
+                                "only User members are supported, not {t}"
+                            )));
+                        }
+                    }
+                    if !ids.iter().any(|x| x == id) {
+                        ids.push(id.to_string());
+                    }
+                }
+                members = Some(ids);
+            }
+            "displayName" | "externalId" => {
+                if let Some(s) = expect_string(name, &v)? {
+                    attrs.insert(name.into(), Value::String(s));
+                }
+            }
+            _ => {}
+        }
+    }
+    let display_name = attrs
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string();
+    if display_name.is_empty() {
+        return Err(ScimError::invalid_value("displayName is required"));
+    }
+    Ok(GroupInput {
+        external_id: attrs
+            .get("externalId")
+            .and_then(Value::as_str)
+            .map(String::from),
+        display_name,
+        members,
+        attributes: Value::Object(attrs),
+    })
+}
+
+/// A stored group as SCIM JSON; `members` are (user id, userName), or None to omit.
+pub fn group_json(base: &str, g: &group::Model, members: Option<&[(String, String)]>) -> Value {
+    let mut o = Map::new();
+    o.insert("schemas".into(), json!([GROUP_URN]));
+    o.insert("id".into(), json!(g.id));
+    o.insert("displayName".into(), json!(g.display_name));
+    if let Some(e) = &g.external_id {
+        o.insert("externalId".into(), json!(e));
+    }
+    if let Some(m) = members {
+        o.insert(
+            "members".into(),
+            Value::Array(m.iter().map(|(id, name)| json!({"value": id, "display": name, "type": "User", "$ref": format!("{base}/Users/{id}")})).collect()),
+        );
+    }
+    o.insert(
+        "meta".into(),
+        meta(base, "Group", &g.id, g.created_at, g.updated_at, g.version),
+    );
+    Value::Object(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_input_normalises_idp_habits() {
+        let u = user_input(json!({
+            "schemas": [USER_URN, ENTERPRISE_URN],
+            "USERNAME": " Ada@Example.com ",
+            "Active": "False",
+            "password": "secret",
+            "groups": [{"value": "g"}],
+            "emails": [{"value": "ADA@example.com", "primary": "True", "type": "work"}],
+            ENTERPRISE_URN: {"Department": "Eng", "manager": "boss-id"},
+            "roles": [{"value": "Standard User"}],
+            "unknownThing": 1
+        }))
+        .unwrap();
+        assert_eq!(u.user_name, "Ada@Example.com");
+        assert!(!u.active);
+        assert_eq!(u.primary_email.as_deref(), Some("ada@example.com"));
+        assert_eq!(u.roles, Some(vec!["Standard User".to_string()]));
+        let a = &u.attributes;
+        assert!(
+            a.get("password").is_none()
+                && a.get("groups").is_none()
+                && a.get("unknownThing").is_none()
+        );
+        assert_eq!(a["emails"][0]["primary"], json!(true));
+        assert_eq!(a[ENTERPRISE_URN]["manager"], json!({"value": "boss-id"}));
+        assert_eq!(a[ENTERPRISE_URN]["department"], json!("Eng"));
+    }
+
+    #[test]
+    fn user_input_rejects_bad_values() {
+        for (body, msg) in [
+            (json!({}), "userName is required"),
+            (json!({"userName": 5}), "userName must be a string"),
+            (json!({"userName": "a", "active": "maybe"}), "active"),
+            (
+                json!({"userName": "a", "emails": "a@b"}),
+                "emails must be an array",
+            ),
+            (
+                json!({"userName": "a", "schemas": ["urn:wrong"]}),
+                "schemas",
+            ),
+            (
+                json!({"userName": "a", "name": "Ada"}),
+                "name must be an object",
+            ),
+        ] {
+            let e = user_input(body.clone())
+                .err()
+                .unwrap_or_else(|| panic!("{body} accepted"));
+            assert_eq!(e.status, 400);
+            assert!(e.detail.contains(msg), "{body}: {}", e.detail);
+        }
+    }
+
+    #[test]
+    fn group_input_accepts_entra_schema_and_members() {
+        let g = group_input(json!({
+            "schemas": [GROUP_URN, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+            "displayName": "Eng", "externalId": "e1",
+            "members": [{"value": "u1"}, {"value": "u2", "type": "User"}, {"value": "u1"}]
+        }))
+        .unwrap();
+        assert_eq!(g.members, Some(vec!["u1".to_string(), "u2".to_string()]));
+        assert_eq!(g.external_id.as_deref(), Some("e1"));
+        assert!(group_input(json!({"displayName": ""})).is_err());
+        assert!(group_input(
+            json!({"displayName": "x", "members": [{"value": "g", "type": "Group"}]})
+        )
+        .is_err());
+    }
+}

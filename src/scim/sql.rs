@@ -1,0 +1,422 @@
+//! Filters to SQL, and the list/search algorithm.
+//!
+//! A filter is translated into a SQL condition for the attributes clients
+//! look up by (userName, externalId, id, active, emails, displayName,
+//! members, meta timestamps), so lookups use indexes. The translation says
+//! whether it is exact; when it is not (or a part cannot be translated), the
+//! SQL condition is only a superset prefilter and every candidate is checked
+//! against the parsed filter in memory, so answers are always correct.
+
+use super::error::ScimError;
+use super::filter::{self, AttrPath, CompareOp, Filter};
+use super::query::ListParams;
+use super::schema::ResourceKind;
+use super::{ScimCtx, LIST_URN};
+use crate::store::entities::{group, group_member, user};
+use crate::store::scim as db;
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query, SimpleExpr};
+use sea_orm::{ColumnTrait, Condition, Order, QueryOrder};
+use serde_json::{json, Value};
+
+#[derive(Debug)]
+pub struct Translation {
+    /// None: no restriction beyond the account.
+    pub cond: Option<Condition>,
+    /// True when `cond` selects exactly the matching resources.
+    pub exact: bool,
+}
+
+fn all() -> Translation {
+    Translation {
+        cond: None,
+        exact: false,
+    }
+}
+
+fn exact(e: SimpleExpr) -> Translation {
+    Translation {
+        cond: Some(Condition::all().add(e)),
+        exact: true,
+    }
+}
+
+fn superset(e: SimpleExpr) -> Translation {
+    Translation {
+        cond: Some(Condition::all().add(e)),
+        exact: false,
+    }
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn ms(v: &Value) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str()?)
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+enum Col {
+    /// A lowercased copy of a case-insensitive string attribute.
+    Folded(SimpleExpr),
+    /// A case-exact string attribute.
+    Exact(SimpleExpr),
+    Bool(SimpleExpr),
+    Millis(SimpleExpr),
+    Emails,
+    Members,
+}
+
+fn column(kind: ResourceKind, p: &AttrPath) -> Option<Col> {
+    let attr = p.attr.to_ascii_lowercase();
+    let sub = p.sub.as_deref().map(str::to_ascii_lowercase);
+    Some(match (kind, attr.as_str(), sub.as_deref()) {
+        (ResourceKind::User, "username", None) => {
+            Col::Folded(Expr::col((user::Entity, user::Column::UserNameNorm)))
+        }
+        (ResourceKind::User, "externalid", None) => {
+            Col::Exact(Expr::col((user::Entity, user::Column::ExternalId)))
+        }
+        (ResourceKind::User, "id", None) => Col::Exact(Expr::col((user::Entity, user::Column::Id))),
+        (ResourceKind::User, "active", None) => {
+            Col::Bool(Expr::col((user::Entity, user::Column::Active)))
+        }
+        (ResourceKind::User, "emails", None | Some("value")) => Col::Emails,
+        (ResourceKind::User, "meta", Some("lastmodified")) => {
+            Col::Millis(Expr::col((user::Entity, user::Column::UpdatedAt)))
+        }
+        (ResourceKind::User, "meta", Some("created")) => {
+            Col::Millis(Expr::col((user::Entity, user::Column::CreatedAt)))
+        }
+        (ResourceKind::Group, "displayname", None) => {
+            Col::Folded(Expr::col((group::Entity, group::Column::DisplayNameNorm)))
+        }
+        (ResourceKind::Group, "externalid", None) => {
+            Col::Exact(Expr::col((group::Entity, group::Column::ExternalId)))
+        }
+        (ResourceKind::Group, "id", None) => {
+            Col::Exact(Expr::col((group::Entity, group::Column::Id)))
+        }
+        (ResourceKind::Group, "members", None | Some("value")) => Col::Members,
+        (ResourceKind::Group, "meta", Some("lastmodified")) => {
+            Col::Millis(Expr::col((group::Entity, group::Column::UpdatedAt)))
+        }
+        (ResourceKind::Group, "meta", Some("created")) => {
+            Col::Millis(Expr::col((group::Entity, group::Column::CreatedAt)))
+        }
+        _ => return None,
+    })
+}
+
+fn compare(kind: ResourceKind, p: &AttrPath, op: CompareOp, v: &Value) -> Translation {
+    let Some(col) = column(kind, p) else {
+        return all();
+    };
+    match col {
+        Col::Folded(e) | Col::Exact(e) if v.is_string() => {
+            let folded = matches!(column(kind, p), Some(Col::Folded(_)));
+            let s = v.as_str().unwrap_or_default();
+            let s = if folded {
+                s.to_lowercase()
+            } else {
+                s.to_string()
+            };
+            let like = |pat: String| Expr::expr(e.clone()).like(LikeExpr::new(pat).escape('\\'));
+            let t = match op {
+                CompareOp::Eq => exact(Expr::expr(e.clone()).eq(s)),
+                CompareOp::Co => exact(like(format!("%{}%", like_escape(&s)))),
+                CompareOp::Sw => exact(like(format!("{}%", like_escape(&s)))),
+                CompareOp::Ew => exact(like(format!("%{}", like_escape(&s)))),
+                // Collations order strings differently from the evaluator: no prefilter.
+                _ => return all(),
+            };
+            // SQLite's LIKE ignores ASCII case: exact only on folded columns.
+            if folded || op == CompareOp::Eq {
+                t
+            } else {
+                Translation { exact: false, ..t }
+            }
+        }
+        Col::Bool(e) => match (op, super::resource::coerce_bool(v)) {
+            (CompareOp::Eq, Some(b)) => exact(Expr::expr(e).eq(b)),
+            (CompareOp::Ne, Some(b)) => exact(Expr::expr(e).eq(!b)),
+            _ => all(),
+        },
+        Col::Millis(e) => {
+            let Some(t) = ms(v) else { return all() };
+            let x = Expr::expr(e);
+            exact(match op {
+                CompareOp::Eq => x.eq(t),
+                CompareOp::Gt => x.gt(t),
+                CompareOp::Ge => x.gte(t),
+                CompareOp::Lt => x.lt(t),
+                CompareOp::Le => x.lte(t),
+                _ => return all(),
+            })
+        }
+        Col::Emails => match (op, v.as_str()) {
+            // The primary email is indexed; other emails live in the JSON text,
+            // so this is a superset checked again in memory.
+            (CompareOp::Eq, Some(s)) => {
+                let s = s.to_lowercase();
+                let text = Expr::cust_with_exprs(
+                    "LOWER($1)",
+                    [Expr::col((user::Entity, user::Column::Attributes))],
+                );
+                superset(
+                    Condition::any()
+                        .add(user::Column::EmailNorm.eq(s.clone()))
+                        .add(
+                            Expr::expr(text)
+                                .like(LikeExpr::new(format!("%{}%", like_escape(&s))).escape('\\')),
+                        )
+                        .into(),
+                )
+            }
+            _ => all(),
+        },
+        Col::Members => match (op, v.as_str()) {
+            (CompareOp::Eq, Some(s)) => exact(Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(group_member::Entity)
+                    .and_where(
+                        Expr::col((group_member::Entity, group_member::Column::GroupId))
+                            .equals((group::Entity, group::Column::Id)),
+                    )
+                    .and_where(
+                        Expr::col((group_member::Entity, group_member::Column::UserId)).eq(s),
+                    )
+                    .to_owned(),
+            )),
+            _ => all(),
+        },
+        _ => all(),
+    }
+}
+
+fn present(kind: ResourceKind, p: &AttrPath) -> Translation {
+    match column(kind, p) {
+        Some(Col::Exact(e)) | Some(Col::Folded(e)) => exact(
+            Condition::all()
+                .add(Expr::expr(e.clone()).is_not_null())
+                .add(Expr::expr(e).ne(""))
+                .into(),
+        ),
+        Some(Col::Bool(e)) | Some(Col::Millis(e)) => exact(Expr::expr(e).is_not_null()),
+        _ => all(),
+    }
+}
+
+/// Translates a filter; see the module docs for what `exact` promises.
+pub fn translate(kind: ResourceKind, f: &Filter) -> Translation {
+    match f {
+        Filter::Compare { path, op, value } => compare(kind, path, *op, value),
+        Filter::Present(path) => present(kind, path),
+        Filter::And(a, b) => {
+            let (a, b) = (translate(kind, a), translate(kind, b));
+            let exact = a.exact && b.exact;
+            let cond = match (a.cond, b.cond) {
+                (None, None) => None,
+                (Some(x), None) | (None, Some(x)) => Some(x),
+                (Some(x), Some(y)) => Some(Condition::all().add(x).add(y)),
+            };
+            Translation {
+                exact: exact && cond.is_some(),
+                cond,
+            }
+        }
+        Filter::Or(a, b) => {
+            let (a, b) = (translate(kind, a), translate(kind, b));
+            match (a.cond, b.cond) {
+                (Some(x), Some(y)) => Translation {
+                    cond: Some(Condition::any().add(x).add(y)),
+                    exact: a.exact && b.exact,
+                },
+                _ => all(),
+            }
+        }
+        // `emails[value eq "x"]` / `members[value eq "x"]` filter on the sub-attribute.
+        Filter::ValuePath { attr, filter } => match filter.as_ref() {
+            Filter::Compare { path, op, value }
+                if path.sub.is_none() && path.attr.eq_ignore_ascii_case("value") =>
+            {
+                let p = AttrPath {
+                    urn: attr.urn.clone(),
+                    attr: attr.attr.clone(),
+                    sub: Some("value".into()),
+                };
+                compare(kind, &p, *op, value)
+            }
+            _ => all(),
+        },
+        Filter::Not(_) => all(),
+    }
+}
+
+fn order_column(kind: ResourceKind, sort_by: &str) -> Option<SimpleExpr> {
+    let p = super::query::path_of(sort_by);
+    let key = p
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(".");
+    Some(match (kind, key.as_str()) {
+        (ResourceKind::User, "username") => Expr::col((user::Entity, user::Column::UserNameNorm)),
+        (ResourceKind::User, "externalid") => Expr::col((user::Entity, user::Column::ExternalId)),
+        (ResourceKind::User, "id") => Expr::col((user::Entity, user::Column::Id)),
+        (ResourceKind::User, "meta.created") => Expr::col((user::Entity, user::Column::CreatedAt)),
+        (ResourceKind::User, "meta.lastmodified") => {
+            Expr::col((user::Entity, user::Column::UpdatedAt))
+        }
+        (ResourceKind::Group, "displayname") => {
+            Expr::col((group::Entity, group::Column::DisplayNameNorm))
+        }
+        (ResourceKind::Group, "externalid") => {
+            Expr::col((group::Entity, group::Column::ExternalId))
+        }
+        (ResourceKind::Group, "id") => Expr::col((group::Entity, group::Column::Id)),
+        (ResourceKind::Group, "meta.created") => {
+            Expr::col((group::Entity, group::Column::CreatedAt))
+        }
+        (ResourceKind::Group, "meta.lastmodified") => {
+            Expr::col((group::Entity, group::Column::UpdatedAt))
+        }
+        _ => return None,
+    })
+}
+
+fn list_response(total: u64, start: u64, page: Vec<Value>) -> Value {
+    json!({"schemas": [LIST_URN], "totalResults": total, "itemsPerPage": page.len(), "startIndex": start, "Resources": page})
+}
+
+/// A sort key from a rendered resource: the (primary) value, case-folded.
+fn sort_key(v: &Value, sort_by: &str) -> String {
+    let mut cur = v;
+    for seg in super::query::path_of(sort_by) {
+        let next = match cur {
+            Value::Object(o) => o
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(&seg))
+                .map(|(_, v)| v),
+            Value::Array(a) => a
+                .iter()
+                .find(|i| i["primary"] == Value::Bool(true))
+                .or_else(|| a.first())
+                .and_then(|i| i.get(&seg)),
+            _ => None,
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return String::new(),
+        }
+    }
+    match cur {
+        Value::String(s) => s.to_lowercase(),
+        Value::Array(a) => a
+            .first()
+            .map(|x| x["value"].as_str().unwrap_or_default().to_lowercase())
+            .unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+/// Answers a list or search request (RFC 7644 §3.4.2).
+pub async fn list(ctx: &ScimCtx, kind: ResourceKind, p: &ListParams) -> Result<Value, ScimError> {
+    let parsed = match &p.filter {
+        Some(f) => Some(
+            filter::parse_filter(f).map_err(|e| ScimError::bad("invalidFilter", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let t = parsed
+        .as_ref()
+        .map(|f| translate(kind, f))
+        .unwrap_or(Translation {
+            cond: None,
+            exact: true,
+        });
+    let order = p.sort_by.as_deref().map(|s| order_column(kind, s));
+    let dir = if p.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let offset = p.start_index - 1;
+    let db = &ctx.state.db;
+    let fast = t.exact && !matches!(order, Some(None));
+    if fast {
+        let (total, page) = match kind {
+            ResourceKind::User => {
+                let mut q = db::users_query(&ctx.account_id, t.cond);
+                if let Some(Some(e)) = order {
+                    q = q.order_by(e, dir.clone());
+                }
+                let q = q
+                    .order_by(user::Column::CreatedAt, Order::Asc)
+                    .order_by(user::Column::Id, Order::Asc);
+                let (rows, total) = db::page(db, q, offset, p.count).await?;
+                (
+                    total,
+                    super::users::render(ctx, &rows, &p.projection).await?,
+                )
+            }
+            ResourceKind::Group => {
+                let mut q = db::groups_query(&ctx.account_id, t.cond);
+                if let Some(Some(e)) = order {
+                    q = q.order_by(e, dir.clone());
+                }
+                let q = q
+                    .order_by(group::Column::CreatedAt, Order::Asc)
+                    .order_by(group::Column::Id, Order::Asc);
+                let (rows, total) = db::page(db, q, offset, p.count).await?;
+                (
+                    total,
+                    super::groups::render(ctx, &rows, &p.projection).await?,
+                )
+            }
+        };
+        let page = page.into_iter().map(|v| p.projection.apply(v)).collect();
+        return Ok(list_response(total, p.start_index, page));
+    }
+    // Slow path: candidates from the prefilter, rendered in full, checked in memory.
+    let full = super::query::Projection::default();
+    let mut candidates = match kind {
+        ResourceKind::User => {
+            let rows = db::users_query(&ctx.account_id, t.cond)
+                .order_by(user::Column::CreatedAt, Order::Asc)
+                .order_by(user::Column::Id, Order::Asc)
+                .all(db)
+                .await?;
+            super::users::render(ctx, &rows, &full).await?
+        }
+        ResourceKind::Group => {
+            let rows = db::groups_query(&ctx.account_id, t.cond)
+                .order_by(group::Column::CreatedAt, Order::Asc)
+                .order_by(group::Column::Id, Order::Asc)
+                .all(db)
+                .await?;
+            super::groups::render(ctx, &rows, &full).await?
+        }
+    };
+    if let Some(f) = &parsed {
+        candidates.retain(|v| filter::matches(f, v, kind));
+    }
+    if let Some(s) = &p.sort_by {
+        candidates.sort_by_cached_key(|v| sort_key(v, s));
+        if p.descending {
+            candidates.reverse();
+        }
+    }
+    let total = candidates.len() as u64;
+    let page = candidates
+        .into_iter()
+        .skip(offset as usize)
+        .take(p.count as usize)
+        .map(|v| p.projection.apply(v))
+        .collect();
+    Ok(list_response(total, p.start_index, page))
+}

@@ -1,0 +1,361 @@
+//! `/Users`: create, read, list/search, replace, patch, delete.
+
+use super::error::ScimError;
+use super::query::{ListParams, Projection};
+use super::resource::{user_input, user_json, UserInput};
+use super::{
+    check_if_match, if_match, not_modified, resource_response, schema::ResourceKind, ScimBody,
+    ScimCtx,
+};
+use crate::catalog::ADMINISTRATOR;
+use crate::store::entities::user;
+use crate::store::{new_id, now_ms, scim as db, write_txn};
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/Users")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(web::resource("/Users/.search").route(web::post().to(search)))
+    .service(
+        web::resource("/Users/{id}")
+            .route(web::get().to(get))
+            .route(web::put().to(replace))
+            .route(web::patch().to(patch))
+            .route(web::delete().to(delete)),
+    );
+}
+
+/// Role names for stored role references (unknown ones are skipped).
+async fn role_names(ctx: &ScimCtx, refs: &[String]) -> Result<Vec<String>, ScimError> {
+    if refs.is_empty() {
+        return Ok(vec![]);
+    }
+    let acct = ctx
+        .state
+        .resolver
+        .account(&ctx.state.db, &ctx.account_id)
+        .await?
+        .ok_or_else(ScimError::internal)?;
+    Ok(refs.iter().map(|r| acct.model.role_name(r)).collect())
+}
+
+/// Renders stored users, loading groups and roles for all of them at once.
+pub(super) async fn render(
+    ctx: &ScimCtx,
+    rows: &[user::Model],
+    projection: &Projection,
+) -> Result<Vec<Value>, ScimError> {
+    let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
+    let groups = if projection.excludes("groups") {
+        HashMap::new()
+    } else {
+        db::groups_of_users(&ctx.state.db, &ids).await?
+    };
+    let roles = if projection.excludes("roles") {
+        HashMap::new()
+    } else {
+        db::roles_of_users(&ctx.state.db, &ids).await?
+    };
+    let base = ctx.base();
+    let mut out = Vec::with_capacity(rows.len());
+    for u in rows {
+        let names =
+            role_names(ctx, roles.get(&u.id).map(Vec::as_slice).unwrap_or_default()).await?;
+        out.push(user_json(
+            &base,
+            u,
+            groups.get(&u.id).map(Vec::as_slice).unwrap_or_default(),
+            &names,
+        ));
+    }
+    Ok(out)
+}
+
+async fn one(ctx: &ScimCtx, id: &str) -> Result<(user::Model, Value), ScimError> {
+    let u = db::user(&ctx.state.db, &ctx.account_id, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
+    let v = render(ctx, std::slice::from_ref(&u), &Projection::default())
+        .await?
+        .remove(0);
+    Ok((u, v))
+}
+
+async fn list(
+    ctx: ScimCtx,
+    q: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ScimError> {
+    let params = ListParams::from_query(&q)?;
+    let body = super::sql::list(&ctx, ResourceKind::User, &params).await?;
+    Ok(super::json_response(StatusCode::OK, &body))
+}
+
+async fn search(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimError> {
+    let params = ListParams::from_search(&body.0)?;
+    let body = super::sql::list(&ctx, ResourceKind::User, &params).await?;
+    Ok(super::json_response(StatusCode::OK, &body))
+}
+
+async fn get(
+    ctx: ScimCtx,
+    req: HttpRequest,
+    id: web::Path<String>,
+    q: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ScimError> {
+    let projection = Projection::from_query(&q)?;
+    let (u, v) = one(&ctx, &id).await?;
+    let tag = super::etag(u.version);
+    if not_modified(&req, &tag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((actix_web::http::header::ETAG, tag))
+            .finish());
+    }
+    Ok(resource_response(StatusCode::OK, &projection.apply(v)))
+}
+
+/// Resolves SCIM `roles` values to role references; the built-in Administrator is refused.
+async fn resolve_roles(ctx: &ScimCtx, values: &[String]) -> Result<Vec<String>, ScimError> {
+    let acct = ctx
+        .state
+        .resolver
+        .account(&ctx.state.db, &ctx.account_id)
+        .await?
+        .ok_or_else(ScimError::internal)?;
+    let mut out = vec![];
+    for v in values {
+        let r = acct
+            .model
+            .find_role(v)
+            .ok_or_else(|| ScimError::invalid_value(format!("unknown role: {v}")))?;
+        if r == ADMINISTRATOR {
+            return Err(ScimError::invalid_value("the built-in Administrator role cannot be assigned through SCIM: administrators sign in locally"));
+        }
+        acct.model
+            .check_assignable(&r)
+            .map_err(|e| ScimError::invalid_value(e.to_string()))?;
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+fn refuse_local(u: &user::Model) -> Result<(), ScimError> {
+    if u.origin == "local" {
+        return Err(ScimError::mutability(
+            "this is the account's break-glass user; it cannot be changed through SCIM",
+        ));
+    }
+    Ok(())
+}
+
+async fn create(
+    ctx: ScimCtx,
+    body: ScimBody,
+    q: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ScimError> {
+    let projection = Projection::from_query(&q)?;
+    let v = create_user(&ctx, body.0).await?;
+    Ok(resource_response(StatusCode::CREATED, &projection.apply(v)))
+}
+
+pub(super) async fn create_user(ctx: &ScimCtx, body: Value) -> Result<Value, ScimError> {
+    let input = user_input(body)?;
+    let roles = match &input.roles {
+        Some(r) => Some(resolve_roles(ctx, r).await?),
+        None => None,
+    };
+    let id = new_id();
+    let now = now_ms();
+    let txn = write_txn(&ctx.state.db).await?;
+    if db::user_by_name(&txn, &ctx.account_id, &input.user_name)
+        .await?
+        .is_some()
+    {
+        return Err(ScimError::uniqueness(format!(
+            "userName {} is already taken",
+            input.user_name
+        )));
+    }
+    user::ActiveModel {
+        id: Set(id.clone()),
+        account_id: Set(ctx.account_id.clone()),
+        user_name: Set(input.user_name.clone()),
+        user_name_norm: Set(input.user_name.to_lowercase()),
+        email_norm: Set(input.primary_email.clone()),
+        external_id: Set(input.external_id.clone()),
+        display_name: Set(input.display_name.clone()),
+        origin: Set("scim".into()),
+        active: Set(input.active),
+        attributes: Set(input.attributes.to_string()),
+        password_hash: Set(None),
+        totp_secret: Set(None),
+        totp_last_step: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    if let Some(r) = &roles {
+        db::set_user_roles(&txn, &id, r).await?;
+    }
+    txn.commit().await?;
+    ctx.audit(
+        "scim.user.create",
+        &id,
+        "success",
+        json!({"userName": input.user_name, "active": input.active, "roles": roles}),
+    )
+    .await?;
+    Ok(one(ctx, &id).await?.1)
+}
+
+/// Stores a validated full representation over an existing user.
+async fn store(
+    ctx: &ScimCtx,
+    current: &user::Model,
+    input: UserInput,
+    action: &str,
+) -> Result<Value, ScimError> {
+    let roles = match &input.roles {
+        Some(r) => Some(resolve_roles(ctx, r).await?),
+        None => None,
+    };
+    let txn = write_txn(&ctx.state.db).await?;
+    if input.user_name.to_lowercase() != current.user_name_norm
+        && db::user_by_name(&txn, &ctx.account_id, &input.user_name)
+            .await?
+            .is_some()
+    {
+        return Err(ScimError::uniqueness(format!(
+            "userName {} is already taken",
+            input.user_name
+        )));
+    }
+    let mut am: user::ActiveModel = current.clone().into();
+    am.user_name = Set(input.user_name.clone());
+    am.user_name_norm = Set(input.user_name.to_lowercase());
+    am.email_norm = Set(input.primary_email.clone());
+    am.external_id = Set(input.external_id.clone());
+    am.display_name = Set(input.display_name.clone());
+    am.active = Set(input.active);
+    am.attributes = Set(input.attributes.to_string());
+    am.version = Set(current.version + 1);
+    am.updated_at = Set(now_ms().max(current.updated_at + 1));
+    am.update(&txn).await?;
+    if let Some(r) = &roles {
+        db::set_user_roles(&txn, &current.id, r).await?;
+    }
+    let revoked = if current.active && !input.active {
+        crate::sso::session::revoke_user(&txn, &current.id).await?
+    } else {
+        0
+    };
+    txn.commit().await?;
+    let details = json!({"userName": input.user_name, "active": input.active, "roles": roles, "sessions_revoked": revoked});
+    ctx.audit(action, &current.id, "success", details).await?;
+    if current.active && !input.active {
+        ctx.audit(
+            "scim.user.deactivate",
+            &current.id,
+            "success",
+            json!({"sessions_revoked": revoked}),
+        )
+        .await?;
+    }
+    Ok(one(ctx, &current.id).await?.1)
+}
+
+async fn replace(
+    ctx: ScimCtx,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: ScimBody,
+    q: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ScimError> {
+    let projection = Projection::from_query(&q)?;
+    let v = replace_user(&ctx, &id, body.0, if_match(&req)).await?;
+    Ok(resource_response(StatusCode::OK, &projection.apply(v)))
+}
+
+pub(super) async fn replace_user(
+    ctx: &ScimCtx,
+    id: &str,
+    body: Value,
+    version: Option<String>,
+) -> Result<Value, ScimError> {
+    let (current, _) = one(ctx, id).await?;
+    refuse_local(&current)?;
+    check_if_match(version.as_deref(), &super::etag(current.version))?;
+    let mut body = body;
+    // Okta's wizard apps PUT without `active`: that must not suspend the user.
+    if let Value::Object(o) = &mut body {
+        if !o.keys().any(|k| k.eq_ignore_ascii_case("active")) {
+            o.insert("active".into(), Value::Bool(current.active));
+        }
+    }
+    store(ctx, &current, user_input(body)?, "scim.user.replace").await
+}
+
+async fn patch(
+    ctx: ScimCtx,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: ScimBody,
+    q: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ScimError> {
+    let projection = Projection::from_query(&q)?;
+    let v = patch_user(&ctx, &id, body.0, if_match(&req)).await?;
+    Ok(resource_response(StatusCode::OK, &projection.apply(v)))
+}
+
+pub(super) async fn patch_user(
+    ctx: &ScimCtx,
+    id: &str,
+    body: Value,
+    version: Option<String>,
+) -> Result<Value, ScimError> {
+    let ops = super::patch_operations(&body)?;
+    let (current, mut v) = one(ctx, id).await?;
+    refuse_local(&current)?;
+    check_if_match(version.as_deref(), &super::etag(current.version))?;
+    super::patch::apply_patch(&mut v, ResourceKind::User, &ops).map_err(super::patch_error)?;
+    store(ctx, &current, user_input(v)?, "scim.user.patch").await
+}
+
+async fn delete(
+    ctx: ScimCtx,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    delete_user(&ctx, &id, if_match(&req)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub(super) async fn delete_user(
+    ctx: &ScimCtx,
+    id: &str,
+    version: Option<String>,
+) -> Result<(), ScimError> {
+    let (current, _) = one(ctx, id).await?;
+    refuse_local(&current)?;
+    check_if_match(version.as_deref(), &super::etag(current.version))?;
+    // Sessions, memberships and direct roles go with the row (foreign keys cascade).
+    user::Entity::delete_by_id(current.id.clone())
+        .exec(&ctx.state.db)
+        .await?;
+    ctx.audit(
+        "scim.user.delete",
+        &current.id,
+        "success",
+        json!({"userName": current.user_name}),
+    )
+    .await
+}

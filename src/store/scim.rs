@@ -1,0 +1,282 @@
+//! SCIM persistence: users, groups and memberships.
+//!
+//! Membership changes are set operations (insert-if-absent, delete-if-present)
+//! inside the caller's transaction, so concurrent PATCHes never lose members.
+
+use super::entities::*;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, RelationTrait, Select,
+};
+use std::collections::{BTreeSet, HashMap};
+
+const BATCH: usize = 500;
+
+pub async fn user<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    id: &str,
+) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(id.to_string())
+        .filter(user::Column::AccountId.eq(account_id))
+        .one(db)
+        .await
+}
+
+pub async fn user_by_name<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    user_name: &str,
+) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::AccountId.eq(account_id))
+        .filter(user::Column::UserNameNorm.eq(user_name.trim().to_lowercase()))
+        .one(db)
+        .await
+}
+
+pub async fn group<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    id: &str,
+) -> Result<Option<group::Model>, DbErr> {
+    group::Entity::find_by_id(id.to_string())
+        .filter(group::Column::AccountId.eq(account_id))
+        .one(db)
+        .await
+}
+
+/// Reads a group and, on PostgreSQL, locks its row until the transaction ends,
+/// so read-modify-write of one group is serialised (SQLite's IMMEDIATE
+/// transactions already serialise writers).
+pub async fn group_for_update<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    id: &str,
+) -> Result<Option<group::Model>, DbErr> {
+    let q =
+        group::Entity::find_by_id(id.to_string()).filter(group::Column::AccountId.eq(account_id));
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        q.lock_exclusive().one(db).await
+    } else {
+        q.one(db).await
+    }
+}
+
+/// Groups each user belongs to: user id -> [(group id, displayName)].
+pub async fn groups_of_users<C: ConnectionTrait>(
+    db: &C,
+    user_ids: &[String],
+) -> Result<HashMap<String, Vec<(String, String)>>, DbErr> {
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for chunk in user_ids.chunks(BATCH) {
+        let rows: Vec<(String, String, String)> = group_member::Entity::find()
+            .select_only()
+            .column(group_member::Column::UserId)
+            .column(group_member::Column::GroupId)
+            .column_as(
+                Expr::col((group::Entity, group::Column::DisplayName)),
+                "display_name",
+            )
+            .join(
+                sea_orm::JoinType::InnerJoin,
+                group_member::Relation::Group.def(),
+            )
+            .filter(group_member::Column::UserId.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (u, g, d) in rows {
+            out.entry(u).or_default().push((g, d));
+        }
+    }
+    Ok(out)
+}
+
+/// Direct role references of each user.
+pub async fn roles_of_users<C: ConnectionTrait>(
+    db: &C,
+    user_ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, DbErr> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for chunk in user_ids.chunks(BATCH) {
+        for r in user_role::Entity::find()
+            .filter(user_role::Column::UserId.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+        {
+            out.entry(r.user_id).or_default().push(r.role_ref);
+        }
+    }
+    Ok(out)
+}
+
+/// Members of each group: group id -> [(user id, userName)].
+pub async fn members_of_groups<C: ConnectionTrait>(
+    db: &C,
+    group_ids: &[String],
+) -> Result<HashMap<String, Vec<(String, String)>>, DbErr> {
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for chunk in group_ids.chunks(BATCH) {
+        let rows: Vec<(String, String, String)> = group_member::Entity::find()
+            .select_only()
+            .column(group_member::Column::GroupId)
+            .column(group_member::Column::UserId)
+            .column_as(
+                Expr::col((user::Entity, user::Column::UserName)),
+                "user_name",
+            )
+            .join(
+                sea_orm::JoinType::InnerJoin,
+                group_member::Relation::User.def(),
+            )
+            .filter(group_member::Column::GroupId.is_in(chunk.to_vec()))
+            .order_by_asc(group_member::Column::UserId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (g, u, n) in rows {
+            out.entry(g).or_default().push((u, n));
+        }
+    }
+    Ok(out)
+}
+
+/// The subset of `ids` that are users of the account.
+pub async fn existing_users<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    ids: &[String],
+) -> Result<BTreeSet<String>, DbErr> {
+    let mut out = BTreeSet::new();
+    for chunk in ids.chunks(BATCH) {
+        let rows: Vec<String> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::AccountId.eq(account_id))
+            .filter(user::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+pub async fn add_members<C: ConnectionTrait>(
+    db: &C,
+    group_id: &str,
+    user_ids: &[String],
+) -> Result<(), DbErr> {
+    for chunk in user_ids.chunks(BATCH) {
+        let rows = chunk.iter().map(|u| group_member::ActiveModel {
+            group_id: sea_orm::Set(group_id.into()),
+            user_id: sea_orm::Set(u.clone()),
+        });
+        let r = group_member::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([group_member::Column::GroupId, group_member::Column::UserId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await;
+        match r {
+            Ok(_) | Err(DbErr::RecordNotInserted) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+pub async fn remove_members<C: ConnectionTrait>(
+    db: &C,
+    group_id: &str,
+    user_ids: &[String],
+) -> Result<(), DbErr> {
+    for chunk in user_ids.chunks(BATCH) {
+        group_member::Entity::delete_many()
+            .filter(group_member::Column::GroupId.eq(group_id))
+            .filter(group_member::Column::UserId.is_in(chunk.to_vec()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn clear_members<C: ConnectionTrait>(db: &C, group_id: &str) -> Result<(), DbErr> {
+    group_member::Entity::delete_many()
+        .filter(group_member::Column::GroupId.eq(group_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn member_ids<C: ConnectionTrait>(db: &C, group_id: &str) -> Result<Vec<String>, DbErr> {
+    group_member::Entity::find()
+        .select_only()
+        .column(group_member::Column::UserId)
+        .filter(group_member::Column::GroupId.eq(group_id))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+pub async fn set_user_roles<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    roles: &[String],
+) -> Result<(), DbErr> {
+    user_role::Entity::delete_many()
+        .filter(user_role::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    if !roles.is_empty() {
+        let rows = roles.iter().map(|r| user_role::ActiveModel {
+            user_id: sea_orm::Set(user_id.into()),
+            role_ref: sea_orm::Set(r.clone()),
+        });
+        user_role::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// One page of a filtered, ordered query and the total count.
+pub async fn page<C, E>(
+    db: &C,
+    q: Select<E>,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<E::Model>, u64), DbErr>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    let total = q.clone().count(db).await?;
+    let rows = if limit == 0 {
+        vec![]
+    } else {
+        q.offset(offset).limit(limit).all(db).await?
+    };
+    Ok((rows, total))
+}
+
+pub fn users_query(account_id: &str, cond: Option<Condition>) -> Select<user::Entity> {
+    let mut q = user::Entity::find().filter(user::Column::AccountId.eq(account_id));
+    if let Some(c) = cond {
+        q = q.filter(c);
+    }
+    q
+}
+
+pub fn groups_query(account_id: &str, cond: Option<Condition>) -> Select<group::Entity> {
+    let mut q = group::Entity::find().filter(group::Column::AccountId.eq(account_id));
+    if let Some(c) = cond {
+        q = q.filter(c);
+    }
+    q
+}
