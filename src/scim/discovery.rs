@@ -104,16 +104,38 @@ fn schema_with_meta(ctx: &ScimCtx, mut s: Value) -> Value {
     s
 }
 
-async fn schemas(ctx: ScimCtx) -> HttpResponse {
-    let items = super::schema::all_schemas_json()
+/// Roles the account accepts through SCIM: every role but the built-in
+/// Administrator, minus those its edition does not allow.
+async fn assignable_roles(ctx: &ScimCtx) -> Result<Vec<String>, ScimError> {
+    let acct = ctx
+        .state
+        .resolver
+        .account(&ctx.state.db, &ctx.account_id)
+        .await?
+        .ok_or_else(ScimError::internal)?;
+    let m = &acct.model;
+    let ids = crate::catalog::BUILTIN_ROLES
+        .iter()
+        .map(|b| b.key.to_string())
+        .chain(m.custom_roles.keys().cloned());
+    Ok(ids
+        .filter(|r| r != crate::catalog::ADMINISTRATOR && m.check_assignable(r).is_ok())
+        .map(|r| m.role_name(&r))
+        .collect())
+}
+
+async fn schemas(ctx: ScimCtx) -> Result<HttpResponse, ScimError> {
+    let roles = assignable_roles(&ctx).await?;
+    let items = super::schema::all_schemas_json(&roles)
         .into_iter()
         .map(|s| schema_with_meta(&ctx, s))
         .collect();
-    json_response(StatusCode::OK, &list(items))
+    Ok(json_response(StatusCode::OK, &list(items)))
 }
 
 async fn schema(ctx: ScimCtx, urn: web::Path<String>) -> Result<HttpResponse, ScimError> {
-    let s = super::schema::all_schemas_json()
+    let roles = assignable_roles(&ctx).await?;
+    let s = super::schema::all_schemas_json(&roles)
         .into_iter()
         .find(|s| {
             s["id"]

@@ -103,22 +103,20 @@ async fn get(
     Ok(resource_response(StatusCode::OK, &v))
 }
 
-/// Unknown member ids are refused (400 invalidValue) before anything is written.
-async fn check_members(
+/// Splits member ids into users of the account and unknown ids. Unknown ids
+/// are skipped (and audited), not refused: a user whose provisioning failed
+/// must not make the whole group update fail (Entra quarantines apps that
+/// keep failing), and ids are ours, so an unknown one can never become valid.
+async fn known_members(
     ctx: &ScimCtx,
     txn: &DatabaseTransaction,
     ids: &[String],
-) -> Result<(), ScimError> {
+) -> Result<(Vec<String>, Vec<String>), ScimError> {
     if ids.is_empty() {
-        return Ok(());
+        return Ok((vec![], vec![]));
     }
     let found = db::existing_users(txn, &ctx.account_id, ids).await?;
-    if let Some(missing) = ids.iter().find(|i| !found.contains(*i)) {
-        return Err(ScimError::invalid_value(format!(
-            "member {missing} is not a User of this account"
-        )));
-    }
-    Ok(())
+    Ok(ids.iter().cloned().partition(|i| found.contains(i)))
 }
 
 async fn create(
@@ -140,8 +138,8 @@ pub(super) async fn create_group(ctx: &ScimCtx, body: Value) -> Result<String, S
     let id = new_id();
     let now = now_ms();
     let txn = write_txn(&ctx.state.db).await?;
-    let members = input.members.clone().unwrap_or_default();
-    check_members(ctx, &txn, &members).await?;
+    let (members, ignored) =
+        known_members(ctx, &txn, &input.members.clone().unwrap_or_default()).await?;
     group::ActiveModel {
         id: Set(id.clone()),
         account_id: Set(ctx.account_id.clone()),
@@ -161,7 +159,7 @@ pub(super) async fn create_group(ctx: &ScimCtx, body: Value) -> Result<String, S
         "scim.group.create",
         &id,
         "success",
-        json!({"displayName": input.display_name, "members_added": members.len()}),
+        json!({"displayName": input.display_name, "members_added": members.len(), "ignored_members": ignored}),
     )
     .await?;
     Ok(id)
@@ -186,7 +184,7 @@ async fn store(
             )
         }
     };
-    check_members(ctx, &txn, &added).await?;
+    let (added, ignored) = known_members(ctx, &txn, &added).await?;
     let mut am: group::ActiveModel = current.clone().into();
     am.display_name = Set(input.display_name.clone());
     am.display_name_norm = Set(input.display_name.to_lowercase());
@@ -198,7 +196,7 @@ async fn store(
     db::add_members(&txn, &current.id, &added).await?;
     db::remove_members(&txn, &current.id, &removed).await?;
     txn.commit().await?;
-    let details = json!({"displayName": input.display_name, "members_added": added, "members_removed": removed});
+    let details = json!({"displayName": input.display_name, "members_added": added, "members_removed": removed, "ignored_members": ignored});
     ctx.audit(action, &current.id, "success", details).await
 }
 
@@ -273,8 +271,7 @@ pub(super) async fn patch_group(
         .await?
         .into_iter()
         .collect();
-    let members: Vec<(String, String)> =
-        before.iter().map(|m| (m.clone(), String::new())).collect();
+    let members: Vec<String> = before.iter().cloned().collect();
     let mut v = group_json(&ctx.base(), &current, Some(&members));
     super::patch::apply_patch(&mut v, ResourceKind::Group, &ops).map_err(super::patch_error)?;
     let mut input = group_input(v)?;

@@ -236,7 +236,10 @@ fn at_path(
                 Ok(())
             }
             (_, Some(Value::Object(m))) => {
-                for (k, v) in m {
+                for (k, v) in m
+                    .into_iter()
+                    .filter(|(k, _)| !SKIP_PATHLESS.iter().any(|s| s.eq_ignore_ascii_case(k)))
+                {
                     let sub = PatchPath {
                         attr: AttrPath {
                             urn: Some(ENTERPRISE_URN.into()),

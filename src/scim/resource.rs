@@ -211,6 +211,8 @@ pub fn user_input(body: Value) -> Result<UserInput, ScimError> {
         }
         if name == "roles" {
             let list = normalise_multi("roles", v)?;
+            // Kept as sent (display, type, primary) so reads echo it back.
+            attrs.insert("roles".into(), list.clone());
             roles = Some(
                 list.as_array()
                     .map(|a| {
@@ -296,12 +298,13 @@ fn meta(base: &str, kind: &str, id: &str, created: i64, updated: i64, version: i
     json!({"resourceType": kind, "created": iso(created), "lastModified": iso(updated), "location": format!("{base}/{path}/{id}"), "version": super::etag(version)})
 }
 
-/// A stored user as SCIM JSON. `groups` are (id, displayName); `roles` are display names.
+/// A stored user as SCIM JSON. `groups` are (id, displayName); `roles` are
+/// the user's direct roles as (reference, name).
 pub fn user_json(
     base: &str,
     u: &user::Model,
     groups: &[(String, String)],
-    roles: &[String],
+    roles: &[(String, String)],
 ) -> Value {
     let mut o = match serde_json::from_str::<Value>(&u.attributes) {
         Ok(Value::Object(o)) => o,
@@ -314,7 +317,10 @@ pub fn user_json(
     o.insert("schemas".into(), Value::Array(schemas));
     o.insert("id".into(), json!(u.id));
     o.insert("userName".into(), json!(u.user_name));
-    o.insert("active".into(), json!(u.active));
+    // `active` is shown when it was set (or is false): a removed `active` stays removed.
+    if o.contains_key("active") || !u.active {
+        o.insert("active".into(), json!(u.active));
+    }
     match &u.external_id {
         Some(e) => o.insert("externalId".into(), json!(e)),
         None => o.remove("externalId"),
@@ -325,16 +331,30 @@ pub fn user_json(
             Value::Array(groups.iter().map(|(id, name)| json!({"value": id, "display": name, "$ref": format!("{base}/Groups/{id}"), "type": "direct"})).collect()),
         );
     }
-    if !roles.is_empty() {
-        o.insert(
-            "roles".into(),
-            Value::Array(
-                roles
-                    .iter()
-                    .map(|r| json!({"value": r, "display": r}))
-                    .collect(),
-            ),
+    // Roles are the direct assignments: entries as the IdP sent them while
+    // they still name a held role, plus any assigned through the management API.
+    let sent = match o.remove("roles") {
+        Some(Value::Array(a)) => a,
+        _ => vec![],
+    };
+    let names = |v: &Value| {
+        v["value"]
+            .as_str()
+            .or(v["display"].as_str())
+            .map(str::to_lowercase)
+    };
+    let mut out: Vec<Value> = vec![];
+    for (id, name) in roles {
+        let hit = sent
+            .iter()
+            .find(|e| names(e).is_some_and(|n| n == id.to_lowercase() || n == name.to_lowercase()));
+        out.push(
+            hit.cloned()
+                .unwrap_or_else(|| json!({"value": name, "display": name})),
         );
+    }
+    if !out.is_empty() {
+        o.insert("roles".into(), Value::Array(out));
     }
     o.insert(
         "meta".into(),
@@ -374,12 +394,14 @@ pub fn group_input(body: Value) -> Result<GroupInput, ScimError> {
                     let id = m["value"]
                         .as_str()
                         .ok_or_else(|| ScimError::invalid_value("each member needs a value"))?;
-                    if let Some(t) = m["type"].as_str() {
-                        if !t.eq_ignore_ascii_case("User") {
-                            return Err(ScimError::invalid_value(format!(
-                                "only User members are supported, not {t}"
-                            )));
-                        }
+                    // Nested groups are not supported; other type labels carry no meaning here.
+                    if m["type"]
+                        .as_str()
+                        .is_some_and(|t| t.eq_ignore_ascii_case("Group"))
+                    {
+                        return Err(ScimError::invalid_value(
+                            "nested groups are not supported: members must be Users",
+                        ));
                     }
                     if !ids.iter().any(|x| x == id) {
                         ids.push(id.to_string());
@@ -416,7 +438,7 @@ pub fn group_input(body: Value) -> Result<GroupInput, ScimError> {
 }
 
 /// A stored group as SCIM JSON; `members` are (user id, userName), or None to omit.
-pub fn group_json(base: &str, g: &group::Model, members: Option<&[(String, String)]>) -> Value {
+pub fn group_json(base: &str, g: &group::Model, members: Option<&[String]>) -> Value {
     let mut o = Map::new();
     o.insert("schemas".into(), json!([GROUP_URN]));
     o.insert("id".into(), json!(g.id));
@@ -427,7 +449,7 @@ pub fn group_json(base: &str, g: &group::Model, members: Option<&[(String, Strin
     if let Some(m) = members {
         o.insert(
             "members".into(),
-            Value::Array(m.iter().map(|(id, name)| json!({"value": id, "display": name, "type": "User", "$ref": format!("{base}/Users/{id}")})).collect()),
+            Value::Array(m.iter().map(|id| json!({"value": id, "type": "User", "$ref": format!("{base}/Users/{id}")})).collect()),
         );
     }
     o.insert(

@@ -325,8 +325,70 @@ fn attr_json(x: &Attr) -> Value {
     v
 }
 
+/// Sets a schema characteristic on `attr[.sub]` of a schema JSON.
+fn annotate(schema: &mut Value, attr: &str, sub: Option<&str>, key: &str, v: Value) {
+    let Some(list) = schema["attributes"].as_array_mut() else {
+        return;
+    };
+    let Some(a) = list.iter_mut().find(|x| x["name"] == attr) else {
+        return;
+    };
+    let target = match sub {
+        None => a,
+        Some(s) => match a["subAttributes"]
+            .as_array_mut()
+            .and_then(|l| l.iter_mut().find(|x| x["name"] == s))
+        {
+            Some(t) => t,
+            None => return,
+        },
+    };
+    target[key] = v;
+}
+
 /// The `/Schemas` resources (without meta, which needs the base URL).
-pub fn all_schemas_json() -> Vec<Value> {
+/// `roles` lists the role names this account accepts in the User `roles` attribute.
+pub fn all_schemas_json(roles: &[String]) -> Vec<Value> {
+    let mut out = base_schemas();
+    annotate(
+        &mut out[0],
+        "roles",
+        Some("value"),
+        "canonicalValues",
+        json!(roles),
+    );
+    annotate(
+        &mut out[0],
+        "groups",
+        Some("$ref"),
+        "referenceTypes",
+        json!(["Group"]),
+    );
+    annotate(
+        &mut out[1],
+        "manager",
+        Some("$ref"),
+        "referenceTypes",
+        json!(["User"]),
+    );
+    annotate(
+        &mut out[2],
+        "members",
+        Some("$ref"),
+        "referenceTypes",
+        json!(["User"]),
+    );
+    annotate(
+        &mut out[2],
+        "members",
+        Some("type"),
+        "canonicalValues",
+        json!(["User"]),
+    );
+    out
+}
+
+fn base_schemas() -> Vec<Value> {
     let schema = |id: &str, name: &str, desc: &str, attrs: &[&[Attr]]| {
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"], "id": id, "name": name, "description": desc,
                "attributes": attrs.iter().flat_map(|l| l.iter()).filter(|x| !matches!(x.name, "id" | "meta")).map(attr_json).collect::<Vec<_>>()})
@@ -401,7 +463,16 @@ mod tests {
 
     #[test]
     fn schemas_json_lists_three() {
-        let s = all_schemas_json();
+        let s = all_schemas_json(&["Standard User".into()]);
+        assert_eq!(
+            s[0]["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["name"] == "roles")
+                .unwrap()["subAttributes"][0]["canonicalValues"],
+            json!(["Standard User"])
+        );
         assert_eq!(s.len(), 3);
         let user = &s[0]["attributes"];
         let un = user

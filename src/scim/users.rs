@@ -31,8 +31,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Role names for stored role references (unknown ones are skipped).
-async fn role_names(ctx: &ScimCtx, refs: &[String]) -> Result<Vec<String>, ScimError> {
+/// (reference, name) of stored role references.
+async fn role_names(ctx: &ScimCtx, refs: &[String]) -> Result<Vec<(String, String)>, ScimError> {
     if refs.is_empty() {
         return Ok(vec![]);
     }
@@ -42,7 +42,10 @@ async fn role_names(ctx: &ScimCtx, refs: &[String]) -> Result<Vec<String>, ScimE
         .account(&ctx.state.db, &ctx.account_id)
         .await?
         .ok_or_else(ScimError::internal)?;
-    Ok(refs.iter().map(|r| acct.model.role_name(r)).collect())
+    Ok(refs
+        .iter()
+        .map(|r| (r.clone(), acct.model.role_name(r)))
+        .collect())
 }
 
 /// Renders stored users, loading groups and roles for all of them at once.
@@ -326,8 +329,14 @@ pub(super) async fn patch_user(
     let (current, mut v) = one(ctx, id).await?;
     refuse_local(&current)?;
     check_if_match(version.as_deref(), &super::etag(current.version))?;
+    let had_roles = v.get("roles").is_some();
     super::patch::apply_patch(&mut v, ResourceKind::User, &ops).map_err(super::patch_error)?;
-    store(ctx, &current, user_input(v)?, "scim.user.patch").await
+    let mut input = user_input(v)?;
+    // Removing `roles` by PATCH removes the direct assignments.
+    if had_roles && input.roles.is_none() {
+        input.roles = Some(vec![]);
+    }
+    store(ctx, &current, input, "scim.user.patch").await
 }
 
 async fn delete(

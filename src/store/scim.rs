@@ -112,32 +112,24 @@ pub async fn roles_of_users<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// Members of each group: group id -> [(user id, userName)].
+/// Member user ids of each group.
 pub async fn members_of_groups<C: ConnectionTrait>(
     db: &C,
     group_ids: &[String],
-) -> Result<HashMap<String, Vec<(String, String)>>, DbErr> {
-    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+) -> Result<HashMap<String, Vec<String>>, DbErr> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
     for chunk in group_ids.chunks(BATCH) {
-        let rows: Vec<(String, String, String)> = group_member::Entity::find()
+        let rows: Vec<(String, String)> = group_member::Entity::find()
             .select_only()
             .column(group_member::Column::GroupId)
             .column(group_member::Column::UserId)
-            .column_as(
-                Expr::col((user::Entity, user::Column::UserName)),
-                "user_name",
-            )
-            .join(
-                sea_orm::JoinType::InnerJoin,
-                group_member::Relation::User.def(),
-            )
             .filter(group_member::Column::GroupId.is_in(chunk.to_vec()))
             .order_by_asc(group_member::Column::UserId)
             .into_tuple()
             .all(db)
             .await?;
-        for (g, u, n) in rows {
-            out.entry(g).or_default().push((u, n));
+        for (g, u) in rows {
+            out.entry(g).or_default().push(u);
         }
     }
     Ok(out)
