@@ -14,7 +14,7 @@ use super::schema::ResourceKind;
 use super::{ScimCtx, LIST_URN};
 use crate::store::entities::{group, group_member, user};
 use crate::store::scim as db;
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, Order, QueryOrder};
 use serde_json::{json, Value};
 
@@ -162,10 +162,8 @@ fn compare(kind: ResourceKind, p: &AttrPath, op: CompareOp, v: &Value) -> Transl
             // so this is a superset checked again in memory.
             (CompareOp::Eq, Some(s)) => {
                 let s = s.to_lowercase();
-                let text = Expr::cust_with_exprs(
-                    "LOWER($1)",
-                    [Expr::col((user::Entity, user::Column::Attributes))],
-                );
+                let text: SimpleExpr =
+                    Func::lower(Expr::col((user::Entity, user::Column::Attributes))).into();
                 superset(
                     Condition::any()
                         .add(user::Column::EmailNorm.eq(s.clone()))

@@ -38,6 +38,7 @@ pub struct TestApp {
     pub account_id: String,
     pub admin_key: String,
     pub admin_user_id: String,
+    pub scim_token: String,
     pub break_glass: store::accounts::BreakGlass,
     pub settings: Settings,
     _dir: tempfile::TempDir,
@@ -115,6 +116,9 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
     let key = store::credentials::create_api_key(&db, &acct.id, &bg.user_id)
         .await
         .expect("key");
+    let (scim, _) = store::credentials::create_scim_token(&db, &acct.id, None)
+        .await
+        .expect("scim token");
     let mut settings = settings;
     settings.public_url = format!("http://127.0.0.1:{port}");
     Some(TestApp {
@@ -127,6 +131,7 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
         account_id: acct.id,
         admin_key: key.key.expect("key"),
         admin_user_id: bg.user_id.clone(),
+        scim_token: scim.token.expect("token"),
         break_glass: bg,
         settings,
         _dir: dir,
@@ -213,6 +218,43 @@ impl TestApp {
             .await;
         assert_eq!(s, 200, "{b}");
         b["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// A SCIM call with the account's token: (status, JSON body, response headers).
+    pub async fn scim(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        self.scim_with(method, path, body, &[]).await
+    }
+
+    pub async fn scim_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut rb = self
+            .client
+            .request(m, format!("{}/scim/v2{}", self.base, path))
+            .bearer_auth(&self.scim_token);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        if let Some(b) = body {
+            rb = rb
+                .header("content-type", "application/scim+json")
+                .body(b.to_string());
+        }
+        let r = rb.send().await.expect("request");
+        let s = r.status().as_u16();
+        let h = r.headers().clone();
+        let text = r.text().await.unwrap_or_default();
+        (s, serde_json::from_str(&text).unwrap_or(Value::Null), h)
     }
 
     pub async fn enable_aus(&self) {

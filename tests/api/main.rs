@@ -5,3 +5,5 @@
 #[macro_use]
 mod helpers;
 mod management;
+mod scim_cycles;
+mod scim_errors;

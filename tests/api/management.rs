@@ -915,12 +915,20 @@ async fn scim_tokens_api(app: &TestApp) {
         !listed.contains(token.rsplit('_').next().unwrap()),
         "the secret is never listed"
     );
-    assert!(list[0]["expires_at"].is_string());
+    let mine = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == t["id"])
+        .unwrap();
+    assert!(mine["expires_at"].is_string());
     // Stored hashed: the secret does not appear in the database row.
     let row = idbridge::store::credentials::list_scim_tokens(&app.db, &app.account_id)
         .await
         .unwrap();
-    assert_ne!(row[0].secret_hash, token.rsplit('_').next().unwrap());
+    assert!(row
+        .iter()
+        .all(|r| r.secret_hash != token.rsplit('_').next().unwrap()));
     let id = t["id"].as_str().unwrap();
     let (s, _) = app
         .admin(

@@ -1,0 +1,679 @@
+//! Provisioning cycles as Microsoft Entra ID and Okta send them, and
+//! concurrent membership changes.
+
+use crate::helpers::TestApp;
+use serde_json::{json, Value};
+
+both_backends!(
+    entra_cycle,
+    okta_cycle,
+    memberships_drive_roles_live,
+    concurrent_member_adds,
+    bulk_with_references,
+    lists_sorting_and_projection
+);
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn q(filter: &str) -> String {
+    url_escape(filter)
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn patch(ops: Value) -> Value {
+    json!({"schemas": [PATCH], "Operations": ops})
+}
+
+async fn entra_cycle(app: &TestApp) {
+    // Entra looks users up before creating them; a miss is 200 with no results.
+    let (s, b, _) = app
+        .scim(
+            "GET",
+            &format!("/Users?filter={}", q("userName eq \"grace@contoso.test\"")),
+            None,
+        )
+        .await;
+    assert_eq!((s, b["totalResults"].clone()), (200, json!(0)));
+    let (s, u, h) = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(json!({
+                "schemas": [USER, ENT],
+                "externalId": "0b1c-aad-object-id",
+                "userName": "Grace@contoso.test",
+                "active": true,
+                "displayName": "Grace Hopper",
+                "emails": [{"primary": true, "type": "work", "value": "grace@contoso.test"}],
+                "name": {"formatted": "Grace Hopper", "familyName": "Hopper", "givenName": "Grace"},
+                ENT: {"department": "Navy"}
+            })),
+        )
+        .await;
+    assert_eq!(s, 201, "{u}");
+    let uid = u["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        h.get("location").unwrap().to_str().unwrap(),
+        u["meta"]["location"].as_str().unwrap()
+    );
+    assert_eq!(
+        h.get("etag").unwrap().to_str().unwrap(),
+        u["meta"]["version"].as_str().unwrap()
+    );
+    assert_eq!(
+        h.get("content-type").unwrap().to_str().unwrap(),
+        "application/scim+json"
+    );
+    let (_, b, _) = app
+        .scim(
+            "GET",
+            &format!(
+                "/Users?filter={}",
+                q("externalId eq \"0b1c-aad-object-id\"")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(b["Resources"][0]["id"], json!(uid));
+    let (_, b, _) = app
+        .scim(
+            "GET",
+            &format!("/Users?filter={}", q("userName eq \"GRACE@CONTOSO.TEST\"")),
+            None,
+        )
+        .await;
+    assert_eq!(
+        b["totalResults"],
+        json!(1),
+        "userName matches ignoring case"
+    );
+
+    // Entra's PATCH habits.
+    let (s, u, _) = app
+        .scim(
+            "PATCH",
+            &format!("/Users/{uid}"),
+            Some(patch(json!([
+                {"op": "Replace", "path": "displayName", "value": "Rear Admiral Hopper"},
+                {"op": "Add", "path": "emails[type eq \"home\"].value", "value": "grace@home.test"},
+                {"op": "Replace", "path": format!("{ENT}:manager"), "value": "boss-object-id"},
+                {"op": "Replace", "value": {"name.givenName": "Amazing Grace", (format!("{ENT}:department")): "Computing"}},
+                {"op": "Replace", "path": "active", "value": "True"}
+            ]))),
+        )
+        .await;
+    assert_eq!(s, 200, "{u}");
+    assert_eq!(u["displayName"], "Rear Admiral Hopper");
+    assert_eq!(u["name"]["givenName"], "Amazing Grace");
+    assert_eq!(
+        u[ENT]["manager"],
+        json!({"value": "boss-object-id"}),
+        "bare manager stored as {{value}}"
+    );
+    assert_eq!(u[ENT]["department"], "Computing");
+    assert_eq!(u["active"], json!(true));
+    assert!(u["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "home" && e["value"] == "grace@home.test"));
+
+    // Groups: extra schema URN accepted; lookups with excludedAttributes=members.
+    let (s, g, _) = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": [GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"], "displayName": "Engineers", "externalId": "aad-group-1"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{g}");
+    let gid = g["id"].as_str().unwrap().to_string();
+    let (_, b, _) = app
+        .scim(
+            "GET",
+            &format!(
+                "/Groups?excludedAttributes=members&filter={}",
+                q("displayName eq \"engineers\"")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(b["totalResults"], json!(1));
+    assert!(b["Resources"][0].get("members").is_none());
+    let (s, _, _) = app
+        .scim(
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            Some(patch(
+                json!([{"op": "Add", "path": "members", "value": [{"value": uid}]}]),
+            )),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let probe = format!(
+        "/Groups?excludedAttributes=members&filter={}",
+        q(&format!("id eq \"{gid}\" and members eq \"{uid}\""))
+    );
+    let (_, b, _) = app.scim("GET", &probe, None).await;
+    assert_eq!(b["totalResults"], json!(1));
+    let (_, u, _) = app.scim("GET", &format!("/Users/{uid}"), None).await;
+    assert_eq!(u["groups"][0]["value"], json!(gid));
+    // Remove with path "members" and the member in value: only that one goes.
+    let (s, _, _) = app
+        .scim(
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            Some(patch(
+                json!([{"op": "Remove", "path": "members", "value": [{"value": uid}]}]),
+            )),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, b, _) = app.scim("GET", &probe, None).await;
+    assert_eq!(b["totalResults"], json!(0));
+
+    // Deactivation keeps the user, blocks sign-in and ends sessions at once.
+    let (cookie, _) =
+        idbridge::sso::session::create(&app.db, &app.account_id, &uid, &["sso"], None, 3600)
+            .await
+            .unwrap();
+    assert!(idbridge::sso::session::lookup(&app.db, &cookie)
+        .await
+        .unwrap()
+        .is_some());
+    let (s, u, _) = app
+        .scim(
+            "PATCH",
+            &format!("/Users/{uid}"),
+            Some(patch(
+                json!([{"op": "Replace", "path": "active", "value": "False"}]),
+            )),
+        )
+        .await;
+    assert_eq!((s, u["active"].clone()), (200, json!(false)));
+    assert!(
+        idbridge::sso::session::lookup(&app.db, &cookie)
+            .await
+            .unwrap()
+            .is_none(),
+        "session revoked"
+    );
+    let (s, _, _) = app.scim("DELETE", &format!("/Users/{uid}"), None).await;
+    assert_eq!(s, 204);
+    let (s, b, _) = app.scim("GET", &format!("/Users/{uid}"), None).await;
+    assert_eq!(
+        (s, b["scimType"].clone(), b["status"].clone()),
+        (404, Value::Null, json!("404"))
+    );
+    let events = app.audit().await;
+    for action in [
+        "scim.user.create",
+        "scim.user.patch",
+        "scim.user.deactivate",
+        "scim.user.delete",
+        "scim.group.create",
+        "scim.group.patch",
+    ] {
+        let e = events
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("{action} audited"));
+        assert!(e["actor"].as_str().unwrap().starts_with("scim:"));
+        assert!(e["details"]["token_id"].is_string());
+    }
+}
+
+async fn okta_cycle(app: &TestApp) {
+    // Okta's "test connection".
+    let (s, b, _) = app.scim("GET", "/Users?startIndex=1&count=2", None).await;
+    assert_eq!(s, 200);
+    assert!(
+        b["totalResults"].is_u64() && b["startIndex"] == json!(1) && b["itemsPerPage"].is_u64()
+    );
+    let mut ids = vec![];
+    for n in ["ann", "bob", "cy"] {
+        let (s, u, _) = app
+            .scim(
+                "POST",
+                "/Users",
+                Some(json!({"schemas": [USER], "userName": format!("{n}@okta.test"), "name": {"givenName": n, "familyName": "X"},
+                    "emails": [{"primary": true, "value": format!("{n}@okta.test"), "type": "work"}], "active": true,
+                    "password": "Sup3rSecret!", "groups": []})),
+            )
+            .await;
+        assert_eq!(s, 201, "{u}");
+        assert!(u.get("password").is_none(), "password never returned");
+        ids.push(u["id"].as_str().unwrap().to_string());
+    }
+    let stored: Vec<String> = idbridge::store::scim::users_query(&app.account_id, None)
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.attributes)
+        .collect();
+    assert!(
+        stored.iter().all(|a| !a.contains("Sup3rSecret")),
+        "password never stored"
+    );
+    // Wizard apps update with a full PUT that omits `active`: the user stays active.
+    let (s, u, _) = app
+        .scim("PUT", &format!("/Users/{}", ids[0]), Some(json!({"schemas": [USER], "userName": "ann@okta.test", "name": {"givenName": "Ann", "familyName": "Y"}, "emails": [{"primary": true, "value": "ann@okta.test", "type": "work"}]})))
+        .await;
+    assert_eq!(s, 200, "{u}");
+    assert_eq!(
+        (u["active"].clone(), u["name"]["familyName"].clone()),
+        (json!(true), json!("Y"))
+    );
+
+    // Group push: members inside POST, adds without type, removal by filter, rename, empty replace.
+    let (s, g, _) = app.scim("POST", "/Groups", Some(json!({"schemas": [GROUP], "displayName": "Sales", "members": [{"value": ids[0], "display": "ann@okta.test"}]}))).await;
+    assert_eq!(s, 201, "{g}");
+    let gid = g["id"].as_str().unwrap().to_string();
+    assert_eq!(g["members"].as_array().unwrap().len(), 1);
+    let (s, g, _) = app
+        .scim("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{"op": "add", "path": "members", "value": [{"value": ids[1]}, {"value": ids[2]}]}]))))
+        .await;
+    assert_eq!((s, g["members"].as_array().unwrap().len()), (200, 3));
+    let (s, g, _) = app
+        .scim(
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            Some(patch(
+                json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", ids[1])}]),
+            )),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let members: Vec<&str> = g["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(members.len(), 2);
+    assert!(!members.contains(&ids[1].as_str()));
+    let (s, g, _) = app
+        .scim(
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            Some(patch(
+                json!([{"op": "replace", "value": {"id": gid, "displayName": "Sales EMEA"}}]),
+            )),
+        )
+        .await;
+    assert_eq!(
+        (
+            s,
+            g["displayName"].clone(),
+            g["members"].as_array().unwrap().len()
+        ),
+        (200, json!("Sales EMEA"), 2)
+    );
+    let (s, g, _) = app
+        .scim(
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            Some(patch(
+                json!([{"op": "replace", "path": "members", "value": []}]),
+            )),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(g["members"].as_array().is_none_or(|m| m.is_empty()), "{g}");
+    // Full PUT of a group with members.
+    let (s, g, _) = app.scim("PUT", &format!("/Groups/{gid}"), Some(json!({"schemas": [GROUP], "displayName": "Sales EMEA", "members": [{"value": ids[2]}]}))).await;
+    assert_eq!((s, g["members"][0]["value"].clone()), (200, json!(ids[2])));
+    // Deprovisioning is active=false through PUT.
+    let (s, u, _) = app
+        .scim("PUT", &format!("/Users/{}", ids[2]), Some(json!({"schemas": [USER], "userName": "cy@okta.test", "active": false, "emails": [{"primary": true, "value": "cy@okta.test", "type": "work"}]})))
+        .await;
+    assert_eq!((s, u["active"].clone()), (200, json!(false)));
+    let (_, b, _) = app
+        .scim(
+            "GET",
+            &format!("/Users?filter={}", q("active eq false")),
+            None,
+        )
+        .await;
+    assert_eq!(b["totalResults"], json!(1));
+}
+
+async fn memberships_drive_roles_live(app: &TestApp) {
+    let (_, u, _) = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "dev@acme.test", "roles": [{"value": "API Manager"}]})),
+        )
+        .await;
+    let uid = u["id"].as_str().unwrap().to_string();
+    assert_eq!(u["roles"], json!([{"value": "API Manager"}]));
+    let (_, g, _) = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "Builders", "externalId": "okta-00g1"})),
+        )
+        .await;
+    let gid = g["id"].as_str().unwrap().to_string();
+    let (s, _) = app
+        .admin(
+            "POST",
+            "/api/v1/accounts/{acct}/group-mappings",
+            Some(json!({"group": {"externalId": "okta-00g1"}, "roles": ["Standard User"]})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let ask = json!({"account": app.account_id, "user": "dev@acme.test", "privilege": "Build Read and Write Access"});
+    let (_, d) = app
+        .admin("POST", "/api/v1/authorize", Some(ask.clone()))
+        .await;
+    assert_eq!(d["allowed"], json!(false));
+    app.scim(
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch(
+            json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]),
+        )),
+    )
+    .await;
+    let (_, d) = app
+        .admin("POST", "/api/v1/authorize", Some(ask.clone()))
+        .await;
+    assert_eq!(
+        d["allowed"],
+        json!(true),
+        "membership grants the mapped role at once: {d}"
+    );
+    let (_, acc) = app
+        .admin(
+            "GET",
+            &format!("/api/v1/accounts/{{acct}}/users/{uid}/access"),
+            None,
+        )
+        .await;
+    assert!(
+        acc["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["role"] == "Standard User"
+                && r["via"] == json!([{"source": "group", "group": "Builders"}])),
+        "{acc}"
+    );
+    assert!(acc["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["role"] == "API Manager" && r["via"] == json!([{"source": "direct"}])));
+    app.scim(
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch(
+            json!([{"op": "remove", "path": format!("members[value eq \"{uid}\"]")}]),
+        )),
+    )
+    .await;
+    let (_, d) = app
+        .admin("POST", "/api/v1/authorize", Some(ask.clone()))
+        .await;
+    assert_eq!(
+        d["allowed"],
+        json!(false),
+        "removal takes the role away at once"
+    );
+    // SCIM roles set direct assignments; removing them removes the assignment.
+    let (_, r) = app
+        .admin(
+            "GET",
+            &format!("/api/v1/accounts/{{acct}}/users/{uid}/roles"),
+            None,
+        )
+        .await;
+    assert_eq!(r["roles"], json!(["API_MANAGER"]));
+    app.scim(
+        "PATCH",
+        &format!("/Users/{uid}"),
+        Some(patch(json!([{"op": "remove", "path": "roles"}]))),
+    )
+    .await;
+    let (_, r) = app
+        .admin(
+            "GET",
+            &format!("/api/v1/accounts/{{acct}}/users/{uid}/roles"),
+            None,
+        )
+        .await;
+    assert_eq!(r["roles"], json!([]));
+    // Deactivated users are denied whatever their roles.
+    app.scim("PATCH", &format!("/Users/{uid}"), Some(patch(json!([{"op": "replace", "path": "roles", "value": [{"value": "Standard User"}]}, {"op": "replace", "path": "active", "value": false}])))).await;
+    let (_, d) = app.admin("POST", "/api/v1/authorize", Some(ask)).await;
+    assert_eq!(
+        (d["allowed"].clone(), d["reason"].clone()),
+        (json!(false), json!("the user is deactivated"))
+    );
+}
+
+async fn concurrent_member_adds(app: &TestApp) {
+    let (_, g, _) = app
+        .scim("POST", "/Groups", Some(json!({"displayName": "Crowd"})))
+        .await;
+    let gid = g["id"].as_str().unwrap().to_string();
+    let mut ids = vec![];
+    for i in 0..20 {
+        let (s, u, _) = app
+            .scim(
+                "POST",
+                "/Users",
+                Some(json!({"userName": format!("c{i}@acme.test")})),
+            )
+            .await;
+        assert_eq!(s, 201);
+        ids.push(u["id"].as_str().unwrap().to_string());
+    }
+    let calls = ids.iter().map(|uid| {
+        let path = format!("/Groups/{gid}");
+        let body = patch(json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]));
+        async move { app.scim("PATCH", &path, Some(body)).await.0 }
+    });
+    let statuses = futures_util::future::join_all(calls).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let (_, g, _) = app.scim("GET", &format!("/Groups/{gid}"), None).await;
+    let mut got: Vec<String> = g["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    ids.sort();
+    assert_eq!(got, ids, "no member lost");
+    assert_eq!(
+        g["meta"]["version"],
+        json!("W/\"21\""),
+        "every PATCH was applied in turn"
+    );
+}
+
+async fn bulk_with_references(app: &TestApp) {
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "failOnErrors": 2,
+        "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "u1", "data": {"schemas": [USER], "userName": "bulk1@acme.test"}},
+            {"method": "POST", "path": "/Groups", "bulkId": "g1", "data": {"schemas": [GROUP], "displayName": "Bulkers", "members": [{"value": "bulkId:u1"}]}},
+            {"method": "PATCH", "path": "/Users/bulkId:u1", "data": {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "B1"}]}},
+            {"method": "POST", "path": "/Users", "bulkId": "dup", "data": {"userName": "BULK1@acme.test"}},
+            {"method": "DELETE", "path": "/Users/nope"},
+            {"method": "POST", "path": "/Users", "data": {"userName": "never@acme.test"}}
+        ]
+    });
+    let (s, b, _) = app.scim("POST", "/Bulk", Some(body)).await;
+    assert_eq!(s, 200, "{b}");
+    let ops = b["Operations"].as_array().unwrap();
+    let statuses: Vec<&str> = ops.iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(
+        statuses,
+        vec!["201", "201", "200", "409", "404"],
+        "stopped after two errors: {b}"
+    );
+    assert_eq!(ops[3]["response"]["scimType"], "uniqueness");
+    let gloc = ops[1]["location"].as_str().unwrap();
+    let gid = gloc.rsplit('/').next().unwrap();
+    let (_, g, _) = app.scim("GET", &format!("/Groups/{gid}"), None).await;
+    let uid = ops[0]["location"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    assert_eq!(
+        g["members"][0]["value"],
+        json!(uid),
+        "bulkId reference resolved"
+    );
+    let (_, b, _) = app
+        .scim(
+            "GET",
+            &format!("/Users?filter={}", q("userName eq \"never@acme.test\"")),
+            None,
+        )
+        .await;
+    assert_eq!(b["totalResults"], json!(0));
+    let too_many: Vec<Value> = (0..1001)
+        .map(|i| json!({"method": "DELETE", "path": format!("/Users/{i}")}))
+        .collect();
+    let (s, b, _) = app.scim("POST", "/Bulk", Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": too_many}))).await;
+    assert_eq!(s, 413, "{b}");
+    let (_, spc, _) = app.scim("GET", "/ServiceProviderConfig", None).await;
+    assert_eq!(spc["bulk"]["maxOperations"], json!(1000));
+}
+
+async fn lists_sorting_and_projection(app: &TestApp) {
+    for (n, title) in [("zed", "b"), ("amy", "a"), ("Max", "c")] {
+        app.scim("POST", "/Users", Some(json!({"userName": format!("{n}@acme.test"), "title": title, "emails": [{"value": format!("{n}@acme.test")}, {"value": format!("{n}@alt.test")}]}))).await;
+    }
+    let (_, b, _) = app
+        .scim(
+            "GET",
+            &format!(
+                "/Users?sortBy=userName&sortOrder=descending&attributes=userName&filter={}",
+                q("title pr")
+            ),
+            None,
+        )
+        .await;
+    let names: Vec<&str> = b["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["zed@acme.test", "Max@acme.test", "amy@acme.test"]
+    );
+    assert!(b["Resources"][0].get("emails").is_none() && b["Resources"][0]["id"].is_string());
+    // Filters outside the indexed columns are evaluated exactly too.
+    let (_, b, _) = app
+        .scim(
+            "GET",
+            &format!(
+                "/Users?sortBy=title&filter={}",
+                q("title pr and (emails.value ew \"alt.test\" or not (title eq \"c\"))")
+            ),
+            None,
+        )
+        .await;
+    let names: Vec<&str> = b["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["amy@acme.test", "zed@acme.test", "Max@acme.test"]
+    );
+    let (_, b, _) = app
+        .scim(
+            "GET",
+            &format!("/Users?filter={}", q("emails eq \"max@alt.test\"")),
+            None,
+        )
+        .await;
+    assert_eq!(b["totalResults"], json!(1), "secondary email found");
+    // Paging: count=0 gives totals only; startIndex is 1-based.
+    let (_, b, _) = app.scim("GET", "/Users?count=0", None).await;
+    assert_eq!(
+        (
+            b["totalResults"].clone(),
+            b["Resources"].as_array().unwrap().len()
+        ),
+        (json!(4), 0)
+    );
+    let (_, b, _) = app
+        .scim("GET", "/Users?startIndex=2&count=2&sortBy=userName", None)
+        .await;
+    assert_eq!(
+        (b["startIndex"].clone(), b["itemsPerPage"].clone()),
+        (json!(2), json!(2))
+    );
+    // POST .search behaves like GET.
+    let (s, b, _) = app.scim("POST", "/Users/.search", Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName sw \"AM\"", "excludedAttributes": ["emails"]}))).await;
+    assert_eq!((s, b["totalResults"].clone()), (200, json!(1)));
+    assert!(b["Resources"][0].get("emails").is_none());
+    let (s, b, _) = app
+        .scim(
+            "POST",
+            "/.search",
+            Some(json!({"filter": "userName sw \"amy\" or displayName pr"})),
+        )
+        .await;
+    assert_eq!((s, b["totalResults"].clone()), (200, json!(1)));
+    // ETags: If-None-Match answers 304.
+    let (_, u, h) = app
+        .scim(
+            "GET",
+            &format!("/Users?filter={}", q("userName eq \"amy@acme.test\"")),
+            None,
+        )
+        .await;
+    let id = u["Resources"][0]["id"].as_str().unwrap().to_string();
+    let _ = h;
+    let (_, one, h) = app.scim("GET", &format!("/Users/{id}"), None).await;
+    let tag = h.get("etag").unwrap().to_str().unwrap().to_string();
+    assert_eq!(json!(tag), one["meta"]["version"]);
+    let (s, _, _) = app
+        .scim_with(
+            "GET",
+            &format!("/Users/{id}"),
+            None,
+            &[("if-none-match", &tag)],
+        )
+        .await;
+    assert_eq!(s, 304);
+    let (s, one, _) = app
+        .scim(
+            "GET",
+            &format!("/Users/{id}?attributes=name.givenName"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(one.get("userName").is_none() && one["id"] == json!(id));
+}
