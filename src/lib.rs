@@ -29,9 +29,18 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: config::Settings) -> anyhow_like::Result<Self> {
+        let listener = TcpListener::bind(&settings.listen)?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// Like [`Application::build`] on an already bound listener (tests bind
+    /// first so the public URL can carry the port).
+    pub async fn build_on(
+        settings: config::Settings,
+        listener: TcpListener,
+    ) -> anyhow_like::Result<Self> {
         let db = store::connect(&settings.database_url).await?;
         store::migrate(&db).await?;
-        let listener = TcpListener::bind(&settings.listen)?;
         let port = listener.local_addr()?.port();
         let state = web::Data::from(AppState::new(db, settings));
         let server = run(listener, state)?;
@@ -73,6 +82,7 @@ pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result
             )
             .configure(api::routes)
             .configure(scim::routes)
+            .configure(sso::routes)
     })
     .listen(listener)?
     .run();

@@ -57,8 +57,53 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ScimTokenCmd,
     },
+    /// Single sign-on settings of an account.
+    Sso {
+        #[command(subcommand)]
+        cmd: SsoCmd,
+    },
+    /// idbridge's own token-signing keys.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
+    },
     /// Create a ready account with a SCIM token, an API key and break-glass credentials, then serve.
     Demo,
+}
+
+#[derive(Subcommand)]
+enum SsoCmd {
+    /// Configure OIDC sign-in for an account.
+    Set {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        client_id: String,
+        #[arg(long, env = "IDBRIDGE_SSO_CLIENT_SECRET")]
+        client_secret: Option<String>,
+        /// off, optional or required.
+        #[arg(long)]
+        mode: Option<String>,
+        #[arg(long)]
+        groups_claim: Option<String>,
+        /// scim, claims or both.
+        #[arg(long)]
+        role_source: Option<String>,
+        /// Extra scopes besides openid email profile (repeatable).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Create unknown users at sign-in.
+        #[arg(long)]
+        jit: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Start signing with a new key; the old public key stays published until its tokens expire.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -263,6 +308,70 @@ async fn real_main() -> Result<()> {
             );
         }
         Cmd::ScimToken { cmd } => scim_token(&settings, j, cmd).await?,
+        Cmd::Sso {
+            cmd:
+                SsoCmd::Set {
+                    account,
+                    issuer,
+                    client_id,
+                    client_secret,
+                    mode,
+                    groups_claim,
+                    role_source,
+                    scopes,
+                    jit,
+                },
+        } => {
+            let db = open(&settings).await?;
+            store::model::account(&db, &account)
+                .await?
+                .ok_or_else(|| format!("no account {account}"))?;
+            let input = idbridge::sso::settings::SsoInput {
+                issuer,
+                client_id,
+                client_secret,
+                scopes: Some(scopes),
+                groups_claim,
+                role_source,
+                mode,
+                jit: Some(jit),
+            };
+            let saved = idbridge::sso::settings::put(&db, &account, input)
+                .await
+                .map_err(|e| match e {
+                    Ok(db) => db.to_string(),
+                    Err(msg) => msg,
+                })?;
+            audit::record(
+                &db,
+                audit::Event::new(Some(&account), "cli", "sso.settings.update", &account)
+                    .details(json!({"issuer": saved.issuer, "mode": saved.mode})),
+            )
+            .await?;
+            let view = idbridge::sso::settings::view(&saved, &settings.public_url);
+            emit(
+                j,
+                json!(view),
+                format!(
+                    "SSO for {account}: {} via {} (mode {}); redirect URI {}",
+                    saved.client_id, saved.issuer, saved.mode, view.redirect_uri
+                ),
+            );
+        }
+        Cmd::Keys {
+            cmd: KeysCmd::Rotate,
+        } => {
+            let db = open(&settings).await?;
+            let kid = idbridge::sso::keys::rotate(&db)
+                .await
+                .map_err(|e| e.to_string())?;
+            audit::record(&db, audit::Event::new(None, "cli", "keys.rotate", &kid)).await?;
+            emit(
+                j,
+                json!({"kid": kid}),
+                format!("now signing with key {kid}"),
+            );
+        }
         Cmd::Demo => demo(settings).await?,
     }
     Ok(())

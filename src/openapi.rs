@@ -33,6 +33,8 @@ use utoipa::OpenApi;
         crate::api::tokens::list,
         crate::api::tokens::create,
         crate::api::tokens::revoke,
+        crate::api::sso_settings::get,
+        crate::api::sso_settings::put,
     )
 )]
 struct ApiDoc;

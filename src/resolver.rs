@@ -5,8 +5,8 @@
 //! another replica reach this one within `access_cache_ttl_secs`.
 
 use crate::access::{Access, AccountModel};
-use crate::store::{self, entities::account, entities::user};
-use sea_orm::{DatabaseConnection, DbErr};
+use crate::store::{self, entities::account, entities::api_key, entities::user};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -26,6 +26,8 @@ pub struct ResolvedUser {
 pub struct Resolver {
     ttl: Duration,
     accounts: RwLock<HashMap<String, Arc<CachedAccount>>>,
+    /// Key rows by id; the presented secret is still checked against the hash every time.
+    api_keys: RwLock<HashMap<String, (Instant, api_key::Model)>>,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -40,7 +42,43 @@ impl Resolver {
         Resolver {
             ttl,
             accounts: RwLock::new(HashMap::new()),
+            api_keys: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// The live API key a bearer value stands for. Rows are cached for the
+    /// cache TTL, so a key revoked in the database stops working within it.
+    pub async fn api_key(
+        &self,
+        db: &DatabaseConnection,
+        presented: &str,
+    ) -> Result<Option<api_key::Model>, DbErr> {
+        use crate::store::credentials::API_KEY_PREFIX;
+        let Some((id, secret)) = crate::secrets::parse(API_KEY_PREFIX, presented) else {
+            return Ok(None);
+        };
+        let cached = read(&self.api_keys)
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, k)| k.clone());
+        let key = match cached {
+            Some(k) => k,
+            None => {
+                let Some(k) = api_key::Entity::find_by_id(id.to_string()).one(db).await? else {
+                    return Ok(None);
+                };
+                let mut map = write(&self.api_keys);
+                if map.len() > 10_000 {
+                    map.clear();
+                }
+                map.insert(id.to_string(), (Instant::now(), k.clone()));
+                k
+            }
+        };
+        Ok(
+            (key.revoked_at.is_none() && crate::secrets::verify_secret(secret, &key.secret_hash))
+                .then_some(key),
+        )
     }
 
     pub fn invalidate(&self, account_id: &str) {

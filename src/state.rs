@@ -9,6 +9,8 @@ pub struct AppState {
     pub settings: Settings,
     pub resolver: Resolver,
     pub metrics: crate::ops::Metrics,
+    pub throttle: crate::sso::throttle::Throttles,
+    pub oidc: crate::sso::oidc::ProviderCache,
 }
 
 pub type State = actix_web::web::Data<AppState>;
@@ -21,6 +23,8 @@ impl AppState {
             settings,
             resolver: Resolver::new(ttl),
             metrics: Default::default(),
+            throttle: Default::default(),
+            oidc: Default::default(),
         })
     }
 }

@@ -77,7 +77,9 @@ async fn authenticate(req: HttpRequest) -> Result<Actor, ApiError> {
         .cloned()
         .ok_or(ApiError::Unauthorized)?;
     let (account_id, user_id, credential) = if let Some(token) = bearer(&req) {
-        let key = crate::store::credentials::verify_api_key(&state.db, &token)
+        let key = state
+            .resolver
+            .api_key(&state.db, &token)
             .await?
             .ok_or(ApiError::Unauthorized)?;
         (key.account_id, key.user_id, format!("api_key:{}", key.id))

@@ -8,6 +8,7 @@ pub(crate) mod environments;
 pub mod error;
 pub(crate) mod mappings;
 pub(crate) mod roles;
+pub(crate) mod sso_settings;
 pub(crate) mod tokens;
 pub(crate) mod users;
 
@@ -43,7 +44,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(audit_log::list)
             .service(tokens::list)
             .service(tokens::create)
-            .service(tokens::revoke),
+            .service(tokens::revoke)
+            .service(sso_settings::get)
+            .service(sso_settings::put),
     );
 }
 

@@ -269,3 +269,59 @@ pub mod audit_event {
     }
     no_relations!();
 }
+
+pub mod signing_key {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "signing_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kid: String,
+        pub alg: String,
+        /// PKCS#8 DER, base64url.
+        pub private_der: String,
+        pub public_jwk: String,
+        pub created_at: i64,
+        pub retired_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod sso_settings {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sso_settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub account_id: String,
+        pub issuer: String,
+        pub client_id: String,
+        pub client_secret: String,
+        pub scopes: String,
+        pub groups_claim: String,
+        pub role_source: String,
+        pub mode: String,
+        pub jit: bool,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod oidc_state {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_states")]
+    pub struct Model {
+        /// SHA-256 of the `state` value.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub account_id: String,
+        /// SHA-256 of the browser-binding cookie.
+        pub browser_hash: String,
+        pub nonce: String,
+        pub pkce_verifier: String,
+        pub return_to: Option<String>,
+        pub expires_at: i64,
+    }
+    no_relations!();
+}

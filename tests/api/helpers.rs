@@ -97,17 +97,18 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
             (format!("{base}/{name}"), Some((admin, name)))
         }
     };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
     let settings = Settings {
         database_url: url.clone(),
-        listen: "127.0.0.1:0".into(),
-        public_url: "http://127.0.0.1".into(),
+        listen: format!("127.0.0.1:{port}"),
+        public_url: format!("http://127.0.0.1:{port}"),
         max_body_bytes: 256 * 1024,
         ..Settings::default()
     };
-    let app = idbridge::Application::build(settings.clone())
+    let app = idbridge::Application::build_on(settings.clone(), listener)
         .await
         .expect("build app");
-    let port = app.port();
     tokio::spawn(app.run_until_stopped());
     let db = store::connect(&url).await.expect("connect");
     let (acct, bg) = store::accounts::create(&db, "Acme", "breakglass@acme.test")
@@ -119,8 +120,6 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
     let (scim, _) = store::credentials::create_scim_token(&db, &acct.id, None)
         .await
         .expect("scim token");
-    let mut settings = settings;
-    settings.public_url = format!("http://127.0.0.1:{port}");
     Some(TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client: Client::builder()

@@ -7,3 +7,4 @@ mod helpers;
 mod management;
 mod scim_cycles;
 mod scim_errors;
+mod sso;

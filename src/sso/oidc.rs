@@ -1,0 +1,487 @@
+//! OpenID Connect sign-in: `/sso/{account}/login` and `/sso/callback`.
+//!
+//! Authorization code flow with PKCE (S256), a single-use `state` bound to
+//! the browser by a cookie, a `nonce`, and full ID-token validation by the
+//! openidconnect crate (signature from the IdP's JWKS, `iss`, `aud`, `exp`,
+//! `nonce`; asymmetric algorithms only). Provider metadata and keys are
+//! cached; a token signed by an unknown key triggers one re-discovery.
+
+use super::pages::refusal;
+use super::{settings, signin};
+use crate::secrets;
+use crate::state::State;
+use crate::store::entities::{oidc_state, sso_settings};
+use crate::store::{now_ms, StoreError};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{get, http::StatusCode, web, HttpRequest, HttpResponse};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const BINDING_COOKIE: &str = "idbridge_oidc";
+const STATE_TTL_MS: i64 = 10 * 60 * 1000;
+const METADATA_TTL: Duration = Duration::from_secs(3600);
+
+/// Provider metadata (with its JWKS) per issuer.
+#[derive(Default)]
+pub struct ProviderCache {
+    entries: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    #[error("identity provider unavailable: {0}")]
+    Provider(String),
+    #[error(transparent)]
+    Db(#[from] StoreError),
+}
+
+pub fn http_client() -> Result<reqwest::Client, OidcError> {
+    // No redirects: a discovery or token URL must not bounce us elsewhere (SSRF).
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| OidcError::Provider(e.to_string()))
+}
+
+impl ProviderCache {
+    pub async fn metadata(
+        &self,
+        issuer: &str,
+        refresh: bool,
+    ) -> Result<CoreProviderMetadata, OidcError> {
+        if !refresh {
+            if let Ok(map) = self.entries.lock() {
+                if let Some((at, m)) = map.get(issuer) {
+                    if at.elapsed() < METADATA_TTL {
+                        return Ok(m.clone());
+                    }
+                }
+            }
+        }
+        let url =
+            IssuerUrl::new(issuer.to_string()).map_err(|e| OidcError::Provider(e.to_string()))?;
+        let m = CoreProviderMetadata::discover_async(url, &http_client()?)
+            .await
+            .map_err(|e| OidcError::Provider(format!("discovery failed: {e}")))?;
+        if let Ok(mut map) = self.entries.lock() {
+            map.insert(issuer.to_string(), (Instant::now(), m.clone()));
+        }
+        Ok(m)
+    }
+}
+
+/// A same-origin path, or nothing.
+fn safe_return_to(r: Option<&str>) -> Result<Option<String>, ()> {
+    match r {
+        None | Some("") => Ok(None),
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.chars().any(char::is_control) =>
+        {
+            Ok(Some(p.to_string()))
+        }
+        Some(_) => Err(()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    return_to: Option<String>,
+}
+
+#[get("/sso/{account}/login")]
+pub async fn login(
+    state: State,
+    account: web::Path<String>,
+    q: web::Query<LoginQuery>,
+) -> HttpResponse {
+    let account = account.into_inner();
+    let Ok(return_to) = safe_return_to(q.return_to.as_deref()) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "return_to must be a path on this site.",
+            "",
+        );
+    };
+    let cfg = match settings::get(&state.db, &account).await {
+        Ok(Some(c)) if c.mode != "off" => c,
+        Ok(_) => {
+            return refusal(
+                StatusCode::NOT_FOUND,
+                "Single sign-on is not enabled",
+                "This account does not sign in through an identity provider.",
+                "",
+            )
+        }
+        Err(e) => return internal(e),
+    };
+    let meta = match state.oidc.metadata(&cfg.issuer, false).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, account = %account, "OIDC discovery failed");
+            return refusal(
+                StatusCode::BAD_GATEWAY,
+                "Identity provider unavailable",
+                "The identity provider could not be reached. Try again shortly.",
+                "",
+            );
+        }
+    };
+    let Ok(redirect) = RedirectUrl::new(settings::redirect_uri(&state.settings.public_url)) else {
+        return refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Misconfigured",
+            "IDBRIDGE_PUBLIC_URL is not a URL.",
+            "",
+        );
+    };
+    let client = CoreClient::from_provider_metadata(
+        meta,
+        ClientId::new(cfg.client_id.clone()),
+        Some(ClientSecret::new(cfg.client_secret.clone())),
+    )
+    .set_redirect_uri(redirect);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut req = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge);
+    for s in ["email", "profile"]
+        .into_iter()
+        .map(String::from)
+        .chain(settings::scopes(&cfg))
+    {
+        req = req.add_scope(Scope::new(s));
+    }
+    let (url, csrf, nonce) = req.url();
+    let binding = secrets::random_token();
+    let row = oidc_state::ActiveModel {
+        id: Set(secrets::hash_secret(csrf.secret())),
+        account_id: Set(account.clone()),
+        browser_hash: Set(secrets::hash_secret(&binding)),
+        nonce: Set(nonce.secret().clone()),
+        pkce_verifier: Set(verifier.secret().clone()),
+        return_to: Set(return_to),
+        expires_at: Set(now_ms() + STATE_TTL_MS),
+    };
+    if let Err(e) = row.insert(&state.db).await {
+        return internal(e);
+    }
+    // Expired states are swept here rather than by a timer.
+    let _ = oidc_state::Entity::delete_many()
+        .filter(oidc_state::Column::ExpiresAt.lt(now_ms()))
+        .exec(&state.db)
+        .await;
+    let cookie = Cookie::build(BINDING_COOKIE, binding)
+        .path("/sso")
+        .http_only(true)
+        .secure(state.settings.secure_cookies())
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::minutes(10))
+        .finish();
+    HttpResponse::Found()
+        .insert_header(("Location", url.to_string()))
+        .insert_header(("Cache-Control", "no-store"))
+        .cookie(cookie)
+        .finish()
+}
+
+fn internal(e: impl std::fmt::Display) -> HttpResponse {
+    tracing::error!(error = %e, "sign-in failed internally");
+    refusal(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Sign-in failed",
+        "Something went wrong on our side.",
+        "",
+    )
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Takes the state row (single use) if it exists, is fresh and belongs to
+/// this browser. `Err(Some(account))` when the state was real but refused.
+async fn take_state(
+    state: &State,
+    req: &HttpRequest,
+    value: &str,
+) -> Result<Result<oidc_state::Model, Option<String>>, StoreError> {
+    let id = secrets::hash_secret(value);
+    let Some(row) = oidc_state::Entity::find_by_id(id.clone())
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(Err(None));
+    };
+    // Deleting first makes a replayed state fail even when two requests race.
+    let gone = oidc_state::Entity::delete_many()
+        .filter(oidc_state::Column::Id.eq(id))
+        .exec(&state.db)
+        .await?;
+    let bound = req
+        .cookie(BINDING_COOKIE)
+        .is_some_and(|c| secrets::verify_secret(c.value(), &row.browser_hash));
+    if gone.rows_affected != 1 || row.expires_at < now_ms() || !bound {
+        return Ok(Err(Some(row.account_id)));
+    }
+    Ok(Ok(row))
+}
+
+/// Reads the groups claim from a verified ID token's payload.
+fn groups_claim(id_token: &str, claim: &str) -> Vec<String> {
+    use base64::Engine;
+    let Some(payload) = id_token.split('.').nth(1) else {
+        return vec![];
+    };
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    else {
+        return vec![];
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return vec![];
+    };
+    match &v[claim] {
+        serde_json::Value::Array(a) => a
+            .iter()
+            .filter_map(|g| g.as_str().map(String::from))
+            .collect(),
+        serde_json::Value::String(s) => vec![s.clone()],
+        _ => vec![],
+    }
+}
+
+pub struct VerifiedLogin {
+    pub email: String,
+    pub subject: String,
+    pub groups: Vec<String>,
+}
+
+const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// Exchanges the code and verifies the ID token. Err is a reason for the audit log.
+async fn exchange(
+    state: &State,
+    cfg: &sso_settings::Model,
+    code: String,
+    row: &oidc_state::Model,
+) -> Result<VerifiedLogin, String> {
+    let http = http_client().map_err(|e| e.to_string())?;
+    let redirect = RedirectUrl::new(settings::redirect_uri(&state.settings.public_url))
+        .map_err(|e| e.to_string())?;
+    let meta = state
+        .oidc
+        .metadata(&cfg.issuer, false)
+        .await
+        .map_err(|e| e.to_string())?;
+    let client = CoreClient::from_provider_metadata(
+        meta,
+        ClientId::new(cfg.client_id.clone()),
+        Some(ClientSecret::new(cfg.client_secret.clone())),
+    )
+    .set_redirect_uri(redirect.clone());
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .map_err(|e| format!("token endpoint: {e}"))?
+        .set_pkce_verifier(PkceCodeVerifier::new(row.pkce_verifier.clone()))
+        .request_async(&http)
+        .await
+        .map_err(|e| format!("code exchange failed: {e}"))?;
+    let id_token = tokens
+        .id_token()
+        .ok_or("no ID token in the token response")?;
+    let nonce = Nonce::new(row.nonce.clone());
+    let verified = {
+        let verifier = client.id_token_verifier().set_allowed_algs(ALLOWED_ALGS);
+        match id_token.claims(&verifier, &nonce) {
+            Ok(c) => Ok(c.clone()),
+            Err(openidconnect::ClaimsVerificationError::SignatureVerification(
+                openidconnect::SignatureVerificationError::NoMatchingKey,
+            )) => Err(true),
+            Err(e) => return Err(format!("ID token rejected: {e}")),
+        }
+    };
+    let claims = match verified {
+        Ok(c) => c,
+        Err(_) => {
+            // The IdP may have rotated its keys: re-discover once.
+            let meta = state
+                .oidc
+                .metadata(&cfg.issuer, true)
+                .await
+                .map_err(|e| e.to_string())?;
+            let client = CoreClient::from_provider_metadata(
+                meta,
+                ClientId::new(cfg.client_id.clone()),
+                Some(ClientSecret::new(cfg.client_secret.clone())),
+            )
+            .set_redirect_uri(redirect);
+            let verifier = client.id_token_verifier().set_allowed_algs(ALLOWED_ALGS);
+            id_token
+                .claims(&verifier, &nonce)
+                .map_err(|e| format!("ID token rejected: {e}"))?
+                .clone()
+        }
+    };
+    let email = claims
+        .email()
+        .map(|e| e.as_str().to_string())
+        .or_else(|| claims.preferred_username().map(|u| u.as_str().to_string()))
+        .ok_or("the ID token carries no email")?;
+    Ok(VerifiedLogin {
+        email,
+        subject: claims.subject().as_str().to_string(),
+        groups: groups_claim(&id_token.to_string(), &cfg.groups_claim),
+    })
+}
+
+#[get("/sso/callback")]
+pub async fn callback(
+    state: State,
+    req: HttpRequest,
+    q: web::Query<CallbackQuery>,
+) -> HttpResponse {
+    let q = q.into_inner();
+    let Some(state_value) = q.state.as_deref() else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "The sign-in request is missing its state.",
+            "",
+        );
+    };
+    let row = match take_state(&state, &req, state_value).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(account)) => {
+            signin::audit(
+                &state,
+                account.as_deref(),
+                "anonymous",
+                "sso.denied_state",
+                "callback",
+                json!({"reason": "unknown, reused, expired or foreign state"}),
+            )
+            .await;
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                "Sign-in expired",
+                "This sign-in link is no longer valid. Start again.",
+                "",
+            );
+        }
+        Err(e) => return internal(e),
+    };
+    let acct = row.account_id.clone();
+    let cfg = match settings::get(&state.db, &acct).await {
+        Ok(Some(c)) if c.mode != "off" => c,
+        Ok(_) => {
+            return refusal(
+                StatusCode::NOT_FOUND,
+                "Single sign-on is not enabled",
+                "This account does not sign in through an identity provider.",
+                "",
+            )
+        }
+        Err(e) => return internal(e),
+    };
+    if let Some(err) = q.error {
+        let detail = q.error_description.unwrap_or_default();
+        signin::audit(
+            &state,
+            Some(&acct),
+            "anonymous",
+            "sso.denied_idp",
+            "callback",
+            json!({"error": err, "description": detail}),
+        )
+        .await;
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            &format!("The identity provider answered: {err}"),
+            "",
+        );
+    }
+    // RFC 9207: when the IdP names itself, it must be the configured issuer.
+    if q.iss.as_deref().is_some_and(|i| i != cfg.issuer) {
+        signin::audit(
+            &state,
+            Some(&acct),
+            "anonymous",
+            "sso.denied_token",
+            "callback",
+            json!({"reason": "iss parameter does not match the issuer"}),
+        )
+        .await;
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "The response came from an unexpected identity provider.",
+            "",
+        );
+    }
+    let Some(code) = q.code else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "The identity provider sent no code.",
+            "",
+        );
+    };
+    let verified = match exchange(&state, &cfg, code, &row).await {
+        Ok(l) => l,
+        Err(reason) => {
+            tracing::warn!(account = %acct, %reason, "ID token or code exchange refused");
+            signin::audit(
+                &state,
+                Some(&acct),
+                "anonymous",
+                "sso.denied_token",
+                "callback",
+                json!({"reason": reason}),
+            )
+            .await;
+            return refusal(
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "The identity provider's answer could not be verified.",
+                "",
+            );
+        }
+    };
+    signin::complete_sso(&state, &cfg, verified, row.return_to).await
+}

@@ -1,0 +1,16 @@
+"""Verifies an idbridge session token with PyJWT, independently of idbridge's code.
+
+Usage: jwt_check.py <jwks url> <token> <issuer>; prints the claims, exits 1 if invalid.
+"""
+import json
+import sys
+import urllib.request
+
+import jwt
+
+jwks_url, token, issuer = sys.argv[1], sys.argv[2], sys.argv[3]
+keys = jwt.PyJWKSet.from_dict(json.load(urllib.request.urlopen(jwks_url)))
+kid = jwt.get_unverified_header(token)["kid"]
+key = next(k for k in keys.keys if k.key_id == kid)
+claims = jwt.decode(token, key=key, algorithms=["EdDSA"], issuer=issuer, options={"require": ["exp", "iat", "sub", "iss"]})
+print(json.dumps(claims))
