@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod helpers;
+mod e2e_oidc;
 mod management;
 mod scim_cycles;
 mod scim_errors;
