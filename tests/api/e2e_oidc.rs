@@ -20,6 +20,8 @@ impl Drop for Provider {
     }
 }
 
+// The child is owned by `Provider`, whose Drop kills and waits for it.
+#[allow(clippy::zombie_processes)]
 async fn start_provider(script: &str, redirect_uri: &str, accounts: Value) -> Provider {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
