@@ -451,7 +451,15 @@ fn at_path(
                 (true, Some(v)) if !v.is_null() => {
                     let gone = as_list(v);
                     if let Some(Value::Array(items)) = scope.get_mut(&key) {
-                        items.retain(|it| !gone.iter().any(|g| same_item(it, g, true)));
+                        let gone: std::collections::HashSet<&str> = gone
+                            .iter()
+                            .filter_map(|g| g.get("value").and_then(Value::as_str))
+                            .collect();
+                        items.retain(|it| {
+                            !it.get("value")
+                                .and_then(Value::as_str)
+                                .is_some_and(|v| gone.contains(v))
+                        });
                     }
                 }
                 _ => {
@@ -490,13 +498,27 @@ fn at_path(
                         }
                     }
                 };
-                for n in &new {
-                    match items.iter_mut().find(|it| same_item(it, n, by_value)) {
-                        Some(existing) if by_value => {
-                            let _ = existing;
+                if by_value {
+                    // Members are matched by id with a set: groups hold thousands.
+                    let mut present: std::collections::HashSet<String> = items
+                        .iter()
+                        .filter_map(|i| i.get("value").and_then(Value::as_str).map(String::from))
+                        .collect();
+                    for n in &new {
+                        let fresh = n
+                            .get("value")
+                            .and_then(Value::as_str)
+                            .is_none_or(|v| present.insert(v.to_string()));
+                        if fresh {
+                            items.push(n.clone());
                         }
-                        Some(existing) => *existing = n.clone(),
-                        None => items.push(n.clone()),
+                    }
+                } else {
+                    for n in &new {
+                        match items.iter_mut().find(|it| same_item(it, n, false)) {
+                            Some(existing) => *existing = n.clone(),
+                            None => items.push(n.clone()),
+                        }
                     }
                 }
                 one_primary(items, &new);

@@ -390,6 +390,7 @@ pub fn group_input(body: Value) -> Result<GroupInput, ScimError> {
             "members" => {
                 let list = normalise_multi("members", v)?;
                 let mut ids = vec![];
+                let mut seen = std::collections::HashSet::new();
                 for m in list.as_array().into_iter().flatten() {
                     let id = m["value"]
                         .as_str()
@@ -403,7 +404,7 @@ pub fn group_input(body: Value) -> Result<GroupInput, ScimError> {
                             "nested groups are not supported: members must be Users",
                         ));
                     }
-                    if !ids.iter().any(|x| x == id) {
+                    if seen.insert(id.to_string()) {
                         ids.push(id.to_string());
                     }
                 }

@@ -7,6 +7,7 @@
 //! cached; a token signed by an unknown key triggers one re-discovery.
 
 use super::pages::refusal;
+use super::signin::internal;
 use super::{settings, signin};
 use crate::secrets;
 use crate::state::State;
@@ -202,16 +203,6 @@ pub async fn login(
         .insert_header(("Cache-Control", "no-store"))
         .cookie(cookie)
         .finish()
-}
-
-fn internal(e: impl std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %e, "sign-in failed internally");
-    refusal(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Sign-in failed",
-        "Something went wrong on our side.",
-        "",
-    )
 }
 
 #[derive(Deserialize)]

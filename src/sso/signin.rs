@@ -63,21 +63,13 @@ async fn holds_builtin_admin(
     Ok(grants.iter().any(|g| g.role == ADMINISTRATOR))
 }
 
+/// By email or userName; the store's lookup also takes ids, which never look like emails.
 async fn find_user(
     state: &State,
     account_id: &str,
     email: &str,
 ) -> Result<Option<user::Model>, crate::store::StoreError> {
-    let n = email.trim().to_lowercase();
-    user::Entity::find()
-        .filter(user::Column::AccountId.eq(account_id))
-        .filter(
-            sea_orm::Condition::any()
-                .add(user::Column::UserNameNorm.eq(n.clone()))
-                .add(user::Column::EmailNorm.eq(n)),
-        )
-        .one(&state.db)
-        .await
+    model::find_user(&state.db, account_id, email).await
 }
 
 fn admin_page(account: &str) -> HttpResponse {
@@ -227,7 +219,7 @@ async fn jit_user(
     Ok(u)
 }
 
-fn internal(e: impl std::fmt::Display) -> HttpResponse {
+pub(super) fn internal(e: impl std::fmt::Display) -> HttpResponse {
     tracing::error!(error = %e, "sign-in failed internally");
     refusal(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -30,7 +30,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     opts.sqlx_logging(false)
         .acquire_timeout(Duration::from_secs(10));
     if url.starts_with("sqlite:") {
-        opts.max_connections(8)
+        // One connection: SQLite has a single writer anyway, and waiting in the
+        // pool's queue is fair and immediate where SQLite's busy handler sleeps
+        // and retries. No code path holds a transaction while acquiring again.
+        opts.max_connections(1)
             .min_connections(1)
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)

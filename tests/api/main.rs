@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod helpers;
+mod cli;
 mod e2e_oidc;
 mod management;
 mod scim_cycles;
