@@ -4,7 +4,7 @@ use crate::state::State;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{get, HttpResponse};
+use actix_web::{get, HttpMessage, HttpResponse};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -81,7 +81,19 @@ pub async fn track(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
     let state = req.app_data::<State>().cloned();
-    let res = next.call(req).await?;
+    let mut res = next.call(req).await?;
+    // Echo the request id of the tracing span so clients can quote it.
+    let rid = res
+        .request()
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(|r| r.to_string());
+    if let Some(v) = rid.and_then(|r| actix_web::http::header::HeaderValue::from_str(&r).ok()) {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            v,
+        );
+    }
     if let Some(s) = state {
         let route = res
             .request()

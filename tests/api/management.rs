@@ -988,6 +988,17 @@ async fn operations(app: &TestApp) {
         doc["paths"]
     );
     assert!(doc["paths"]["/api/v1/accounts/{id}/roles/{role}"]["put"].is_object());
+    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(
+        r.headers()
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .len(),
+        36,
+        "request id echoed"
+    );
     let r = app.client.get(app.url("/docs")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
 }
