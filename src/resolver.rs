@@ -16,6 +16,9 @@ pub struct CachedAccount {
     pub model: AccountModel,
     loaded: Instant,
     users: RwLock<HashMap<String, Arc<ResolvedUser>>>,
+    /// Bumped by every users-only invalidation; a load that started before
+    /// a bump does not store its (possibly stale) result.
+    users_gen: std::sync::atomic::AtomicU64,
 }
 
 pub struct ResolvedUser {
@@ -81,6 +84,17 @@ impl Resolver {
         )
     }
 
+    /// Forgets users' resolved access but keeps the account's model: enough
+    /// after SCIM writes, which change users and memberships, not roles.
+    pub fn invalidate_users(&self, account_id: &str) {
+        if let Some(a) = read(&self.accounts).get(account_id) {
+            let mut users = write(&a.users);
+            a.users_gen
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            users.clear();
+        }
+    }
+
     pub fn invalidate(&self, account_id: &str) {
         write(&self.accounts).remove(account_id);
     }
@@ -104,6 +118,7 @@ impl Resolver {
             model,
             loaded: Instant::now(),
             users: RwLock::new(HashMap::new()),
+            users_gen: std::sync::atomic::AtomicU64::new(0),
         });
         write(&self.accounts).insert(id.to_string(), cached.clone());
         Ok(Some(cached))
@@ -120,13 +135,18 @@ impl Resolver {
         if let Some(u) = read(&acct.users).get(&k) {
             return Ok(Some(u.clone()));
         }
+        let generation = acct.users_gen.load(std::sync::atomic::Ordering::SeqCst);
         let Some(user) = store::model::find_user(db, &acct.account.id, key).await? else {
             return Ok(None);
         };
         let grants = store::model::user_grants(db, &acct.account.id, &user.id, None).await?;
         let access = acct.model.resolve(&grants);
         let r = Arc::new(ResolvedUser { user, access });
-        write(&acct.users).insert(k, r.clone());
+        let mut users = write(&acct.users);
+        if acct.users_gen.load(std::sync::atomic::Ordering::SeqCst) == generation {
+            users.insert(k, r.clone());
+        }
+        drop(users);
         Ok(Some(r))
     }
 }

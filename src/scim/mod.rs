@@ -72,7 +72,7 @@ impl ScimCtx {
         outcome: &str,
         details: Value,
     ) -> Result<(), ScimError> {
-        self.state.resolver.invalidate(&self.account_id);
+        self.state.resolver.invalidate_users(&self.account_id);
         let mut d = details;
         d["token_id"] = Value::String(self.token_id.clone());
         audit::record(
