@@ -84,6 +84,23 @@ async fn authenticate(req: HttpRequest) -> Result<Actor, ApiError> {
             .ok_or(ApiError::Unauthorized)?;
         (key.account_id, key.user_id, format!("api_key:{}", key.id))
     } else if let Some(c) = req.cookie(crate::sso::session::COOKIE) {
+        // Cookies ride along on cross-site requests; a JSON content type
+        // cannot be sent cross-origin without a CORS preflight (which we never grant).
+        let safe = matches!(
+            *req.method(),
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD
+        );
+        let json = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !safe && !json {
+            return Err(ApiError::BadRequest(
+                "requests authenticated by session cookie must send Content-Type: application/json"
+                    .into(),
+            ));
+        }
         let s = crate::sso::session::lookup(&state.db, c.value())
             .await?
             .ok_or(ApiError::Unauthorized)?;

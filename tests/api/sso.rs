@@ -135,6 +135,23 @@ async fn local_sign_in(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
+    // Cookie-authenticated writes must be JSON (no cross-site form posts).
+    let path = app.url("/api/v1/accounts/{acct}");
+    let r = c2
+        .patch(&path)
+        .header("content-type", "text/plain")
+        .body(r#"{"name":"Pwned"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = c2
+        .patch(&path)
+        .json(&json!({"name": "Acme Renamed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
     // The form page renders.
     let r = c.get(app.url("/auth/local")).send().await.unwrap();
     assert!(r.text().await.unwrap().contains("name=\"totp\""));
