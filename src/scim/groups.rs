@@ -200,6 +200,25 @@ async fn store(
     ctx.audit(action, &current.id, "success", details).await
 }
 
+/// Opens the write transaction with the group row locked and checks the
+/// version; returns the group and its members before the change.
+async fn lock(
+    ctx: &ScimCtx,
+    id: &str,
+    version: Option<String>,
+) -> Result<(DatabaseTransaction, group::Model, BTreeSet<String>), ScimError> {
+    let txn = write_txn(&ctx.state.db).await?;
+    let current = db::group_for_update(&txn, &ctx.account_id, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))?;
+    check_if_match(version.as_deref(), &super::etag(current.version))?;
+    let before = db::member_ids(&txn, &current.id)
+        .await?
+        .into_iter()
+        .collect();
+    Ok((txn, current, before))
+}
+
 async fn replace(
     ctx: ScimCtx,
     req: HttpRequest,
@@ -222,20 +241,12 @@ pub(super) async fn replace_group(
     version: Option<String>,
 ) -> Result<(), ScimError> {
     let input = group_input(body)?;
-    let txn = write_txn(&ctx.state.db).await?;
-    let current = db::group_for_update(&txn, &ctx.account_id, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))?;
-    check_if_match(version.as_deref(), &super::etag(current.version))?;
+    let (txn, current, before) = lock(ctx, id, version).await?;
     // A PUT without members replaces them with none (RFC 7644 §3.5.1).
     let input = GroupInput {
         members: Some(input.members.clone().unwrap_or_default()),
         ..input
     };
-    let before: BTreeSet<String> = db::member_ids(&txn, &current.id)
-        .await?
-        .into_iter()
-        .collect();
     store(ctx, txn, &current, input, &before, "scim.group.replace").await
 }
 
@@ -262,15 +273,7 @@ pub(super) async fn patch_group(
     version: Option<String>,
 ) -> Result<(), ScimError> {
     let ops = super::patch_operations(&body)?;
-    let txn = write_txn(&ctx.state.db).await?;
-    let current = db::group_for_update(&txn, &ctx.account_id, id)
-        .await?
-        .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))?;
-    check_if_match(version.as_deref(), &super::etag(current.version))?;
-    let before: BTreeSet<String> = db::member_ids(&txn, &current.id)
-        .await?
-        .into_iter()
-        .collect();
+    let (txn, current, before) = lock(ctx, id, version).await?;
     let members: Vec<String> = before.iter().cloned().collect();
     let mut v = group_json(&ctx.base(), &current, Some(&members));
     super::patch::apply_patch(&mut v, ResourceKind::Group, &ops).map_err(super::patch_error)?;

@@ -11,7 +11,7 @@ use crate::catalog::ADMINISTRATOR;
 use crate::store::entities::user;
 use crate::store::{new_id, now_ms, scim as db, write_txn};
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -221,12 +221,13 @@ pub(super) async fn create_user(ctx: &ScimCtx, body: Value) -> Result<Value, Sci
 }
 
 /// Stores a validated full representation over an existing user.
+/// Stores a validated representation; `None` when another write changed the user first.
 async fn store(
     ctx: &ScimCtx,
     current: &user::Model,
     input: UserInput,
     action: &str,
-) -> Result<Value, ScimError> {
+) -> Result<Option<Value>, ScimError> {
     let roles = match &input.roles {
         Some(r) => Some(resolve_roles(ctx, r).await?),
         None => None,
@@ -252,7 +253,16 @@ async fn store(
     am.attributes = Set(input.attributes.to_string());
     am.version = Set(current.version + 1);
     am.updated_at = Set(now_ms().max(current.updated_at + 1));
-    am.update(&txn).await?;
+    // Optimistic: the row must still be the version this write was computed from.
+    let updated = user::Entity::update_many()
+        .set(am)
+        .filter(user::Column::Id.eq(current.id.clone()))
+        .filter(user::Column::Version.eq(current.version))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
     if let Some(r) = &roles {
         db::set_user_roles(&txn, &current.id, r).await?;
     }
@@ -273,7 +283,35 @@ async fn store(
         )
         .await?;
     }
-    Ok(one(ctx, &current.id).await?.1)
+    Ok(Some(one(ctx, &current.id).await?.1))
+}
+
+/// Read, transform, store; recomputed when a concurrent write got in between.
+async fn modify(
+    ctx: &ScimCtx,
+    id: &str,
+    version: Option<String>,
+    action: &str,
+    transform: impl Fn(&user::Model, Value) -> Result<UserInput, ScimError>,
+) -> Result<Value, ScimError> {
+    for attempt in 0..50u64 {
+        if attempt > 0 {
+            // Back off a little, with jitter, so contending writers take turns.
+            let ms = rand::random::<u64>() % (2 + attempt.min(20) * 2);
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        let (current, v) = one(ctx, id).await?;
+        refuse_local(&current)?;
+        check_if_match(version.as_deref(), &super::etag(current.version))?;
+        if let Some(v) = store(ctx, &current, transform(&current, v)?, action).await? {
+            return Ok(v);
+        }
+    }
+    Err(ScimError::new(
+        409,
+        None,
+        "the user kept changing during this write; retry",
+    ))
 }
 
 async fn replace(
@@ -294,17 +332,17 @@ pub(super) async fn replace_user(
     body: Value,
     version: Option<String>,
 ) -> Result<Value, ScimError> {
-    let (current, _) = one(ctx, id).await?;
-    refuse_local(&current)?;
-    check_if_match(version.as_deref(), &super::etag(current.version))?;
-    let mut body = body;
-    // Okta's wizard apps PUT without `active`: that must not suspend the user.
-    if let Value::Object(o) = &mut body {
-        if !o.keys().any(|k| k.eq_ignore_ascii_case("active")) {
-            o.insert("active".into(), Value::Bool(current.active));
+    modify(ctx, id, version, "scim.user.replace", |current, _| {
+        let mut body = body.clone();
+        // Okta's wizard apps PUT without `active`: that must not suspend the user.
+        if let Value::Object(o) = &mut body {
+            if !o.keys().any(|k| k.eq_ignore_ascii_case("active")) {
+                o.insert("active".into(), Value::Bool(current.active));
+            }
         }
-    }
-    store(ctx, &current, user_input(body)?, "scim.user.replace").await
+        user_input(body)
+    })
+    .await
 }
 
 async fn patch(
@@ -326,17 +364,17 @@ pub(super) async fn patch_user(
     version: Option<String>,
 ) -> Result<Value, ScimError> {
     let ops = super::patch_operations(&body)?;
-    let (current, mut v) = one(ctx, id).await?;
-    refuse_local(&current)?;
-    check_if_match(version.as_deref(), &super::etag(current.version))?;
-    let had_roles = v.get("roles").is_some();
-    super::patch::apply_patch(&mut v, ResourceKind::User, &ops).map_err(super::patch_error)?;
-    let mut input = user_input(v)?;
-    // Removing `roles` by PATCH removes the direct assignments.
-    if had_roles && input.roles.is_none() {
-        input.roles = Some(vec![]);
-    }
-    store(ctx, &current, input, "scim.user.patch").await
+    modify(ctx, id, version, "scim.user.patch", |_, mut v| {
+        let had_roles = v.get("roles").is_some();
+        super::patch::apply_patch(&mut v, ResourceKind::User, &ops).map_err(super::patch_error)?;
+        let mut input = user_input(v)?;
+        // Removing `roles` by PATCH removes the direct assignments.
+        if had_roles && input.roles.is_none() {
+            input.roles = Some(vec![]);
+        }
+        Ok(input)
+    })
+    .await
 }
 
 async fn delete(

@@ -83,6 +83,29 @@ impl ProviderCache {
     }
 }
 
+/// A client after discovery: authorization and token endpoints set.
+type Client = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+fn client_for(
+    meta: CoreProviderMetadata,
+    cfg: &sso_settings::Model,
+    redirect: RedirectUrl,
+) -> Client {
+    CoreClient::from_provider_metadata(
+        meta,
+        ClientId::new(cfg.client_id.clone()),
+        Some(ClientSecret::new(cfg.client_secret.clone())),
+    )
+    .set_redirect_uri(redirect)
+}
+
 /// A same-origin path, or nothing.
 fn safe_return_to(r: Option<&str>) -> Result<Option<String>, ()> {
     match r {
@@ -151,12 +174,7 @@ pub async fn login(
             "",
         );
     };
-    let client = CoreClient::from_provider_metadata(
-        meta,
-        ClientId::new(cfg.client_id.clone()),
-        Some(ClientSecret::new(cfg.client_secret.clone())),
-    )
-    .set_redirect_uri(redirect);
+    let client = client_for(meta, &cfg, redirect);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut req = client
         .authorize_url(
@@ -299,12 +317,7 @@ async fn exchange(
         .metadata(&cfg.issuer, false)
         .await
         .map_err(|e| e.to_string())?;
-    let client = CoreClient::from_provider_metadata(
-        meta,
-        ClientId::new(cfg.client_id.clone()),
-        Some(ClientSecret::new(cfg.client_secret.clone())),
-    )
-    .set_redirect_uri(redirect.clone());
+    let client = client_for(meta, cfg, redirect.clone());
     let tokens = client
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|e| format!("token endpoint: {e}"))?
@@ -335,12 +348,7 @@ async fn exchange(
                 .metadata(&cfg.issuer, true)
                 .await
                 .map_err(|e| e.to_string())?;
-            let client = CoreClient::from_provider_metadata(
-                meta,
-                ClientId::new(cfg.client_id.clone()),
-                Some(ClientSecret::new(cfg.client_secret.clone())),
-            )
-            .set_redirect_uri(redirect);
+            let client = client_for(meta, cfg, redirect);
             let verifier = client.id_token_verifier().set_allowed_algs(ALLOWED_ALGS);
             id_token
                 .claims(&verifier, &nonce)

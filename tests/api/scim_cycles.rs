@@ -507,6 +507,17 @@ async fn concurrent_member_adds(app: &TestApp) {
         json!("W/\"21\""),
         "every PATCH was applied in turn"
     );
+    // Concurrent PATCHes on one user: each adds an email, none is lost.
+    let uid = ids[0].clone();
+    let calls = (0..10).map(|i| {
+        let path = format!("/Users/{uid}");
+        let body = patch(json!([{"op": "add", "path": "emails", "value": [{"value": format!("alias{i}@acme.test"), "type": "other"}]}]));
+        async move { app.scim("PATCH", &path, Some(body)).await.0 }
+    });
+    let statuses = futures_util::future::join_all(calls).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let (_, u, _) = app.scim("GET", &format!("/Users/{uid}"), None).await;
+    assert_eq!(u["emails"].as_array().map(Vec::len), Some(10), "{u}");
 }
 
 async fn bulk_with_references(app: &TestApp) {
