@@ -21,6 +21,8 @@ pub struct Settings {
     pub token_ttl_secs: i64,
     /// How long another replica's change may take to reach this replica's access cache.
     pub access_cache_ttl_secs: u64,
+    /// 32 bytes, base64: seals stored IdP client secrets (see `secrets::Sealer`).
+    pub secrets_key: Option<String>,
 }
 
 impl Default for Settings {
@@ -36,6 +38,7 @@ impl Default for Settings {
             session_ttl_secs: 8 * 3600,
             token_ttl_secs: 300,
             access_cache_ttl_secs: 5,
+            secrets_key: None,
         }
     }
 }

@@ -42,7 +42,7 @@ impl Application {
         let db = store::connect(&settings.database_url).await?;
         store::migrate(&db).await?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::from(AppState::new(db, settings));
+        let state = web::Data::from(AppState::new(db, settings)?);
         let server = run(listener, state)?;
         Ok(Application { port, server })
     }

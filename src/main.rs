@@ -336,7 +336,8 @@ async fn real_main() -> Result<()> {
                 mode,
                 jit: Some(jit),
             };
-            let saved = idbridge::sso::settings::put(&db, &account, input)
+            let sealer = idbridge::secrets::Sealer::new(settings.secrets_key.as_deref())?;
+            let saved = idbridge::sso::settings::put(&db, &sealer, &account, input)
                 .await
                 .map_err(|e| match e {
                     Ok(db) => db.to_string(),

@@ -138,8 +138,117 @@ pub fn totp_now(secret_b32: &str, now_secs: u64) -> Option<String> {
     Some(totp(secret_b32, "x")?.generate(now_secs))
 }
 
+/// Secrets idbridge must send on (an IdP client secret) cannot be hashed;
+/// with `IDBRIDGE_SECRETS_KEY` (32 bytes, base64) they are sealed with
+/// ChaCha20-Poly1305 as `v1:<base64(nonce || ciphertext)>`.
+pub struct Sealer {
+    key: Option<[u8; 32]>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("IDBRIDGE_SECRETS_KEY must be 32 bytes in base64")]
+    BadKey,
+    #[error("a sealed secret could not be opened (wrong IDBRIDGE_SECRETS_KEY?)")]
+    Open,
+    #[error("a sealed secret is stored but IDBRIDGE_SECRETS_KEY is not set")]
+    NoKey,
+}
+
+impl Sealer {
+    pub fn new(key_b64: Option<&str>) -> Result<Self, SealError> {
+        let key = match key_b64.map(str::trim).filter(|k| !k.is_empty()) {
+            None => None,
+            Some(k) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(k)
+                    .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(k))
+                    .map_err(|_| SealError::BadKey)?;
+                Some(<[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| SealError::BadKey)?)
+            }
+        };
+        Ok(Sealer { key })
+    }
+
+    pub fn has_key(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Seals with the key when there is one; otherwise stores as given.
+    pub fn seal(&self, secret: &str) -> Result<String, SealError> {
+        use chacha20poly1305::aead::{Aead, KeyInit};
+        let Some(key) = &self.key else {
+            return Ok(secret.to_string());
+        };
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new_from_slice(key)
+            .map_err(|_| SealError::BadKey)?;
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = cipher
+            .encrypt(
+                chacha20poly1305::Nonce::from_slice(&nonce),
+                secret.as_bytes(),
+            )
+            .map_err(|_| SealError::BadKey)?;
+        let mut out = nonce.to_vec();
+        out.extend(ct);
+        Ok(format!(
+            "v1:{}",
+            base64::engine::general_purpose::STANDARD.encode(out)
+        ))
+    }
+
+    pub fn open(&self, stored: &str) -> Result<String, SealError> {
+        use chacha20poly1305::aead::{Aead, KeyInit};
+        let Some(body) = stored.strip_prefix("v1:") else {
+            return Ok(stored.to_string());
+        };
+        let key = self.key.as_ref().ok_or(SealError::NoKey)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|_| SealError::Open)?;
+        if bytes.len() < 12 {
+            return Err(SealError::Open);
+        }
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new_from_slice(key)
+            .map_err(|_| SealError::BadKey)?;
+        let pt = cipher
+            .decrypt(
+                chacha20poly1305::Nonce::from_slice(&bytes[..12]),
+                &bytes[12..],
+            )
+            .map_err(|_| SealError::Open)?;
+        String::from_utf8(pt).map_err(|_| SealError::Open)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sealing() {
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let s = Sealer::new(Some(&key)).unwrap();
+        let sealed = s.seal("client-secret").unwrap();
+        assert!(sealed.starts_with("v1:") && !sealed.contains("client-secret"));
+        assert_eq!(s.open(&sealed).unwrap(), "client-secret");
+        assert_ne!(
+            s.seal("client-secret").unwrap(),
+            sealed,
+            "fresh nonce each time"
+        );
+        let other = Sealer::new(Some(
+            &base64::engine::general_purpose::STANDARD.encode([8u8; 32]),
+        ))
+        .unwrap();
+        assert!(other.open(&sealed).is_err());
+        assert!(matches!(
+            Sealer::new(None).unwrap().open(&sealed),
+            Err(SealError::NoKey)
+        ));
+        assert_eq!(Sealer::new(None).unwrap().seal("x").unwrap(), "x");
+        assert!(Sealer::new(Some("short")).is_err());
+    }
+
     use super::*;
 
     #[test]

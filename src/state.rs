@@ -11,20 +11,31 @@ pub struct AppState {
     pub metrics: crate::ops::Metrics,
     pub throttle: crate::sso::throttle::Throttles,
     pub oidc: crate::sso::oidc::ProviderCache,
+    pub sealer: crate::secrets::Sealer,
 }
 
 pub type State = actix_web::web::Data<AppState>;
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, settings: Settings) -> Arc<Self> {
+    pub fn new(
+        db: DatabaseConnection,
+        settings: Settings,
+    ) -> Result<Arc<Self>, crate::secrets::SealError> {
+        let sealer = crate::secrets::Sealer::new(settings.secrets_key.as_deref())?;
+        if !sealer.has_key() {
+            tracing::warn!(
+                "IDBRIDGE_SECRETS_KEY is not set: IdP client secrets are stored unsealed"
+            );
+        }
         let ttl = std::time::Duration::from_secs(settings.access_cache_ttl_secs);
-        Arc::new(AppState {
+        Ok(Arc::new(AppState {
             db,
             settings,
             resolver: Resolver::new(ttl),
             metrics: Default::default(),
             throttle: Default::default(),
             oidc: Default::default(),
-        })
+            sealer,
+        }))
     }
 }

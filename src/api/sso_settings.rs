@@ -35,7 +35,7 @@ pub async fn put(
     let details = serde_json::json!({"issuer": input.issuer, "client_id": input.client_id, "mode": input.mode, "role_source": input.role_source, "jit": input.jit, "client_secret_changed": input.client_secret.is_some()});
     let result = async {
         actor.require(ACCOUNT_ADMINISTRATION)?;
-        settings::put(&state.db, &path, input)
+        settings::put(&state.db, &state.sealer, &path, input)
             .await
             .map_err(|e| match e {
                 Ok(db) => ApiError::from(db),

@@ -96,12 +96,13 @@ type Client = CoreClient<
 fn client_for(
     meta: CoreProviderMetadata,
     cfg: &sso_settings::Model,
+    secret: &str,
     redirect: RedirectUrl,
 ) -> Client {
     CoreClient::from_provider_metadata(
         meta,
         ClientId::new(cfg.client_id.clone()),
-        Some(ClientSecret::new(cfg.client_secret.clone())),
+        Some(ClientSecret::new(secret.to_string())),
     )
     .set_redirect_uri(redirect)
 }
@@ -174,7 +175,11 @@ pub async fn login(
             "",
         );
     };
-    let client = client_for(meta, &cfg, redirect);
+    let secret = match state.sealer.open(&cfg.client_secret) {
+        Ok(s) => s,
+        Err(e) => return internal(e),
+    };
+    let client = client_for(meta, &cfg, &secret, redirect);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut req = client
         .authorize_url(
@@ -317,7 +322,11 @@ async fn exchange(
         .metadata(&cfg.issuer, false)
         .await
         .map_err(|e| e.to_string())?;
-    let client = client_for(meta, cfg, redirect.clone());
+    let secret = state
+        .sealer
+        .open(&cfg.client_secret)
+        .map_err(|e| e.to_string())?;
+    let client = client_for(meta, cfg, &secret, redirect.clone());
     let tokens = client
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|e| format!("token endpoint: {e}"))?
@@ -348,7 +357,7 @@ async fn exchange(
                 .metadata(&cfg.issuer, true)
                 .await
                 .map_err(|e| e.to_string())?;
-            let client = client_for(meta, cfg, redirect);
+            let client = client_for(meta, cfg, &secret, redirect);
             let verifier = client.id_token_verifier().set_allowed_algs(ALLOWED_ALGS);
             id_token
                 .claims(&verifier, &nonce)

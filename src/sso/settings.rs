@@ -70,6 +70,7 @@ pub async fn get<C: ConnectionTrait>(
 /// Validates and stores settings; returns the stored row.
 pub async fn put<C: ConnectionTrait>(
     db: &C,
+    sealer: &crate::secrets::Sealer,
     account_id: &str,
     input: SsoInput,
 ) -> Result<sso_settings::Model, Result<DbErr, String>> {
@@ -101,7 +102,7 @@ pub async fn put<C: ConnectionTrait>(
     }
     let existing = get(db, account_id).await.map_err(Ok)?;
     let secret = match (input.client_secret, &existing) {
-        (Some(s), _) if !s.is_empty() => s,
+        (Some(s), _) if !s.is_empty() => sealer.seal(&s).map_err(|e| Err(e.to_string()))?,
         (_, Some(e)) if !e.client_secret.is_empty() => e.client_secret.clone(),
         _ => return Err(Err("client_secret is required the first time".into())),
     };

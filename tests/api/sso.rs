@@ -214,6 +214,14 @@ async fn throttling_and_sso_required(app: &TestApp) {
         !ev.to_string().contains("s3cret"),
         "the secret is never logged"
     );
+    let stored = idbridge::sso::settings::get(&app.db, &app.account_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.client_secret.starts_with("v1:") && !stored.client_secret.contains("s3cret"),
+        "sealed at rest"
+    );
     let (s, b) = app
         .admin(
             "PUT",
@@ -241,9 +249,14 @@ async fn throttling_and_sso_required(app: &TestApp) {
         mode: Some("required".into()),
         jit: None,
     };
-    idbridge::sso::settings::put(&app.db, &other.id, input)
-        .await
-        .unwrap();
+    idbridge::sso::settings::put(
+        &app.db,
+        &idbridge::secrets::Sealer::new(app.settings.secrets_key.as_deref()).unwrap(),
+        &other.id,
+        input,
+    )
+    .await
+    .unwrap();
     assert_eq!(login(totp(&obg.totp_secret, 0)).await, 200);
     // ... but a local user without that role is refused.
     idbridge::store::scim::set_user_roles(&app.db, &obg.user_id, &["STANDARD_USER".to_string()])
