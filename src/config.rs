@@ -23,6 +23,8 @@ pub struct Settings {
     pub access_cache_ttl_secs: u64,
     /// 32 bytes, base64: seals stored IdP client secrets (see `secrets::Sealer`).
     pub secrets_key: Option<String>,
+    /// Database statements slower than this are logged at WARN.
+    pub slow_query_ms: u64,
 }
 
 impl Default for Settings {
@@ -39,6 +41,7 @@ impl Default for Settings {
             token_ttl_secs: 300,
             access_cache_ttl_secs: 5,
             secrets_key: None,
+            slow_query_ms: 500,
         }
     }
 }

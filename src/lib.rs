@@ -39,7 +39,11 @@ impl Application {
         settings: config::Settings,
         listener: TcpListener,
     ) -> anyhow_like::Result<Self> {
-        let db = store::connect(&settings.database_url).await?;
+        let db = store::connect_with(
+            &settings.database_url,
+            std::time::Duration::from_millis(settings.slow_query_ms),
+        )
+        .await?;
         store::migrate(&db).await?;
         let port = listener.local_addr()?.port();
         let state = web::Data::from(AppState::new(db, settings)?);

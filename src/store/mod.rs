@@ -26,8 +26,15 @@ pub fn new_id() -> String {
 
 /// Opens a pool. SQLite gets WAL, foreign keys, a busy timeout and NORMAL sync.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, Duration::from_millis(500)).await
+}
+
+/// Like [`connect`]; statements slower than `slow` are logged at WARN.
+pub async fn connect_with(url: &str, slow: Duration) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_string());
-    opts.sqlx_logging(false)
+    opts.sqlx_logging(true)
+        .sqlx_logging_level(log::LevelFilter::Trace)
+        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, slow)
         .acquire_timeout(Duration::from_secs(10));
     if url.starts_with("sqlite:") {
         // One connection: SQLite has a single writer anyway, and waiting in the

@@ -6,12 +6,16 @@
 use super::entities::*;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, Statement,
 };
 use std::collections::{BTreeSet, HashMap};
 
 const BATCH: usize = 500;
+
+fn is_pg<C: ConnectionTrait>(db: &C) -> bool {
+    db.get_database_backend() == DatabaseBackend::Postgres
+}
 
 pub async fn user<C: ConnectionTrait>(
     db: &C,
@@ -142,6 +146,20 @@ pub async fn existing_users<C: ConnectionTrait>(
     ids: &[String],
 ) -> Result<BTreeSet<String>, DbErr> {
     let mut out = BTreeSet::new();
+    if is_pg(db) {
+        // One array parameter: PostgreSQL spends ~0.1 ms per bind parameter.
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT id FROM users WHERE account_id = $1 AND id = ANY($2)",
+                [account_id.into(), ids.to_vec().into()],
+            ))
+            .await?;
+        for r in rows {
+            out.insert(r.try_get::<String>("", "id")?);
+        }
+        return Ok(out);
+    }
     for chunk in ids.chunks(BATCH) {
         let rows: Vec<String> = user::Entity::find()
             .select_only()
@@ -161,6 +179,17 @@ pub async fn add_members<C: ConnectionTrait>(
     group_id: &str,
     user_ids: &[String],
 ) -> Result<(), DbErr> {
+    if is_pg(db) {
+        if !user_ids.is_empty() {
+            db.execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "INSERT INTO group_members (group_id, user_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
+                [group_id.into(), user_ids.to_vec().into()],
+            ))
+            .await?;
+        }
+        return Ok(());
+    }
     for chunk in user_ids.chunks(BATCH) {
         let rows = chunk.iter().map(|u| group_member::ActiveModel {
             group_id: sea_orm::Set(group_id.into()),
@@ -187,6 +216,17 @@ pub async fn remove_members<C: ConnectionTrait>(
     group_id: &str,
     user_ids: &[String],
 ) -> Result<(), DbErr> {
+    if is_pg(db) {
+        if !user_ids.is_empty() {
+            db.execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "DELETE FROM group_members WHERE group_id = $1 AND user_id = ANY($2)",
+                [group_id.into(), user_ids.to_vec().into()],
+            ))
+            .await?;
+        }
+        return Ok(());
+    }
     for chunk in user_ids.chunks(BATCH) {
         group_member::Entity::delete_many()
             .filter(group_member::Column::GroupId.eq(group_id))
