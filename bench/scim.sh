@@ -14,6 +14,6 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 export IDBRIDGE_DATABASE_URL="${3:-sqlite://$work/bench.db?mode=rwc}" IDBRIDGE_LOG_LEVEL=warn
 acct=$("$bin" account create --name Bench --admin-email admin@bench.test --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["account_id"])')
 token=$("$bin" scim-token create --account "$acct" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-IDBRIDGE_LISTEN=127.0.0.1:18088 IDBRIDGE_PUBLIC_URL=http://127.0.0.1:18088 "$bin" serve 2>"$work/serve.log" &
+IDBRIDGE_LISTEN=127.0.0.1:18088 IDBRIDGE_PUBLIC_URL=http://127.0.0.1:18088 "$bin" serve 2>"${IDBRIDGE_BENCH_LOG:-$work/serve.log}" &
 for _ in $(seq 1 50); do curl -fs 127.0.0.1:18088/readyz >/dev/null 2>&1 && break; sleep 0.2; done
 "$CARGO_TARGET_DIR/release/examples/scim_load" http://127.0.0.1:18088/scim/v2 "$token" "$users" "$groups"
