@@ -108,7 +108,7 @@ fn client_for(
 }
 
 /// A same-origin path, or nothing.
-fn safe_return_to(r: Option<&str>) -> Result<Option<String>, ()> {
+pub(super) fn safe_return_to(r: Option<&str>) -> Result<Option<String>, ()> {
     match r {
         None | Some("") => Ok(None),
         Some(p)
@@ -120,6 +120,25 @@ fn safe_return_to(r: Option<&str>) -> Result<Option<String>, ()> {
             Ok(Some(p.to_string()))
         }
         Some(_) => Err(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn return_to_stays_on_site() {
+        use super::safe_return_to as f;
+        assert_eq!(f(Some("/home?x=1")), Ok(Some("/home?x=1".into())));
+        assert_eq!(f(None), Ok(None));
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "evil",
+            "/a\nb",
+        ] {
+            assert!(f(Some(bad)).is_err(), "{bad}");
+        }
     }
 }
 

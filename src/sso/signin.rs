@@ -428,9 +428,10 @@ pub async fn local_login(
     if json_client {
         HttpResponse::Ok().cookie(c).json(json!({"user_id": u.id, "email": u.user_name, "account": acct, "amr": ["pwd", "otp"], "expires_at": crate::store::credentials::iso(s.expires_at)}))
     } else {
-        let to = b
-            .return_to
-            .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        // Same rule as SSO: a path on this site (no `//`, no backslash tricks).
+        let to = super::oidc::safe_return_to(b.return_to.as_deref())
+            .ok()
+            .flatten()
             .unwrap_or_else(|| "/".into());
         HttpResponse::SeeOther()
             .insert_header(("Location", to))
