@@ -25,6 +25,14 @@ pub struct Settings {
     pub secrets_key: Option<String>,
     /// Database statements slower than this are logged at WARN.
     pub slow_query_ms: u64,
+    /// `aud` of the session JWTs: the platform services that verify them.
+    pub token_audience: String,
+    /// Password checks (argon2, ~19 MiB each) allowed to run at once; 0 means
+    /// one per CPU. Up to 8 times as many wait; sign-ins beyond that get 503.
+    pub max_concurrent_password_checks: usize,
+    /// SSO sign-ins an account may have started and not finished (each holds
+    /// a state row for 10 minutes); more answer 429.
+    pub max_pending_sign_ins: u64,
 }
 
 impl Default for Settings {
@@ -42,6 +50,9 @@ impl Default for Settings {
             access_cache_ttl_secs: 5,
             secrets_key: None,
             slow_query_ms: 500,
+            token_audience: "platform".into(),
+            max_concurrent_password_checks: 0,
+            max_pending_sign_ins: 10_000,
         }
     }
 }

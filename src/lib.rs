@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod config;
 pub mod openapi;
 pub mod ops;
+pub mod rejections;
 pub mod resolver;
 pub mod scim;
 pub mod secrets;
@@ -69,8 +70,9 @@ pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result
             .app_data(api::error::path_config())
             .app_data(api::error::query_config())
             .app_data(web::PayloadConfig::new(limit))
+            .wrap(middleware::from_fn(rejections::audit_rejections))
             .wrap(middleware::from_fn(ops::track))
-            .wrap(tracing_actix_web::TracingLogger::default())
+            .wrap(tracing_actix_web::TracingLogger::<ops::RequestSpan>::new())
             .service(ops::healthz)
             .service(ops::readyz)
             .service(ops::metrics)

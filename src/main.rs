@@ -142,6 +142,21 @@ enum ApiKeyCmd {
         account: String,
         #[arg(long)]
         user: String,
+        /// The key stops working after this many days.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// The account's keys (never their secrets).
+    List {
+        #[arg(long)]
+        account: String,
+    },
+    /// Stop a key working at once.
+    Revoke {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -269,13 +284,17 @@ async fn real_main() -> Result<()> {
             cmd: BreakGlassCmd::Reset { account, email },
         } => {
             let db = open(&settings).await?;
-            let bg = store::accounts::reset_break_glass(&db, &account, &email).await?;
-            idbridge::sso::session::revoke_user(&db, &bg.user_id).await?;
+            // Credential, sessions, keys and the audit event change together.
+            let txn = store::write_txn(&db).await?;
+            let bg = store::accounts::reset_break_glass(&txn, &account, &email).await?;
+            let sessions = idbridge::sso::session::revoke_user(&txn, &bg.user_id).await?;
             audit::record(
-                &db,
-                audit::Event::new(Some(&account), "cli", "break_glass.reset", &bg.user_id),
+                &txn,
+                audit::Event::new(Some(&account), "cli", "break_glass.reset", &bg.user_id)
+                    .details(json!({"sessions_revoked": sessions, "api_keys_revoked": true})),
             )
             .await?;
+            txn.commit().await?;
             let text = format!(
                 "password: {}\nTOTP secret: {}\n{}",
                 bg.password, bg.totp_secret, bg.otpauth_uri
@@ -286,27 +305,7 @@ async fn real_main() -> Result<()> {
                 text,
             );
         }
-        Cmd::ApiKey {
-            cmd: ApiKeyCmd::Create { account, user },
-        } => {
-            let db = open(&settings).await?;
-            let u = store::model::find_user(&db, &account, &user)
-                .await?
-                .ok_or_else(|| format!("no user {user} in account {account}"))?;
-            let k = credentials::create_api_key(&db, &account, &u.id).await?;
-            audit::record(
-                &db,
-                audit::Event::new(Some(&account), "cli", "api_key.create", &k.id)
-                    .details(json!({"user": u.user_name})),
-            )
-            .await?;
-            let key = k.key.clone().unwrap_or_default();
-            emit(
-                j,
-                json!({"id": k.id, "key": key}),
-                format!("API key {} for {}:\n{key}", k.id, u.user_name),
-            );
-        }
+        Cmd::ApiKey { cmd } => api_key(&settings, j, cmd).await?,
         Cmd::ScimToken { cmd } => scim_token(&settings, j, cmd).await?,
         Cmd::Sso {
             cmd:
@@ -449,6 +448,83 @@ async fn serve(settings: Settings) -> Result<()> {
     tracing::info!(listen = %settings.listen, "starting idbridge");
     let app = idbridge::Application::build(settings).await?;
     app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn api_key(settings: &Settings, j: bool, cmd: ApiKeyCmd) -> Result<()> {
+    let db = open(settings).await?;
+    match cmd {
+        ApiKeyCmd::Create {
+            account,
+            user,
+            expires_in_days,
+        } => {
+            let u = match store::model::find_user(&db, &account, &user).await? {
+                store::model::Lookup::One(u) => *u,
+                store::model::Lookup::None => {
+                    return Err(format!("no user {user} in account {account}").into())
+                }
+                store::model::Lookup::Ambiguous => {
+                    return Err(format!(
+                        "{user} names more than one user in account {account}; use the user id"
+                    )
+                    .into())
+                }
+            };
+            let txn = store::write_txn(&db).await?;
+            let k = credentials::create_api_key_expiring(&txn, &account, &u.id, expires_in_days)
+                .await?;
+            audit::record(
+                &txn,
+                audit::Event::new(Some(&account), "cli", "api_key.create", &k.id)
+                    .details(json!({"user": u.user_name, "expires_in_days": expires_in_days})),
+            )
+            .await?;
+            txn.commit().await?;
+            let key = k.key.clone().unwrap_or_default();
+            emit(
+                j,
+                json!({"id": k.id, "key": key}),
+                format!("API key {} for {}:\n{key}", k.id, u.user_name),
+            );
+        }
+        ApiKeyCmd::List { account } => {
+            let keys = credentials::list_api_keys(&db, &account, None).await?;
+            let views: Vec<credentials::ApiKeyView> = keys.iter().map(Into::into).collect();
+            let text = views
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{} user={} created={} expires={} revoked={}",
+                        k.id,
+                        k.user_id,
+                        k.created_at,
+                        k.expires_at.as_deref().unwrap_or("never"),
+                        k.revoked_at.as_deref().unwrap_or("no")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            emit(j, json!({"api_keys": views}), text);
+        }
+        ApiKeyCmd::Revoke { account, id } => {
+            let txn = store::write_txn(&db).await?;
+            if !credentials::revoke_api_key(&txn, &account, &id, None).await? {
+                return Err(format!("no live API key {id} in account {account}").into());
+            }
+            audit::record(
+                &txn,
+                audit::Event::new(Some(&account), "cli", "api_key.revoke", &id),
+            )
+            .await?;
+            txn.commit().await?;
+            emit(
+                j,
+                json!({"id": id, "revoked": true}),
+                format!("API key {id} revoked"),
+            );
+        }
+    }
     Ok(())
 }
 

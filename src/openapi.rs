@@ -33,6 +33,9 @@ use utoipa::OpenApi;
         crate::api::tokens::list,
         crate::api::tokens::create,
         crate::api::tokens::revoke,
+        crate::api::api_keys::list,
+        crate::api::api_keys::create,
+        crate::api::api_keys::revoke,
         crate::api::sso_settings::get,
         crate::api::sso_settings::put,
     )

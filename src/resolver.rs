@@ -4,8 +4,9 @@
 //! that can change a decision calls [`Resolver::invalidate`]. Writes made by
 //! another replica reach this one within `access_cache_ttl_secs`.
 
-use crate::access::{Access, AccountModel};
-use crate::store::{self, entities::account, entities::api_key, entities::user};
+use crate::access::{Access, AccountModel, Grant, Via};
+use crate::store::model::Lookup;
+use crate::store::{self, entities::account, entities::api_key, entities::session, entities::user};
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -14,8 +15,15 @@ use std::time::{Duration, Instant};
 pub struct CachedAccount {
     pub account: account::Model,
     pub model: AccountModel,
+    /// Whether roles mapped from SCIM group memberships count (`role_source`
+    /// `scim` or `both`); with `claims` only the ID token's groups do.
+    pub scim_group_roles: bool,
     loaded: Instant,
+    /// Resolved users by their exact id: the only key a resolution is stored under.
     users: RwLock<HashMap<String, Arc<ResolvedUser>>>,
+    /// Lookup keys (as given) to the one user id the database said they name.
+    /// Cleared with `users`, so a key never outlives the data it was resolved from.
+    keys: RwLock<HashMap<String, String>>,
     /// Bumped by every users-only invalidation; a load that started before
     /// a bump does not store its (possibly stale) result.
     users_gen: std::sync::atomic::AtomicU64,
@@ -78,10 +86,14 @@ impl Resolver {
                 k
             }
         };
-        Ok(
-            (key.revoked_at.is_none() && crate::secrets::verify_secret(secret, &key.secret_hash))
-                .then_some(key),
-        )
+        Ok((crate::store::credentials::api_key_live(&key)
+            && crate::secrets::verify_secret(secret, &key.secret_hash))
+        .then_some(key))
+    }
+
+    /// Drops cached key rows: a revocation made here takes effect at once.
+    pub fn forget_api_keys(&self) {
+        write(&self.api_keys).clear();
     }
 
     /// Forgets users' resolved access but keeps the account's model: enough
@@ -89,9 +101,11 @@ impl Resolver {
     pub fn invalidate_users(&self, account_id: &str) {
         if let Some(a) = read(&self.accounts).get(account_id) {
             let mut users = write(&a.users);
+            let mut keys = write(&a.keys);
             a.users_gen
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             users.clear();
+            keys.clear();
         }
     }
 
@@ -113,40 +127,198 @@ impl Resolver {
             return Ok(None);
         };
         let model = store::model::account_model(db, &acct).await?;
+        let scim_group_roles = store::model::role_source(db, &acct.id).await? != "claims";
         let cached = Arc::new(CachedAccount {
             account: acct,
             model,
+            scim_group_roles,
             loaded: Instant::now(),
             users: RwLock::new(HashMap::new()),
+            keys: RwLock::new(HashMap::new()),
             users_gen: std::sync::atomic::AtomicU64::new(0),
         });
         write(&self.accounts).insert(id.to_string(), cached.clone());
         Ok(Some(cached))
     }
 
-    /// A user's access from SCIM memberships and direct assignments, by id or email.
+    /// The user a key (id, userName or email) names, with their access.
+    /// `Err(Ambiguous)` when the key names more than one user.
     pub async fn user(
         &self,
         db: &DatabaseConnection,
         acct: &CachedAccount,
         key: &str,
+    ) -> Result<Option<Arc<ResolvedUser>>, ResolveError> {
+        let known = read(&acct.keys).get(key).cloned();
+        if let Some(id) = known {
+            return Ok(self.user_by_id(db, acct, &id).await?);
+        }
+        let generation = acct.users_gen.load(std::sync::atomic::Ordering::SeqCst);
+        let user = match store::model::find_user(db, &acct.account.id, key).await? {
+            Lookup::None => return Ok(None),
+            Lookup::Ambiguous => return Err(ResolveError::Ambiguous(key.to_string())),
+            Lookup::One(u) => *u,
+        };
+        let id = user.id.clone();
+        let r = self.resolve(db, acct, user, generation).await?;
+        let mut keys = write(&acct.keys);
+        if acct.users_gen.load(std::sync::atomic::Ordering::SeqCst) == generation {
+            if keys.len() > 100_000 {
+                keys.clear();
+            }
+            keys.insert(key.to_string(), id);
+        }
+        Ok(Some(r))
+    }
+
+    /// The user with exactly this id, with their access: how sessions and
+    /// API keys authenticate (no fallback to names or emails).
+    pub async fn user_by_id(
+        &self,
+        db: &DatabaseConnection,
+        acct: &CachedAccount,
+        id: &str,
     ) -> Result<Option<Arc<ResolvedUser>>, DbErr> {
-        let k = key.trim().to_lowercase();
-        if let Some(u) = read(&acct.users).get(&k) {
+        if let Some(u) = read(&acct.users).get(id) {
             return Ok(Some(u.clone()));
         }
         let generation = acct.users_gen.load(std::sync::atomic::Ordering::SeqCst);
-        let Some(user) = store::model::find_user(db, &acct.account.id, key).await? else {
+        let Some(user) = store::model::user_by_id(db, &acct.account.id, id).await? else {
             return Ok(None);
         };
+        Ok(Some(self.resolve(db, acct, user, generation).await?))
+    }
+
+    async fn resolve(
+        &self,
+        db: &DatabaseConnection,
+        acct: &CachedAccount,
+        user: user::Model,
+        generation: u64,
+    ) -> Result<Arc<ResolvedUser>, DbErr> {
         let grants = store::model::user_grants(db, &acct.account.id, &user.id, None).await?;
-        let access = acct.model.resolve(&grants);
+        let access = acct.access(grants);
         let r = Arc::new(ResolvedUser { user, access });
         let mut users = write(&acct.users);
         if acct.users_gen.load(std::sync::atomic::Ordering::SeqCst) == generation {
-            users.insert(k, r.clone());
+            if users.len() > 100_000 {
+                users.clear();
+            }
+            users.insert(r.user.id.clone(), r.clone());
         }
-        drop(users);
-        Ok(Some(r))
+        Ok(r)
     }
+}
+
+impl CachedAccount {
+    /// Access from grants, following the account's `role_source`: the one
+    /// resolution every caller (API key, session, `/authorize`) goes through.
+    pub fn access(&self, mut grants: Vec<Grant>) -> Access {
+        if !self.scim_group_roles {
+            grants.retain(|g| !matches!(g.via, Via::Group { .. }));
+        }
+        self.model.resolve(&grants)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("{0:?} names more than one user; use the user id")]
+    Ambiguous(String),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// A live session with the access its user has now.
+pub struct SessionAccess {
+    pub session: session::Model,
+    pub account: Arc<CachedAccount>,
+    pub user: user::Model,
+    pub access: Access,
+    pub amr: Vec<String>,
+}
+
+impl SessionAccess {
+    /// Signed in through an IdP (anything but the local password + TOTP).
+    pub fn is_sso(&self) -> bool {
+        self.amr.iter().any(|m| m == "sso")
+    }
+}
+
+impl Resolver {
+    /// Who a session cookie stands for, and with which access now: the one
+    /// resolution `/auth/session` and the management API share. `None` for a
+    /// dead, foreign or deactivated session. A session started through SSO
+    /// never carries the built-in Administrator: when that role arrives later
+    /// the session is ended here (and audited), whoever granted it.
+    pub async fn session_access(
+        &self,
+        db: &DatabaseConnection,
+        cookie: &str,
+    ) -> Result<Option<SessionAccess>, DbErr> {
+        let Some(s) = crate::sso::session::lookup(db, cookie).await? else {
+            return Ok(None);
+        };
+        let Some(account) = self.account(db, &s.account_id).await? else {
+            return Ok(None);
+        };
+        let Some(resolved) = self.user_by_id(db, &account, &s.user_id).await? else {
+            return Ok(None);
+        };
+        if !resolved.user.active {
+            return Ok(None);
+        }
+        // Our own JSON; an unreadable value is treated as SSO, the stricter kind.
+        let amr: Vec<String> =
+            serde_json::from_str(&s.amr).unwrap_or_else(|_| vec!["sso".to_string()]);
+        let claim_groups: Option<Vec<String>> = match s.claim_groups.as_deref() {
+            None => None,
+            Some(g) => Some(serde_json::from_str(g).map_err(|e| DbErr::Json(e.to_string()))?),
+        };
+        let access = match claim_groups.filter(|g| !g.is_empty()) {
+            None => resolved.access.clone(),
+            Some(groups) => {
+                let grants =
+                    store::model::user_grants(db, &account.account.id, &s.user_id, Some(&groups))
+                        .await?;
+                account.access(grants)
+            }
+        };
+        let live = SessionAccess {
+            session: s,
+            account,
+            user: resolved.user.clone(),
+            access,
+            amr,
+        };
+        if live.is_sso() && live.access.holds_builtin_admin() {
+            end_admin_sso_session(db, &live).await?;
+            return Ok(None);
+        }
+        Ok(Some(live))
+    }
+}
+
+async fn end_admin_sso_session(db: &DatabaseConnection, live: &SessionAccess) -> Result<(), DbErr> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    crate::sso::session::revoke(&txn, &live.session.id).await?;
+    store::audit::record(
+        &txn,
+        store::audit::Event::new(
+            Some(&live.account.account.id),
+            live.user.user_name.clone(),
+            "session.ended_admin",
+            &live.session.id,
+        )
+        .outcome("denied")
+        .details(serde_json::json!({
+            "reason": "the user now holds the built-in Administrator role, which never uses an SSO session",
+            "user": live.user.id,
+        })),
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::warn!(account = ?live.account.account.id, user = ?live.user.user_name, "ended an SSO session that gained the built-in Administrator role");
+    Ok(())
 }

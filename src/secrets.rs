@@ -78,9 +78,12 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 }
 
 /// A hash that takes as long to check as a real one, for unknown users.
-pub fn dummy_password_hash() -> &'static str {
-    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    H.get_or_init(|| hash_password("not-a-real-password").unwrap_or_default())
+/// `None` if it could not be made: the caller refuses rather than answering
+/// unknown users faster than known ones.
+pub fn dummy_password_hash() -> Option<&'static str> {
+    static H: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    H.get_or_init(|| hash_password("not-a-real-password").ok())
+        .as_deref()
 }
 
 pub struct TotpSecret {

@@ -12,6 +12,8 @@ pub struct AppState {
     pub throttle: crate::sso::throttle::Throttles,
     pub oidc: crate::sso::oidc::ProviderCache,
     pub sealer: crate::secrets::Sealer,
+    /// Bounded argon2 checks, so sign-in floods cannot exhaust memory.
+    pub password_checks: crate::sso::password_checks::PasswordChecks,
 }
 
 pub type State = actix_web::web::Data<AppState>;
@@ -27,7 +29,15 @@ impl AppState {
                 "IDBRIDGE_SECRETS_KEY is not set: IdP client secrets are stored unsealed"
             );
         }
+        // Made once, now, rather than on a worker thread during the first sign-in.
+        if crate::secrets::dummy_password_hash().is_none() {
+            tracing::error!("could not prepare the dummy password hash: local sign-in will refuse");
+        }
         let ttl = std::time::Duration::from_secs(settings.access_cache_ttl_secs);
+        let checks = match settings.max_concurrent_password_checks {
+            0 => std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            n => n,
+        };
         Ok(Arc::new(AppState {
             db,
             settings,
@@ -36,6 +46,7 @@ impl AppState {
             throttle: Default::default(),
             oidc: Default::default(),
             sealer,
+            password_checks: crate::sso::password_checks::PasswordChecks::new(checks, checks * 8),
         }))
     }
 }

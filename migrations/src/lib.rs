@@ -9,6 +9,7 @@ use sea_orm_migration::sea_orm::DatabaseBackend;
 
 mod m0001_initial;
 mod m0002_list_order_indexes;
+mod m0003_api_key_expiry;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_initial::Migration),
             Box::new(m0002_list_order_indexes::Migration),
+            Box::new(m0003_api_key_expiry::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 
 use super::error::ApiError;
 use crate::access::Access;
+use crate::rejections::Caller;
 use crate::resolver::CachedAccount;
 use crate::state::State;
 use actix_web::{dev::Payload, FromRequest, HttpRequest};
@@ -16,6 +17,8 @@ pub struct Actor {
     pub access: Access,
     /// How the actor authenticated, for the audit log (`api_key:<id>` or `session:<id>`).
     pub credential: String,
+    /// The request's caller record, marked once its outcome is audited.
+    pub caller: Caller,
 }
 
 impl Actor {
@@ -76,56 +79,66 @@ async fn authenticate(req: HttpRequest) -> Result<Actor, ApiError> {
         .app_data::<State>()
         .cloned()
         .ok_or(ApiError::Unauthorized)?;
-    let (account_id, user_id, credential) = if let Some(token) = bearer(&req) {
+    if let Some(token) = bearer(&req) {
         let key = state
             .resolver
             .api_key(&state.db, &token)
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        (key.account_id, key.user_id, format!("api_key:{}", key.id))
-    } else if let Some(c) = req.cookie(crate::sso::session::COOKIE) {
-        // Cookies ride along on cross-site requests; a JSON content type
-        // cannot be sent cross-origin without a CORS preflight (which we never grant).
-        let safe = matches!(
-            *req.method(),
-            actix_web::http::Method::GET | actix_web::http::Method::HEAD
-        );
-        let json = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        if !safe && !json {
-            return Err(ApiError::BadRequest(
-                "requests authenticated by session cookie must send Content-Type: application/json"
-                    .into(),
-            ));
-        }
-        let s = crate::sso::session::lookup(&state.db, c.value())
+        let account = state
+            .resolver
+            .account(&state.db, &key.account_id)
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        (s.account_id, s.user_id, format!("session:{}", s.id))
-    } else {
+        // The key's user by exact id: no name or email can stand in for it.
+        let user = state
+            .resolver
+            .user_by_id(&state.db, &account, &key.user_id)
+            .await?
+            .filter(|u| u.user.active)
+            .ok_or(ApiError::Unauthorized)?;
+        let credential = format!("api_key:{}", key.id);
+        return Ok(Actor {
+            caller: Caller::new(&account.account.id, &user.user.user_name, &credential),
+            user_id: user.user.id.clone(),
+            email: user.user.user_name.clone(),
+            access: user.access.clone(),
+            account,
+            credential,
+        });
+    }
+    let Some(c) = req.cookie(crate::sso::session::COOKIE) else {
         return Err(ApiError::Unauthorized);
     };
-    let account = state
-        .resolver
-        .account(&state.db, &account_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    let user = state
-        .resolver
-        .user(&state.db, &account, &user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    if !user.user.active {
-        return Err(ApiError::Unauthorized);
+    // Cookies ride along on cross-site requests; a JSON content type
+    // cannot be sent cross-origin without a CORS preflight (which we never grant).
+    let safe = matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    let json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !safe && !json {
+        return Err(ApiError::BadRequest(
+            "requests authenticated by session cookie must send Content-Type: application/json"
+                .into(),
+        ));
     }
+    let live = state
+        .resolver
+        .session_access(&state.db, c.value())
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let credential = format!("session:{}", live.session.id);
     Ok(Actor {
-        user_id: user.user.id.clone(),
-        email: user.user.user_name.clone(),
-        access: user.access.clone(),
-        account,
+        caller: Caller::new(&live.account.account.id, &live.user.user_name, &credential),
+        user_id: live.user.id.clone(),
+        email: live.user.user_name.clone(),
+        access: live.access,
+        account: live.account,
         credential,
     })
 }
@@ -135,6 +148,16 @@ impl FromRequest for Actor {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        Box::pin(authenticate(req.clone()))
+        let req = req.clone();
+        Box::pin(async move {
+            let actor = authenticate(req.clone()).await?;
+            actor.caller.attach(&req);
+            Ok(actor)
+        })
     }
+}
+
+/// The caller of a management request, for auditing a refusal.
+pub async fn caller(req: &HttpRequest) -> Option<Caller> {
+    authenticate(req.clone()).await.ok().map(|a| a.caller)
 }

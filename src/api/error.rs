@@ -35,6 +35,15 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+impl From<crate::resolver::ResolveError> for ApiError {
+    fn from(e: crate::resolver::ResolveError) -> Self {
+        match e {
+            crate::resolver::ResolveError::Ambiguous(_) => ApiError::Conflict(e.to_string()),
+            crate::resolver::ResolveError::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<AccessError> for ApiError {
     fn from(e: AccessError) -> Self {
         match e {

@@ -1,6 +1,7 @@
 //! Management API (`/api/v1`): thin handlers over the access engine and the store.
 
 pub(crate) mod accounts;
+pub(crate) mod api_keys;
 pub(crate) mod audit_log;
 pub mod auth;
 pub(crate) mod authorize;
@@ -45,6 +46,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(tokens::list)
             .service(tokens::create)
             .service(tokens::revoke)
+            .service(api_keys::list)
+            .service(api_keys::create)
+            .service(api_keys::revoke)
             .service(sso_settings::get)
             .service(sso_settings::put),
     );
@@ -82,5 +86,6 @@ pub(crate) async fn audited<T>(
         // A write whose audit event cannot be stored is reported as failed.
         return Err(ApiError::internal(e));
     }
+    actor.caller.mark_audited();
     result
 }

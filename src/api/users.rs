@@ -1,7 +1,7 @@
 //! Direct role assignments and the access explanation of a user.
 
 use super::{audited, auth::Actor, error::ApiError};
-use crate::catalog::{USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
+use crate::catalog::{ADMINISTRATOR, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
 use crate::state::State;
 use crate::store::entities::*;
 use crate::store::write_txn;
@@ -11,9 +11,31 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 async fn user(state: &State, actor: &Actor, key: &str) -> Result<user::Model, ApiError> {
-    crate::store::model::find_user(&state.db, actor.account_id(), key)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("unknown user: {key}")))
+    use crate::store::model::Lookup;
+    match crate::store::model::find_user(&state.db, actor.account_id(), key).await? {
+        Lookup::One(u) => Ok(*u),
+        Lookup::None => Err(ApiError::NotFound(format!("unknown user: {key}"))),
+        Lookup::Ambiguous => Err(ApiError::Conflict(format!(
+            "{key:?} names more than one user; use the user id"
+        ))),
+    }
+}
+
+/// Reading a user's roles or access: oneself, or with User Management
+/// (or Limited). Checked before the lookup, so without the privilege an
+/// unknown user and another known user get the same 403.
+async fn readable_user(
+    state: &State,
+    actor: &Actor,
+    key: &str,
+) -> Result<std::sync::Arc<crate::resolver::ResolvedUser>, ApiError> {
+    let privileged = actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED]);
+    let found = state.resolver.user(&state.db, &actor.account, key).await;
+    match (privileged, found) {
+        (Ok(()), found) => found?.ok_or_else(|| ApiError::NotFound(format!("unknown user: {key}"))),
+        (Err(_), Ok(Some(u))) if u.user.id == actor.user_id => Ok(u),
+        (Err(denied), _) => Err(denied),
+    }
 }
 
 async fn direct_roles(state: &State, user_id: &str) -> Result<Vec<String>, ApiError> {
@@ -41,9 +63,9 @@ pub async fn get_roles(
 ) -> Result<HttpResponse, ApiError> {
     let (acct, key) = path.into_inner();
     actor.check_account(&acct)?;
-    let u = user(&state, &actor, &key).await?;
+    let u = readable_user(&state, &actor, &key).await?;
     Ok(HttpResponse::Ok().json(RolesBody {
-        roles: direct_roles(&state, &u.id).await?,
+        roles: direct_roles(&state, &u.user.id).await?,
     }))
 }
 
@@ -94,6 +116,10 @@ pub async fn put_roles(
             }
             .insert(&txn)
             .await?;
+        }
+        // Built-in administrators never hold an SSO session.
+        if wanted.contains(ADMINISTRATOR) && !current.contains(ADMINISTRATOR) {
+            crate::sso::session::revoke_sso(&txn, &u.id).await?;
         }
         txn.commit().await?;
         Ok(wanted.into_iter().collect::<Vec<_>>())
@@ -163,13 +189,6 @@ pub async fn access(
 ) -> Result<HttpResponse, ApiError> {
     let (acct, key) = path.into_inner();
     actor.check_account(&acct)?;
-    let u = state
-        .resolver
-        .user(&state.db, &actor.account, &key)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("unknown user: {key}")))?;
-    if u.user.id != actor.user_id {
-        actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
-    }
+    let u = readable_user(&state, &actor, &key).await?;
     Ok(HttpResponse::Ok().json(explain(&actor.account.model, &u.access)))
 }

@@ -10,6 +10,9 @@ use serde_json::Value;
 use std::cmp::Ordering;
 
 const MAX_DEPTH: usize = 64;
+/// Most attribute expressions one filter may hold: enough for any IdP's
+/// lookups, and far below what the SQL it becomes can nest.
+pub const MAX_TERMS: usize = 100;
 const MAX_LEN: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -191,6 +194,7 @@ struct Parser {
     toks: Vec<Tok>,
     pos: usize,
     depth: usize,
+    terms: usize,
 }
 
 impl Parser {
@@ -265,6 +269,12 @@ impl Parser {
     }
 
     fn attr_exp(&mut self) -> Result<Filter, FilterError> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return err(format!(
+                "a filter holds at most {MAX_TERMS} attribute expressions"
+            ));
+        }
         let path = match self.next() {
             Some(Tok::Word(w)) => parse_attr_path(&w)?,
             Some(t) => return err(format!("expected an attribute name, found {t:?}")),
@@ -325,6 +335,7 @@ pub fn parse_filter(s: &str) -> Result<Filter, FilterError> {
         toks,
         pos: 0,
         depth: 0,
+        terms: 0,
     };
     let f = p.or()?;
     if p.pos != p.toks.len() {
@@ -384,10 +395,16 @@ pub fn get_ci<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 /// The object an attribute path is read from (the extension object for enterprise paths).
+/// Schemas other than the core ones and the enterprise extension hold
+/// nothing here: a path under them matches no resource.
 pub fn scope_of<'a>(resource: &'a Value, urn: Option<&str>) -> Option<&'a Value> {
     match urn {
         Some(u) if u.eq_ignore_ascii_case(ENTERPRISE_URN) => get_ci(resource, ENTERPRISE_URN),
-        _ => Some(resource),
+        Some(u) if u.eq_ignore_ascii_case(USER_URN) || u.eq_ignore_ascii_case(GROUP_URN) => {
+            Some(resource)
+        }
+        Some(_) => None,
+        None => Some(resource),
     }
 }
 

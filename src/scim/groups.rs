@@ -2,7 +2,7 @@
 //! transaction with the group row locked, so concurrent PATCHes lose nothing.
 
 use super::error::ScimError;
-use super::query::{ListParams, Projection};
+use super::query::Projection;
 use super::resource::{group_input, group_json, GroupInput};
 use super::{
     check_if_match, if_match, not_modified, resource_response, schema::ResourceKind, ScimBody,
@@ -70,19 +70,11 @@ async fn list(
     ctx: ScimCtx,
     q: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ScimError> {
-    let params = ListParams::from_query(&q)?;
-    Ok(super::json_response(
-        StatusCode::OK,
-        &super::sql::list(&ctx, ResourceKind::Group, &params).await?,
-    ))
+    super::list_answer(&ctx, ResourceKind::Group, &q).await
 }
 
 async fn search(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimError> {
-    let params = ListParams::from_search(&body.0)?;
-    Ok(super::json_response(
-        StatusCode::OK,
-        &super::sql::list(&ctx, ResourceKind::Group, &params).await?,
-    ))
+    super::search_answer(&ctx, ResourceKind::Group, &body.0).await
 }
 
 async fn get(

@@ -50,6 +50,7 @@ pub struct ScimCtx {
     pub state: State,
     pub account_id: String,
     pub token_id: String,
+    pub caller: crate::rejections::Caller,
 }
 
 impl ScimCtx {
@@ -82,6 +83,9 @@ impl ScimCtx {
                 .details(d),
         )
         .await?;
+        if outcome != "success" {
+            self.caller.mark_audited();
+        }
         Ok(())
     }
 }
@@ -103,18 +107,34 @@ async fn authenticate(req: HttpRequest) -> Result<ScimCtx, ScimError> {
     let t = crate::store::credentials::verify_scim_token(&state.db, token)
         .await?
         .ok_or_else(ScimError::unauthorized)?;
+    let caller = crate::rejections::Caller::new(
+        &t.account_id,
+        &format!("scim:{}", t.id),
+        &format!("scim_token:{}", t.id),
+    );
     Ok(ScimCtx {
         state,
         account_id: t.account_id,
         token_id: t.id,
+        caller,
     })
+}
+
+/// The caller of a SCIM request, for auditing a refusal.
+pub async fn caller(req: &HttpRequest) -> Option<crate::rejections::Caller> {
+    authenticate(req.clone()).await.ok().map(|c| c.caller)
 }
 
 impl FromRequest for ScimCtx {
     type Error = ScimError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        Box::pin(authenticate(req.clone()))
+        let req = req.clone();
+        Box::pin(async move {
+            let ctx = authenticate(req.clone()).await?;
+            ctx.caller.attach(&req);
+            Ok(ctx)
+        })
     }
 }
 
@@ -152,7 +172,22 @@ async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<ScimBody, S
     if !v.is_object() {
         return Err(ScimError::invalid_syntax("body must be a JSON object"));
     }
+    if holds_nul(&v) {
+        // PostgreSQL text cannot store NUL; no SCIM attribute needs one.
+        return Err(ScimError::invalid_value(
+            "strings may not contain the NUL character",
+        ));
+    }
     Ok(ScimBody(v))
+}
+
+fn holds_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(holds_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
 }
 
 impl FromRequest for ScimBody {
@@ -161,6 +196,32 @@ impl FromRequest for ScimBody {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         Box::pin(read_body(req.clone(), payload.take()))
     }
+}
+
+/// `GET /Users|/Groups`: a list answer for `kind`.
+pub(crate) async fn list_answer(
+    ctx: &ScimCtx,
+    kind: schema::ResourceKind,
+    q: &std::collections::HashMap<String, String>,
+) -> Result<HttpResponse, ScimError> {
+    let params = query::ListParams::from_query(q)?;
+    Ok(json_response(
+        actix_web::http::StatusCode::OK,
+        &sql::list(ctx, kind, &params).await?,
+    ))
+}
+
+/// `POST /Users/.search|/Groups/.search`.
+pub(crate) async fn search_answer(
+    ctx: &ScimCtx,
+    kind: schema::ResourceKind,
+    body: &Value,
+) -> Result<HttpResponse, ScimError> {
+    let params = query::ListParams::from_search(body)?;
+    Ok(json_response(
+        actix_web::http::StatusCode::OK,
+        &sql::list(ctx, kind, &params).await?,
+    ))
 }
 
 pub fn json_response(status: actix_web::http::StatusCode, body: &Value) -> HttpResponse {

@@ -168,14 +168,13 @@ fn as_list(v: Value) -> Vec<Value> {
     }
 }
 
-fn same_item(a: &Value, b: &Value, by_value: bool) -> bool {
-    if by_value {
-        return a.get("value").is_some() && a.get("value") == b.get("value");
+/// What makes two items of a multi-valued attribute the same item: their
+/// value and type, or the whole item when it has no value.
+fn item_identity(it: &Value) -> String {
+    match it.get("value") {
+        Some(v) => format!("v{v}\u{0}{}", it.get("type").unwrap_or(&Value::Null)),
+        None => format!("i{it}"),
     }
-    a == b
-        || (a.get("value").is_some()
-            && a.get("value") == b.get("value")
-            && a.get("type") == b.get("type"))
 }
 
 /// Keeps at most one `primary: true` in a multi-valued attribute: the newest.
@@ -186,8 +185,10 @@ fn one_primary(items: &mut [Value], newest: &[Value]) {
     {
         return;
     }
+    // Compared as JSON text in a set: linear in the list, whatever its size.
+    let newest: std::collections::HashSet<String> = newest.iter().map(Value::to_string).collect();
     for it in items.iter_mut() {
-        let is_new = newest.iter().any(|n| n == it);
+        let is_new = newest.contains(&it.to_string());
         if !is_new {
             if let Some(o) = it.as_object_mut() {
                 if o.contains_key("primary") {
@@ -514,10 +515,23 @@ fn at_path(
                         }
                     }
                 } else {
+                    // Indexed by item identity, so a merge stays linear.
+                    let mut at: std::collections::HashMap<String, usize> = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, it)| (item_identity(it), i))
+                        .collect();
                     for n in &new {
-                        match items.iter_mut().find(|it| same_item(it, n, false)) {
-                            Some(existing) => *existing = n.clone(),
-                            None => items.push(n.clone()),
+                        match at.get(&item_identity(n)) {
+                            Some(&i) => {
+                                if let Some(existing) = items.get_mut(i) {
+                                    *existing = n.clone();
+                                }
+                            }
+                            None => {
+                                at.insert(item_identity(n), items.len());
+                                items.push(n.clone());
+                            }
                         }
                     }
                 }

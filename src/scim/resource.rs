@@ -75,12 +75,21 @@ fn expect_string(name: &str, v: &Value) -> Result<Option<String>, ScimError> {
 }
 
 /// Multi-valued complex attributes: an array of objects; `primary` coerced.
+/// Most values a user's multi-valued attribute (emails, phoneNumbers,
+/// roles...) may hold; advertised in `/Schemas`. Group members are not capped.
+pub const MAX_MULTI_VALUES: usize = 100;
+
 fn normalise_multi(name: &str, v: Value) -> Result<Value, ScimError> {
     let items = match v {
         Value::Null => return Ok(Value::Null),
         Value::Array(a) => a,
         _ => return Err(ScimError::invalid_value(format!("{name} must be an array"))),
     };
+    if items.len() > MAX_MULTI_VALUES && name != "members" {
+        return Err(ScimError::invalid_value(format!(
+            "{name} holds at most {MAX_MULTI_VALUES} values"
+        )));
+    }
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let Value::Object(mut o) = item else {
@@ -275,6 +284,13 @@ pub fn user_input(body: Value) -> Result<UserInput, ScimError> {
                 .or_else(|| emails.first())
                 .and_then(|e| e["value"].as_str())
                 .map(|s| s.trim().to_lowercase())
+        })
+        // Provisioned without an email: a userName that is an address is the
+        // email sign-in matches (Okta and Entra commonly send only that).
+        .or_else(|| {
+            user_name
+                .contains('@')
+                .then(|| user_name.trim().to_lowercase())
         });
     Ok(UserInput {
         external_id: attrs

@@ -309,7 +309,11 @@ fn attr_json(x: &Attr) -> Value {
         "name": x.name,
         "type": match x.ty { Type::String => "string", Type::Boolean => "boolean", Type::DateTime => "dateTime", Type::Reference => "reference", Type::Complex => "complex", Type::Binary => "binary" },
         "multiValued": x.multi,
-        "description": x.description,
+        "description": if x.multi && x.name != "members" {
+            format!("{} At most {} values.", x.description, super::resource::MAX_MULTI_VALUES)
+        } else {
+            x.description.to_string()
+        },
         "required": x.required,
         "caseExact": x.case_exact,
         "mutability": match x.mutability { Mutability::ReadWrite => "readWrite", Mutability::ReadOnly => "readOnly", Mutability::Immutable => "immutable", Mutability::WriteOnly => "writeOnly" },

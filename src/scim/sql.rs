@@ -71,6 +71,18 @@ enum Col {
 }
 
 fn column(kind: ResourceKind, p: &AttrPath) -> Option<Col> {
+    // Columns hold core attributes only: any other schema's path is left to
+    // the in-memory evaluator, which honours its URN.
+    let core = match kind {
+        ResourceKind::User => super::USER_URN,
+        ResourceKind::Group => super::GROUP_URN,
+    };
+    if p.urn
+        .as_deref()
+        .is_some_and(|u| !u.eq_ignore_ascii_case(core))
+    {
+        return None;
+    }
     let attr = p.attr.to_ascii_lowercase();
     let sub = p.sub.as_deref().map(str::to_ascii_lowercase);
     Some(match (kind, attr.as_str(), sub.as_deref()) {

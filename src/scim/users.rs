@@ -1,7 +1,7 @@
 //! `/Users`: create, read, list/search, replace, patch, delete.
 
 use super::error::ScimError;
-use super::query::{ListParams, Projection};
+use super::query::Projection;
 use super::resource::{user_input, user_json, UserInput};
 use super::{
     check_if_match, if_match, not_modified, resource_response, schema::ResourceKind, ScimBody,
@@ -94,15 +94,11 @@ async fn list(
     ctx: ScimCtx,
     q: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ScimError> {
-    let params = ListParams::from_query(&q)?;
-    let body = super::sql::list(&ctx, ResourceKind::User, &params).await?;
-    Ok(super::json_response(StatusCode::OK, &body))
+    super::list_answer(&ctx, ResourceKind::User, &q).await
 }
 
 async fn search(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimError> {
-    let params = ListParams::from_search(&body.0)?;
-    let body = super::sql::list(&ctx, ResourceKind::User, &params).await?;
-    Ok(super::json_response(StatusCode::OK, &body))
+    super::search_answer(&ctx, ResourceKind::User, &body.0).await
 }
 
 async fn get(
@@ -122,8 +118,15 @@ async fn get(
     Ok(resource_response(StatusCode::OK, &projection.apply(v)))
 }
 
-/// Resolves SCIM `roles` values to role references; the built-in Administrator is refused.
-async fn resolve_roles(ctx: &ScimCtx, values: &[String]) -> Result<Vec<String>, ScimError> {
+/// Resolves SCIM `roles` values to role references. Only roles the request
+/// adds are checked (the built-in Administrator and unassignable roles are
+/// refused); roles the user already holds directly pass through, so a write
+/// that does not touch them (a deactivation, say) always succeeds.
+async fn resolve_roles(
+    ctx: &ScimCtx,
+    values: &[String],
+    held: &[String],
+) -> Result<Vec<String>, ScimError> {
     let acct = ctx
         .state
         .resolver
@@ -136,6 +139,12 @@ async fn resolve_roles(ctx: &ScimCtx, values: &[String]) -> Result<Vec<String>, 
             .model
             .find_role(v)
             .ok_or_else(|| ScimError::invalid_value(format!("unknown role: {v}")))?;
+        if held.contains(&r) {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+            continue;
+        }
         if r == ADMINISTRATOR {
             return Err(ScimError::invalid_value("the built-in Administrator role cannot be assigned through SCIM: administrators sign in locally"));
         }
@@ -171,7 +180,7 @@ async fn create(
 pub(super) async fn create_user(ctx: &ScimCtx, body: Value) -> Result<Value, ScimError> {
     let input = user_input(body)?;
     let roles = match &input.roles {
-        Some(r) => Some(resolve_roles(ctx, r).await?),
+        Some(r) => Some(resolve_roles(ctx, r, &[]).await?),
         None => None,
     };
     let id = new_id();
@@ -229,7 +238,13 @@ async fn store(
     action: &str,
 ) -> Result<Option<Value>, ScimError> {
     let roles = match &input.roles {
-        Some(r) => Some(resolve_roles(ctx, r).await?),
+        Some(r) => {
+            let held = db::roles_of_users(&ctx.state.db, std::slice::from_ref(&current.id))
+                .await?
+                .remove(&current.id)
+                .unwrap_or_default();
+            Some(resolve_roles(ctx, r, &held).await?)
+        }
         None => None,
     };
     let txn = write_txn(&ctx.state.db).await?;
@@ -267,11 +282,16 @@ async fn store(
         db::set_user_roles(&txn, &current.id, r).await?;
     }
     let revoked = if current.active && !input.active {
+        // Deactivation ends everything the user could still act with.
+        crate::store::credentials::revoke_user_api_keys(&txn, &current.id).await?;
         crate::sso::session::revoke_user(&txn, &current.id).await?
     } else {
         0
     };
     txn.commit().await?;
+    if current.active && !input.active {
+        ctx.state.resolver.forget_api_keys();
+    }
     let details = json!({"userName": input.user_name, "active": input.active, "roles": roles, "sessions_revoked": revoked});
     ctx.audit(action, &current.id, "success", details).await?;
     if current.active && !input.active {

@@ -3,6 +3,7 @@
 pub mod keys;
 pub mod oidc;
 pub mod pages;
+pub mod password_checks;
 pub mod session;
 pub mod settings;
 pub mod signin;

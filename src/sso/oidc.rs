@@ -22,7 +22,7 @@ use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -214,6 +214,26 @@ pub async fn login(
     {
         req = req.add_scope(Scope::new(s));
     }
+    // Anyone can start sign-ins: bound the pending ones per account so an
+    // unauthenticated loop cannot fill the table.
+    match oidc_state::Entity::find()
+        .filter(oidc_state::Column::AccountId.eq(&account))
+        .filter(oidc_state::Column::ExpiresAt.gt(now_ms()))
+        .count(&state.db)
+        .await
+    {
+        Ok(n) if n >= state.settings.max_pending_sign_ins => {
+            tracing::warn!(account = ?account, "too many pending SSO sign-ins");
+            return refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-ins",
+                "Too many sign-ins are in progress for this account. Try again in a few minutes.",
+                "",
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return internal(e),
+    }
     let (url, csrf, nonce) = req.url();
     let binding = secrets::random_token();
     let row = oidc_state::ActiveModel {
@@ -310,6 +330,8 @@ fn groups_claim(id_token: &str, claim: &str) -> Vec<String> {
 
 pub struct VerifiedLogin {
     pub email: String,
+    /// The IdP's `email_verified`, when it sends one.
+    pub email_verified: Option<bool>,
     pub subject: String,
     pub groups: Vec<String>,
 }
@@ -384,13 +406,15 @@ async fn exchange(
                 .clone()
         }
     };
+    // Only the email identifies the person: never preferred_username, which
+    // IdPs let users or admins set to anything.
     let email = claims
         .email()
         .map(|e| e.as_str().to_string())
-        .or_else(|| claims.preferred_username().map(|u| u.as_str().to_string()))
         .ok_or("the ID token carries no email")?;
     Ok(VerifiedLogin {
         email,
+        email_verified: claims.email_verified(),
         subject: claims.subject().as_str().to_string(),
         groups: groups_claim(&id_token.to_string(), &cfg.groups_claim),
     })

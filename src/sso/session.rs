@@ -78,3 +78,19 @@ pub async fn revoke_user<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<u6
         .await?;
     Ok(r.rows_affected)
 }
+
+/// Ends a user's sessions that were started through an IdP (the user just
+/// became a built-in Administrator, who signs in locally only).
+pub async fn revoke_sso<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<u64, DbErr> {
+    let r = session::Entity::update_many()
+        .col_expr(
+            session::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(now_ms()),
+        )
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::Amr.contains("\"sso\""))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected)
+}

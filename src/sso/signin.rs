@@ -3,7 +3,6 @@
 
 use super::pages::{local_form, refusal};
 use super::{keys, oidc::VerifiedLogin, session};
-use crate::access::Via;
 use crate::catalog::ADMINISTRATOR;
 use crate::secrets;
 use crate::state::State;
@@ -63,13 +62,17 @@ async fn holds_builtin_admin(
     Ok(grants.iter().any(|g| g.role == ADMINISTRATOR))
 }
 
-/// By email or userName; the store's lookup also takes ids, which never look like emails.
-async fn find_user(
-    state: &State,
-    account_id: &str,
-    email: &str,
-) -> Result<Option<user::Model>, crate::store::StoreError> {
-    model::find_user(&state.db, account_id, email).await
+/// `local@domain`, nothing else: an ID token's `email` is free text at some IdPs.
+fn looks_like_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
 }
 
 fn admin_page(account: &str) -> HttpResponse {
@@ -90,30 +93,42 @@ pub async fn complete_sso(
 ) -> HttpResponse {
     let acct = cfg.account_id.as_str();
     let email = login.email.clone();
-    let details = json!({"email": email, "sub": login.subject, "groups": login.groups});
-    let user = match find_user(state, acct, &email).await {
-        Ok(u) => u,
+    let details = json!({"email": email, "sub": login.subject, "groups": login.groups, "email_verified": login.email_verified});
+    let (who, seen) = (&email, &details);
+    let deny = |action: &'static str, title: &'static str, text: &'static str| async move {
+        audit(state, Some(acct), who, action, who, seen.clone()).await;
+        refusal(StatusCode::FORBIDDEN, title, text, "")
+    };
+    if !looks_like_email(&email) {
+        return deny(
+            "sso.denied_token",
+            "Sign-in refused",
+            "Your identity provider did not send an email address.",
+        )
+        .await;
+    }
+    if login.email_verified == Some(false) {
+        return deny("sso.denied_unverified", "Email not verified", "Your identity provider says your email address is not verified, so it cannot identify you here.").await;
+    }
+    // Matched on the email only (never an id or a userName), and it must name one user.
+    let user = match model::user_by_email(&state.db, acct, &email).await {
+        Ok(model::Lookup::One(u)) => *u,
+        Ok(model::Lookup::Ambiguous) => {
+            return deny("sso.denied_ambiguous", "Sign-in refused", "More than one user in this account has your email address. Ask your administrator to fix the directory.").await;
+        }
+        // A new person is created only on an email the IdP vouches for.
+        Ok(model::Lookup::None) if cfg.jit && login.email_verified == Some(true) => {
+            match jit_user(state, acct, &email).await {
+                Ok(u) => u,
+                Err(e) => return internal(e),
+            }
+        }
+        Ok(model::Lookup::None) => {
+            return deny("sso.denied_unknown", "Not provisioned", "Your identity provider signed you in, but no user with your email exists in this account.").await;
+        }
         Err(e) => return internal(e),
     };
-    let user = match user {
-        Some(u) => u,
-        None if cfg.jit => match jit_user(state, acct, &email).await {
-            Ok(u) => u,
-            Err(e) => return internal(e),
-        },
-        None => {
-            audit(
-                state,
-                Some(acct),
-                &email,
-                "sso.denied_unknown",
-                &email,
-                details,
-            )
-            .await;
-            return refusal(StatusCode::FORBIDDEN, "Not provisioned", "Your identity provider signed you in, but no user with your email exists in this account.", "");
-        }
-    };
+    let details = json!({"email": email, "sub": login.subject, "groups": login.groups});
     // SCIM is authoritative: a deactivated user stays out whatever the IdP says.
     if !user.active {
         audit(
@@ -248,6 +263,18 @@ pub struct LocalLogin {
     return_to: Option<String>,
 }
 
+impl LocalLogin {
+    /// Every field is bounded before anything is looked up, hashed or stored.
+    fn check_lengths(&self) -> Result<(), &'static str> {
+        let fits = self.account.len() <= 64
+            && self.email.len() <= 320
+            && self.password.len() <= 1024
+            && self.totp.len() <= 16
+            && self.return_to.as_ref().is_none_or(|r| r.len() <= 2048);
+        fits.then_some(()).ok_or("a field is too long")
+    }
+}
+
 fn unauthorized(json_client: bool, account: &str) -> HttpResponse {
     if json_client {
         HttpResponse::Unauthorized()
@@ -259,6 +286,49 @@ fn unauthorized(json_client: bool, account: &str) -> HttpResponse {
     }
 }
 
+fn json_error(status: StatusCode, error: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({"error": error, "message": message}))
+}
+
+/// A browser request sent from another site (login CSRF, forced logout).
+/// Clients that send no `Origin` (curl, services) are not browsers posting
+/// across sites; browsers always send it on POST.
+pub(crate) fn cross_site(req: &HttpRequest, public_url: &str) -> bool {
+    use actix_web::http::header::ORIGIN;
+    if req
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return true;
+    }
+    let Some(origin) = req.headers().get(ORIGIN) else {
+        return false;
+    };
+    let ours = url::Url::parse(public_url)
+        .map(|u| u.origin().ascii_serialization())
+        .ok();
+    origin.to_str().ok() != ours.as_deref()
+}
+
+/// Only JSON and form bodies: a `text/plain` post is what a cross-site form
+/// can send without a preflight.
+fn body_kind(req: &HttpRequest) -> Option<bool> {
+    let ct = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if ct.starts_with("application/json") {
+        Some(true)
+    } else if ct.starts_with("application/x-www-form-urlencoded") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// Local sign-in with password + TOTP. Every failure looks the same (401).
 #[post("/auth/local")]
 pub async fn local_login(
@@ -266,90 +336,78 @@ pub async fn local_login(
     req: HttpRequest,
     body: web::Either<web::Json<LocalLogin>, web::Form<LocalLogin>>,
 ) -> HttpResponse {
-    let json_client = matches!(body, web::Either::Left(_));
+    let Some(json_client) = body_kind(&req) else {
+        return json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send application/json or application/x-www-form-urlencoded",
+        );
+    };
+    if cross_site(&req, &state.settings.public_url) {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "cross_site",
+            "sign-in must come from this site",
+        );
+    }
     let b = match body {
         web::Either::Left(j) => j.into_inner(),
         web::Either::Right(f) => f.into_inner(),
     };
+    if let Err(m) = b.check_lengths() {
+        return json_error(StatusCode::BAD_REQUEST, "bad_request", m);
+    }
     let acct = b.account.trim().to_string();
-    let user_key = format!("{acct}\n{}", b.email.trim().to_lowercase());
     let client_key = req
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    let throttled = state
-        .throttle
-        .per_user
-        .check(&user_key)
-        .and(state.throttle.per_client.check(&client_key));
-    if let Err(wait) = throttled {
-        audit(
-            &state,
-            Some(&acct),
-            b.email.trim(),
-            "local.denied",
-            b.email.trim(),
-            json!({"reason": "throttled", "client": client_key}),
-        )
-        .await;
-        return HttpResponse::TooManyRequests()
-            .insert_header(("Retry-After", wait.as_secs().max(1).to_string()))
-            .json(json!({"error": "too_many_requests", "message": "too many failed sign-ins; try again later"}));
+    // Unknown accounts get the same 401, count against the client, and leave
+    // no row behind (anyone could send them).
+    match state.resolver.account(&state.db, &acct).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let throttled = state.throttle.per_client.reserve(&client_key).is_err();
+            tracing::info!(account = ?acct, client = ?client_key, throttled, "local sign-in for an unknown account");
+            return unauthorized(json_client, &acct);
+        }
+        Err(e) => return internal(e),
     }
-    let fail = |reason: &'static str| {
-        state.throttle.per_user.fail(&user_key);
-        state.throttle.per_client.fail(&client_key);
-        reason
-    };
-    let user = match find_user(&state, &acct, &b.email).await {
-        Ok(u) => u,
+    let user = match model::local_user(&state.db, &acct, &b.email).await {
+        Ok(model::Lookup::One(u)) => Some(*u),
+        // Two local users answering one login cannot be told apart: neither signs in.
+        Ok(model::Lookup::None | model::Lookup::Ambiguous) => None,
         Err(e) => return internal(e),
     };
-    // Hash work happens whether or not the user exists, so timing says nothing.
-    let hash = user
-        .as_ref()
-        .and_then(|u| u.password_hash.clone())
-        .unwrap_or_else(|| secrets::dummy_password_hash().to_string());
-    let password = b.password.clone();
-    let password_ok =
-        tokio::task::spawn_blocking(move || secrets::verify_password(&password, &hash))
-            .await
-            .unwrap_or(false);
-    let outcome: Result<user::Model, &'static str> = match user {
-        None => Err(fail("unknown user")),
-        Some(u) if u.password_hash.is_none() => Err(fail("no local credential")),
-        Some(_) if !password_ok => Err(fail("wrong password")),
-        Some(u) if !u.active => Err(fail("deactivated")),
-        Some(u) => {
-            let secs = u64::try_from(now_ms() / 1000).unwrap_or_default();
-            match u
-                .totp_secret
-                .as_deref()
-                .and_then(|s| secrets::check_totp(s, &b.totp, secs))
-            {
-                None => Err(fail("wrong one-time code")),
-                Some(step) => {
-                    // Claim the step atomically: a code is good once, and none older than the last.
-                    let claimed = user::Entity::update_many()
-                        .col_expr(
-                            user::Column::TotpLastStep,
-                            sea_orm::sea_query::Expr::value(step),
-                        )
-                        .filter(user::Column::Id.eq(u.id.clone()))
-                        .filter(
-                            sea_orm::Condition::any()
-                                .add(user::Column::TotpLastStep.is_null())
-                                .add(user::Column::TotpLastStep.lt(step)),
-                        )
-                        .exec(&state.db)
-                        .await;
-                    match claimed {
-                        Ok(r) if r.rows_affected == 1 => Ok(u),
-                        Ok(_) => Err(fail("one-time code replayed")),
-                        Err(e) => return internal(e),
-                    }
-                }
-            }
+    // One bucket per user whatever name they were addressed by.
+    let user_key = format!(
+        "{acct}\n{}",
+        user.as_ref()
+            .map_or_else(|| b.email.trim().to_lowercase(), |u| u.id.clone())
+    );
+    let email = b.email.trim().to_string();
+    if let Err(t) = state.throttle.reserve(&user_key, &client_key) {
+        if t.first {
+            audit(
+                &state,
+                Some(&acct),
+                &email,
+                "local.denied",
+                &email,
+                json!({"reason": "throttled", "client": client_key}),
+            )
+            .await;
+        }
+        return HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", t.retry_after.as_secs().max(1).to_string()))
+            .json(json!({"error": "too_many_requests", "message": "too many failed sign-ins; try again later"}));
+    }
+    let outcome = match check_local_credential(&state, user, &b).await {
+        Ok(o) => o,
+        Err(resp) => {
+            // Not checked at all (overload, internal error): the attempt does not count.
+            state.throttle.release(&user_key, &client_key);
+            return resp;
         }
     };
     let u = match outcome {
@@ -358,29 +416,111 @@ pub async fn local_login(
             audit(
                 &state,
                 Some(&acct),
-                b.email.trim(),
+                &email,
                 "local.denied",
-                b.email.trim(),
+                &email,
                 json!({"reason": reason, "client": client_key}),
             )
             .await;
             return unauthorized(json_client, &acct);
         }
     };
-    let is_admin = match holds_builtin_admin(&state, &acct, &u.id).await {
+    state.throttle.per_user.clear(&user_key);
+    state.throttle.per_client.release(&client_key);
+    start_local_session(
+        &state,
+        &acct,
+        u,
+        &client_key,
+        json_client,
+        b.return_to.as_deref(),
+    )
+    .await
+}
+
+/// Password (argon2, bounded concurrency), active flag and TOTP claim.
+/// `Ok(Err(reason))` is a failed sign-in; `Err(response)` means no check happened.
+async fn check_local_credential(
+    state: &State,
+    user: Option<user::Model>,
+    b: &LocalLogin,
+) -> Result<Result<user::Model, &'static str>, HttpResponse> {
+    let busy = || {
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", "1"))
+            .json(json!({"error": "busy", "message": "too many sign-ins at once; try again"}))
+    };
+    // Hash work happens whether or not the user exists, so timing says nothing.
+    let hash = match user.as_ref().and_then(|u| u.password_hash.clone()) {
+        Some(h) => h,
+        None => match secrets::dummy_password_hash() {
+            Some(h) => h.to_string(),
+            None => return Err(internal("could not prepare the password check")),
+        },
+    };
+    let Ok(password_ok) = state.password_checks.verify(b.password.clone(), hash).await else {
+        return Err(busy());
+    };
+    let Some(u) = user else {
+        return Ok(Err("unknown user"));
+    };
+    if !password_ok {
+        return Ok(Err("wrong password"));
+    }
+    if !u.active {
+        return Ok(Err("deactivated"));
+    }
+    let secs = u64::try_from(now_ms() / 1000).unwrap_or_default();
+    let Some(step) = u
+        .totp_secret
+        .as_deref()
+        .and_then(|s| secrets::check_totp(s, &b.totp, secs))
+    else {
+        return Ok(Err("wrong one-time code"));
+    };
+    // Claim the step atomically: a code is good once, and none older than the last.
+    let claimed = user::Entity::update_many()
+        .col_expr(
+            user::Column::TotpLastStep,
+            sea_orm::sea_query::Expr::value(step),
+        )
+        .filter(user::Column::Id.eq(u.id.clone()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(user::Column::TotpLastStep.is_null())
+                .add(user::Column::TotpLastStep.lt(step)),
+        )
+        .exec(&state.db)
+        .await;
+    match claimed {
+        Ok(r) if r.rows_affected == 1 => Ok(Ok(u)),
+        Ok(_) => Ok(Err("one-time code replayed")),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// The `required` SSO mode check, then the session, its audit and the answer.
+async fn start_local_session(
+    state: &State,
+    acct: &str,
+    u: user::Model,
+    client_key: &str,
+    json_client: bool,
+    return_to: Option<&str>,
+) -> HttpResponse {
+    let is_admin = match holds_builtin_admin(state, acct, &u.id).await {
         Ok(a) => a,
         Err(e) => return internal(e),
     };
-    let mode = super::settings::get(&state.db, &acct)
-        .await
-        .ok()
-        .flatten()
-        .map(|c| c.mode)
-        .unwrap_or_else(|| "off".into());
+    // An unreadable mode refuses: `required` must never silently become `off`.
+    let mode = match super::settings::get(&state.db, acct).await {
+        Ok(cfg) => cfg.map_or_else(|| "off".to_string(), |c| c.mode),
+        Err(e) => return internal(e),
+    };
     if mode == "required" && !is_admin {
         audit(
-            &state,
-            Some(&acct),
+            state,
+            Some(acct),
             &u.user_name,
             "local.denied",
             &u.id,
@@ -389,10 +529,9 @@ pub async fn local_login(
         .await;
         return HttpResponse::Forbidden().json(json!({"error": "sso_required", "message": "this account signs in through its identity provider", "login": format!("/sso/{acct}/login")}));
     }
-    state.throttle.per_user.clear(&user_key);
     let (cookie, s) = match session::create(
         &state.db,
-        &acct,
+        acct,
         &u.id,
         &["pwd", "otp"],
         None,
@@ -404,8 +543,8 @@ pub async fn local_login(
         Err(e) => return internal(e),
     };
     audit(
-        &state,
-        Some(&acct),
+        state,
+        Some(acct),
         &u.user_name,
         "local.login",
         &u.id,
@@ -413,10 +552,10 @@ pub async fn local_login(
     )
     .await;
     if is_admin {
-        tracing::warn!(account = %acct, user = %u.user_name, client = %client_key, "break-glass administrator signed in");
+        tracing::warn!(account = ?acct, user = ?u.user_name, client = ?client_key, "break-glass administrator signed in");
         audit(
-            &state,
-            Some(&acct),
+            state,
+            Some(acct),
             &u.user_name,
             "break_glass.login",
             &u.id,
@@ -424,12 +563,12 @@ pub async fn local_login(
         )
         .await;
     }
-    let c = session_cookie(&state, cookie);
+    let c = session_cookie(state, cookie);
     if json_client {
         HttpResponse::Ok().cookie(c).json(json!({"user_id": u.id, "email": u.user_name, "account": acct, "amr": ["pwd", "otp"], "expires_at": crate::store::credentials::iso(s.expires_at)}))
     } else {
         // Same rule as SSO: a path on this site (no `//`, no backslash tricks).
-        let to = super::oidc::safe_return_to(b.return_to.as_deref())
+        let to = super::oidc::safe_return_to(return_to)
             .ok()
             .flatten()
             .unwrap_or_else(|| "/".into());
@@ -443,6 +582,8 @@ pub async fn local_login(
 #[derive(Serialize)]
 struct SessionClaims {
     iss: String,
+    /// Who the token is for: the platform services that verify it.
+    aud: String,
     sub: String,
     email: String,
     acct: String,
@@ -465,44 +606,12 @@ pub async fn current_session(state: State, req: HttpRequest) -> HttpResponse {
     let Some(c) = req.cookie(session::COOKIE) else {
         return unauthorized();
     };
-    let s = match session::lookup(&state.db, c.value()).await {
-        Ok(Some(s)) => s,
+    let live = match state.resolver.session_access(&state.db, c.value()).await {
+        Ok(Some(l)) => l,
         Ok(None) => return unauthorized(),
         Err(e) => return internal(e),
     };
-    let u = match user::Entity::find_by_id(s.user_id.clone())
-        .one(&state.db)
-        .await
-    {
-        Ok(Some(u)) if u.active => u,
-        Ok(_) => return unauthorized(),
-        Err(e) => return internal(e),
-    };
-    let acct = match state.resolver.account(&state.db, &s.account_id).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return unauthorized(),
-        Err(e) => return internal(e),
-    };
-    let claims_groups: Option<Vec<String>> = s
-        .claim_groups
-        .as_deref()
-        .and_then(|g| serde_json::from_str(g).ok());
-    let role_source = super::settings::get(&state.db, &s.account_id)
-        .await
-        .ok()
-        .flatten()
-        .map(|c| c.role_source)
-        .unwrap_or_else(|| "scim".into());
-    let mut grants =
-        match model::user_grants(&state.db, &s.account_id, &u.id, claims_groups.as_deref()).await {
-            Ok(g) => g,
-            Err(e) => return internal(e),
-        };
-    if role_source == "claims" {
-        grants.retain(|g| !matches!(g.via, Via::Group { .. }));
-    }
-    let access = acct.model.resolve(&grants);
-    let amr: Vec<String> = serde_json::from_str(&s.amr).unwrap_or_default();
+    let (s, u, acct, access, amr) = (live.session, live.user, live.account, live.access, live.amr);
     let roles: Vec<String> = access.roles.iter().map(|r| r.name.clone()).collect();
     let privs: Vec<String> = access.privileges().into_iter().map(String::from).collect();
     let envs: Vec<String> = access
@@ -513,6 +622,7 @@ pub async fn current_session(state: State, req: HttpRequest) -> HttpResponse {
     let iat = now_ms() / 1000;
     let claims = SessionClaims {
         iss: state.settings.public_url.clone(),
+        aud: state.settings.token_audience.clone(),
         sub: u.id.clone(),
         email: u.user_name.clone(),
         acct: s.account_id.clone(),
@@ -543,6 +653,13 @@ pub async fn current_session(state: State, req: HttpRequest) -> HttpResponse {
 
 #[post("/auth/logout")]
 pub async fn logout(state: State, req: HttpRequest) -> HttpResponse {
+    if cross_site(&req, &state.settings.public_url) {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "cross_site",
+            "sign-out must come from this site",
+        );
+    }
     if let Some(c) = req.cookie(session::COOKIE) {
         if let Ok(Some(s)) = session::lookup(&state.db, c.value()).await {
             if let Err(e) = session::revoke(&state.db, &s.id).await {

@@ -135,6 +135,8 @@ pub async fn reset_break_glass<C: ConnectionTrait>(
     am.totp_last_step = Set(None);
     am.updated_at = Set(now_ms());
     am.update(db).await?;
+    // A reset is what one does after a leak: the old keys go with the old password.
+    super::credentials::revoke_user_api_keys(db, &user.id).await?;
     Ok(BreakGlass {
         user_id: user.id,
         email: user.user_name,

@@ -28,9 +28,9 @@ impl Event {
     ) -> Self {
         Event {
             account_id: account_id.map(Into::into),
-            actor: actor.into(),
+            actor: bounded(actor.into()),
             action: action.into(),
-            target: target.into(),
+            target: bounded(target.into()),
             outcome: "success".into(),
             details: serde_json::json!({}),
         }
@@ -45,8 +45,31 @@ impl Event {
     }
 }
 
+/// Longest actor or target kept: they come from requests, so an unbounded
+/// value would let anyone grow the log.
+const MAX_FIELD: usize = 320;
+/// Longest details kept, as JSON text.
+const MAX_DETAILS: usize = 16 * 1024;
+
+fn bounded(mut s: String) -> String {
+    if s.len() > MAX_FIELD {
+        let mut end = MAX_FIELD;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
 pub async fn record<C: ConnectionTrait>(db: &C, e: Event) -> Result<(), DbErr> {
-    tracing::info!(target: "audit", actor = %e.actor, action = %e.action, target_id = %e.target, outcome = %e.outcome, "audit");
+    // Debug formatting escapes control characters: a value cannot forge a log line.
+    tracing::info!(target: "audit", actor = ?e.actor, action = ?e.action, target_id = ?e.target, outcome = ?e.outcome, "audit");
+    let mut details = e.details.to_string();
+    if details.len() > MAX_DETAILS {
+        details = serde_json::json!({"truncated": true, "bytes": details.len()}).to_string();
+    }
     audit_event::ActiveModel {
         account_id: Set(e.account_id),
         at: Set(now_ms()),
@@ -54,7 +77,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, e: Event) -> Result<(), DbErr> {
         action: Set(e.action),
         target: Set(e.target),
         outcome: Set(e.outcome),
-        details: Set(e.details.to_string()),
+        details: Set(details),
         ..Default::default()
     }
     .insert(db)

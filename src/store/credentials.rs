@@ -26,14 +26,26 @@ pub async fn create_api_key<C: ConnectionTrait>(
     account_id: &str,
     user_id: &str,
 ) -> Result<Issued, DbErr> {
+    create_api_key_expiring(db, account_id, user_id, None).await
+}
+
+/// An API key acting as `user_id`, expiring after `expires_in_days` if given.
+pub async fn create_api_key_expiring<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    user_id: &str,
+    expires_in_days: Option<u32>,
+) -> Result<Issued, DbErr> {
     let t = secrets::issue(API_KEY_PREFIX);
+    let now = now_ms();
     api_key::ActiveModel {
         id: Set(t.id.clone()),
         account_id: Set(account_id.into()),
         user_id: Set(user_id.into()),
         secret_hash: Set(t.hash),
-        created_at: Set(now_ms()),
+        created_at: Set(now),
         revoked_at: Set(None),
+        expires_at: Set(expires_in_days.map(|d| now + i64::from(d) * 86_400_000)),
     }
     .insert(db)
     .await?;
@@ -55,7 +67,81 @@ pub async fn verify_api_key<C: ConnectionTrait>(
     let Some(k) = api_key::Entity::find_by_id(id.to_string()).one(db).await? else {
         return Ok(None);
     };
-    Ok((k.revoked_at.is_none() && secrets::verify_secret(secret, &k.secret_hash)).then_some(k))
+    Ok((api_key_live(&k) && secrets::verify_secret(secret, &k.secret_hash)).then_some(k))
+}
+
+/// Not revoked and not expired.
+pub fn api_key_live(k: &api_key::Model) -> bool {
+    k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > now_ms())
+}
+
+/// The account's API keys, optionally only one user's, oldest first.
+pub async fn list_api_keys<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    user_id: Option<&str>,
+) -> Result<Vec<api_key::Model>, DbErr> {
+    let mut q = api_key::Entity::find().filter(api_key::Column::AccountId.eq(account_id));
+    if let Some(u) = user_id {
+        q = q.filter(api_key::Column::UserId.eq(u));
+    }
+    q.order_by_asc(api_key::Column::CreatedAt).all(db).await
+}
+
+/// Revokes one live key of the account (of `user_id` when given); false when there is none.
+pub async fn revoke_api_key<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    id: &str,
+    user_id: Option<&str>,
+) -> Result<bool, DbErr> {
+    let mut q = api_key::Entity::update_many()
+        .col_expr(
+            api_key::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(now_ms()),
+        )
+        .filter(api_key::Column::Id.eq(id))
+        .filter(api_key::Column::AccountId.eq(account_id))
+        .filter(api_key::Column::RevokedAt.is_null());
+    if let Some(u) = user_id {
+        q = q.filter(api_key::Column::UserId.eq(u));
+    }
+    Ok(q.exec(db).await?.rows_affected == 1)
+}
+
+/// Revokes every live key of a user (deactivation, credential reset).
+pub async fn revoke_user_api_keys<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<u64, DbErr> {
+    Ok(api_key::Entity::update_many()
+        .col_expr(
+            api_key::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(now_ms()),
+        )
+        .filter(api_key::Column::UserId.eq(user_id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl From<&api_key::Model> for ApiKeyView {
+    fn from(k: &api_key::Model) -> Self {
+        ApiKeyView {
+            id: k.id.clone(),
+            user_id: k.user_id.clone(),
+            created_at: iso(k.created_at),
+            expires_at: k.expires_at.map(iso),
+            revoked_at: k.revoked_at.map(iso),
+        }
+    }
 }
 
 pub async fn create_scim_token<C: ConnectionTrait>(

@@ -213,6 +213,7 @@ pub mod api_key {
         pub secret_hash: String,
         pub created_at: i64,
         pub revoked_at: Option<i64>,
+        pub expires_at: Option<i64>,
     }
     no_relations!();
 }

@@ -2,7 +2,9 @@
 
 use super::entities::*;
 use crate::access::{AccountModel, CustomRole, Environment, Grant, Scoping, Via};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub async fn account<C: ConnectionTrait>(
@@ -85,29 +87,99 @@ pub async fn account_model<C: ConnectionTrait>(
     })
 }
 
-/// Finds a user of the account by id or by email / userName (case-insensitive).
+/// How a user key (an id, a userName or an email) resolved.
+#[derive(Debug)]
+pub enum Lookup {
+    None,
+    One(Box<user::Model>),
+    /// The key names more than one user (say one's id and another's email):
+    /// refused rather than guessed.
+    Ambiguous,
+}
+
+impl Lookup {
+    fn from_rows(mut rows: Vec<user::Model>) -> Self {
+        match rows.len() {
+            0 => Lookup::None,
+            1 => rows
+                .pop()
+                .map_or(Lookup::None, |u| Lookup::One(Box::new(u))),
+            _ => Lookup::Ambiguous,
+        }
+    }
+}
+
+/// A user of the account by exact id: how sessions and keys authenticate.
+pub async fn user_by_id<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    id: &str,
+) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(id.to_string())
+        .filter(user::Column::AccountId.eq(account_id))
+        .one(db)
+        .await
+}
+
+/// Finds the one user of the account a key names: exact id, or userName /
+/// email ignoring case. Every match is considered at once, so a key that is
+/// one user's id and another's email is [`Lookup::Ambiguous`].
 pub async fn find_user<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
-    id_or_email: &str,
-) -> Result<Option<user::Model>, DbErr> {
-    let by_id = user::Entity::find_by_id(id_or_email.to_string())
+    key: &str,
+) -> Result<Lookup, DbErr> {
+    let n = key.trim().to_lowercase();
+    let rows = user::Entity::find()
         .filter(user::Column::AccountId.eq(account_id))
-        .one(db)
+        .filter(
+            Condition::any()
+                .add(user::Column::Id.eq(key))
+                .add(user::Column::UserNameNorm.eq(n.clone()))
+                .add(user::Column::EmailNorm.eq(n)),
+        )
+        .limit(2)
+        .all(db)
         .await?;
-    if by_id.is_some() {
-        return Ok(by_id);
-    }
-    let n = id_or_email.trim().to_lowercase();
-    user::Entity::find()
+    Ok(Lookup::from_rows(rows))
+}
+
+/// The account's users holding a local credential, by userName or email:
+/// only they can sign in locally, so IdP-provisioned look-alikes never shadow them.
+pub async fn local_user<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    login: &str,
+) -> Result<Lookup, DbErr> {
+    let n = login.trim().to_lowercase();
+    let rows = user::Entity::find()
         .filter(user::Column::AccountId.eq(account_id))
+        .filter(user::Column::PasswordHash.is_not_null())
         .filter(
             Condition::any()
                 .add(user::Column::UserNameNorm.eq(n.clone()))
                 .add(user::Column::EmailNorm.eq(n)),
         )
-        .one(db)
-        .await
+        .limit(2)
+        .all(db)
+        .await?;
+    Ok(Lookup::from_rows(rows))
+}
+
+/// The account's users whose (primary) email is `email`, ignoring case:
+/// the only thing an IdP's verified email claim is matched on.
+pub async fn user_by_email<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    email: &str,
+) -> Result<Lookup, DbErr> {
+    let rows = user::Entity::find()
+        .filter(user::Column::AccountId.eq(account_id))
+        .filter(user::Column::EmailNorm.eq(email.trim().to_lowercase()))
+        .limit(2)
+        .all(db)
+        .await?;
+    Ok(Lookup::from_rows(rows))
 }
 
 fn mapping_grants(
@@ -257,4 +329,13 @@ pub async fn user_grants<C: ConnectionTrait>(
         }
     }
     Ok(out)
+}
+
+/// The account's SSO `role_source` (`scim` when SSO is not configured).
+/// A database error is returned, never replaced by a default.
+pub async fn role_source<C: ConnectionTrait>(db: &C, account_id: &str) -> Result<String, DbErr> {
+    Ok(sso_settings::Entity::find_by_id(account_id.to_string())
+        .one(db)
+        .await?
+        .map_or_else(|| "scim".to_string(), |s| s.role_source))
 }

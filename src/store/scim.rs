@@ -139,7 +139,9 @@ pub async fn members_of_groups<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The subset of `ids` that are users of the account.
+/// The subset of `ids` that are IdP-managed users of the account: local
+/// (break-glass) users are never group members, so an IdP cannot change
+/// their roles through mappings.
 pub async fn existing_users<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
@@ -151,7 +153,7 @@ pub async fn existing_users<C: ConnectionTrait>(
         let rows = db
             .query_all_raw(Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
-                "SELECT id FROM users WHERE account_id = $1 AND id = ANY($2)",
+                "SELECT id FROM users WHERE account_id = $1 AND id = ANY($2) AND origin <> 'local'",
                 [account_id.into(), ids.to_vec().into()],
             ))
             .await?;
@@ -166,6 +168,7 @@ pub async fn existing_users<C: ConnectionTrait>(
             .column(user::Column::Id)
             .filter(user::Column::AccountId.eq(account_id))
             .filter(user::Column::Id.is_in(chunk.to_vec()))
+            .filter(user::Column::Origin.ne("local"))
             .into_tuple()
             .all(db)
             .await?;
@@ -174,21 +177,31 @@ pub async fn existing_users<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// A PostgreSQL membership statement with the ids as one array parameter.
+async fn pg_members<C: ConnectionTrait>(
+    db: &C,
+    sql: &str,
+    group_id: &str,
+    user_ids: &[String],
+) -> Result<(), DbErr> {
+    if !user_ids.is_empty() {
+        db.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            sql,
+            [group_id.into(), user_ids.to_vec().into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 pub async fn add_members<C: ConnectionTrait>(
     db: &C,
     group_id: &str,
     user_ids: &[String],
 ) -> Result<(), DbErr> {
     if is_pg(db) {
-        if !user_ids.is_empty() {
-            db.execute_raw(Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                "INSERT INTO group_members (group_id, user_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
-                [group_id.into(), user_ids.to_vec().into()],
-            ))
-            .await?;
-        }
-        return Ok(());
+        return pg_members(db, "INSERT INTO group_members (group_id, user_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING", group_id, user_ids).await;
     }
     for chunk in user_ids.chunks(BATCH) {
         let rows = chunk.iter().map(|u| group_member::ActiveModel {
@@ -217,15 +230,13 @@ pub async fn remove_members<C: ConnectionTrait>(
     user_ids: &[String],
 ) -> Result<(), DbErr> {
     if is_pg(db) {
-        if !user_ids.is_empty() {
-            db.execute_raw(Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                "DELETE FROM group_members WHERE group_id = $1 AND user_id = ANY($2)",
-                [group_id.into(), user_ids.to_vec().into()],
-            ))
-            .await?;
-        }
-        return Ok(());
+        return pg_members(
+            db,
+            "DELETE FROM group_members WHERE group_id = $1 AND user_id = ANY($2)",
+            group_id,
+            user_ids,
+        )
+        .await;
     }
     for chunk in user_ids.chunks(BATCH) {
         group_member::Entity::delete_many()

@@ -72,10 +72,13 @@ async fn cli_json_contract(app: &TestApp) {
     .unwrap();
     let r = c.post(app.url("/auth/local")).json(&json!({"account": id, "email": "root@cli.test", "password": bg["password"], "totp": code})).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    let stored = idbridge::store::model::find_user(&app.db, &id, "root@cli.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let idbridge::store::model::Lookup::One(stored) =
+        idbridge::store::model::find_user(&app.db, &id, "root@cli.test")
+            .await
+            .unwrap()
+    else {
+        panic!("the break-glass user is found by email")
+    };
     assert!(stored.password_hash.unwrap().starts_with("$argon2id$"));
 
     let (ok, reset, _) = tokio::task::block_in_place(|| {

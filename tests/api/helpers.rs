@@ -104,6 +104,7 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
         listen: format!("127.0.0.1:{port}"),
         public_url: format!("http://127.0.0.1:{port}"),
         max_body_bytes: 256 * 1024,
+        max_pending_sign_ins: 20,
         secrets_key: Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into()),
         ..Settings::default()
     };

@@ -4,9 +4,11 @@
 
 #[macro_use]
 mod helpers;
+mod binary;
 mod cli;
 mod e2e_oidc;
 mod management;
 mod scim_cycles;
 mod scim_errors;
+mod security;
 mod sso;

@@ -31,11 +31,11 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn totp(secret: &str, offset: i64) -> String {
+pub(crate) fn totp(secret: &str, offset: i64) -> String {
     idbridge::secrets::totp_now(secret, (now() + offset) as u64).unwrap()
 }
 
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -43,7 +43,7 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-async fn local(
+pub(crate) async fn local(
     app: &TestApp,
     c: &reqwest::Client,
     email: &str,
@@ -61,7 +61,7 @@ async fn local(
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
-async fn session(app: &TestApp, c: &reqwest::Client) -> (u16, Value) {
+pub(crate) async fn session(app: &TestApp, c: &reqwest::Client) -> (u16, Value) {
     let r = c.get(app.url("/auth/session")).send().await.unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
@@ -297,7 +297,7 @@ async fn session_tokens_verify_independently(app: &TestApp) {
             tokio::task::spawn_blocking(move || {
                 std::process::Command::new(py)
                     .arg(format!("{}/tests/jwt_check.py", env!("CARGO_MANIFEST_DIR")))
-                    .args([jwks_url, token, iss])
+                    .args([jwks_url, token, iss, "platform".to_string()])
                     .output()
                     .expect("python runs")
             })
@@ -317,6 +317,7 @@ async fn session_tokens_verify_independently(app: &TestApp) {
     assert_eq!(claims["sub"], json!(bg.user_id));
     assert_eq!(claims["acct"], json!(app.account_id));
     assert_eq!(claims["amr"], json!(["pwd", "otp"]));
+    assert_eq!(claims["aud"], json!("platform"));
     assert!(claims["privs"].as_array().unwrap().len() >= 50);
     assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 300);
     // Rotate: the old token still verifies, the new one uses the new key.
@@ -345,9 +346,9 @@ async fn session_tokens_verify_independently(app: &TestApp) {
 }
 
 /// An identity provider under the test's control.
-struct MockIdp {
-    base: String,
-    next_token: Arc<Mutex<String>>,
+pub(crate) struct MockIdp {
+    pub(crate) base: String,
+    pub(crate) next_token: Arc<Mutex<String>>,
     key2_active: Arc<Mutex<bool>>,
 }
 
@@ -356,7 +357,7 @@ fn jwk(kid: &str, modulus_hex: &str) -> Value {
     json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": b64(&n), "e": "AQAB"})
 }
 
-async fn mock_idp() -> MockIdp {
+pub(crate) async fn mock_idp() -> MockIdp {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let next_token = Arc::new(Mutex::new(String::new()));
@@ -412,7 +413,7 @@ async fn mock_idp() -> MockIdp {
     }
 }
 
-fn sign(claims: &Value, key_file: &str, kid: &str) -> String {
+pub(crate) fn sign(claims: &Value, key_file: &str, kid: &str) -> String {
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(fixture(key_file).as_bytes()).unwrap();
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     h.kid = Some(kid.into());
@@ -434,13 +435,13 @@ fn unsigned(claims: &Value) -> String {
     )
 }
 
-struct Flow {
-    browser: reqwest::Client,
+pub(crate) struct Flow {
+    pub(crate) browser: reqwest::Client,
     state: String,
-    nonce: String,
+    pub(crate) nonce: String,
 }
 
-async fn start(app: &TestApp) -> Flow {
+pub(crate) async fn start(app: &TestApp) -> Flow {
     let browser = browser();
     let r = browser
         .get(app.url(&format!("/sso/{}/login?return_to=/welcome", app.account_id)))
@@ -460,7 +461,7 @@ async fn start(app: &TestApp) -> Flow {
     }
 }
 
-async fn finish(app: &TestApp, f: &Flow, extra: &str) -> (u16, String) {
+pub(crate) async fn finish(app: &TestApp, f: &Flow, extra: &str) -> (u16, String) {
     let r = f
         .browser
         .get(app.url(&format!("/sso/callback?code=abc&state={}{extra}", f.state)))
@@ -483,12 +484,12 @@ async fn finish(app: &TestApp, f: &Flow, extra: &str) -> (u16, String) {
     )
 }
 
-fn claims(idp: &MockIdp, email: &str, nonce: &str, groups: &[&str]) -> Value {
-    json!({"iss": idp.base, "sub": format!("sub-{email}"), "aud": "idbridge-client", "email": email, "nonce": nonce,
+pub(crate) fn claims(idp: &MockIdp, email: &str, nonce: &str, groups: &[&str]) -> Value {
+    json!({"iss": idp.base, "sub": format!("sub-{email}"), "aud": "idbridge-client", "email": email, "email_verified": true, "nonce": nonce,
            "iat": now(), "exp": now() + 300, "groups": groups})
 }
 
-async fn configure(app: &TestApp, idp: &MockIdp, role_source: &str) {
+pub(crate) async fn configure(app: &TestApp, idp: &MockIdp, role_source: &str) {
     let (s, b) = app
         .admin("PUT", "/api/v1/accounts/{acct}/sso", Some(json!({"issuer": idp.base, "client_id": "idbridge-client", "client_secret": "shh", "mode": "optional", "role_source": role_source})))
         .await;

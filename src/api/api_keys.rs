@@ -1,0 +1,103 @@
+//! Management API keys: list, issue (for oneself), revoke.
+//!
+//! A key acts as the user it was issued to, so the API only issues keys to
+//! the caller themselves: no one can mint a key that acts as someone else.
+//! User Management sees and revokes every key of the account.
+
+use super::{audited, auth::Actor, error::ApiError};
+use crate::catalog::USER_MANAGEMENT;
+use crate::state::State;
+use crate::store::credentials::{self, ApiKeyView};
+use actix_web::{delete, get, post, web, HttpResponse};
+use serde::Deserialize;
+
+/// The user whose keys the actor may see and revoke (`None`: every user's).
+fn scope(actor: &Actor) -> Option<&str> {
+    (!actor.access.has(USER_MANAGEMENT)).then_some(actor.user_id.as_str())
+}
+
+#[utoipa::path(responses((status = 200, body = [ApiKeyView])), tag = "api-keys")]
+#[get("/accounts/{id}/api-keys")]
+pub async fn list(
+    state: State,
+    actor: Actor,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    actor.check_account(&path)?;
+    let keys = credentials::list_api_keys(&state.db, &path, scope(&actor)).await?;
+    Ok(HttpResponse::Ok().json(keys.iter().map(ApiKeyView::from).collect::<Vec<_>>()))
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyBody {
+    /// 1 to 365; keys issued over the API always expire (default 90 days).
+    expires_in_days: Option<u32>,
+}
+
+/// Issues a key acting as the caller; the answer is the only time it is shown.
+#[utoipa::path(request_body = ApiKeyBody, responses((status = 201, description = "{id, key}")), tag = "api-keys")]
+#[post("/accounts/{id}/api-keys")]
+pub async fn create(
+    state: State,
+    actor: Actor,
+    path: web::Path<String>,
+    body: Option<web::Json<ApiKeyBody>>,
+) -> Result<HttpResponse, ApiError> {
+    actor.check_account(&path)?;
+    let days = body.and_then(|b| b.into_inner().expires_in_days);
+    let result = async {
+        let days = days.unwrap_or(90);
+        if !(1..=365).contains(&days) {
+            return Err(ApiError::BadRequest(
+                "expires_in_days must be between 1 and 365".into(),
+            ));
+        }
+        Ok(
+            credentials::create_api_key_expiring(&state.db, &path, &actor.user_id, Some(days))
+                .await?,
+        )
+    }
+    .await;
+    let target = result.as_ref().map(|k| k.id.clone()).unwrap_or_default();
+    let issued = audited(
+        &state,
+        &actor,
+        "api_key.create",
+        &target,
+        serde_json::json!({"user": actor.user_id, "expires_in_days": days}),
+        result,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(issued))
+}
+
+#[utoipa::path(responses((status = 204), (status = 404)), tag = "api-keys")]
+#[delete("/accounts/{id}/api-keys/{k}")]
+pub async fn revoke(
+    state: State,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (acct, k) = path.into_inner();
+    actor.check_account(&acct)?;
+    let result = async {
+        if credentials::revoke_api_key(&state.db, &acct, &k, scope(&actor)).await? {
+            state.resolver.forget_api_keys();
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(format!("no live API key {k}")))
+        }
+    }
+    .await;
+    audited(
+        &state,
+        &actor,
+        "api_key.revoke",
+        &k,
+        serde_json::json!({}),
+        result,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,171 @@
+//! The `idbridge` binary as an operator runs it, in a process of its own, so
+//! its memory and its log can be read: sign-in floods stay bounded, and the
+//! log cannot be forged or leak OIDC codes (issue 7, items 3, 6 and 15).
+
+use serde_json::{json, Value};
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+
+struct Served {
+    child: Child,
+    base: String,
+    log: std::path::PathBuf,
+    account: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    fn log(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Peak resident memory of the server process, in KiB.
+    fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+}
+
+async fn serve() -> Served {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("idb.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_idbridge"))
+        .args([
+            "account",
+            "create",
+            "--name",
+            "Acme",
+            "--admin-email",
+            "root@acme.test",
+            "--json",
+        ])
+        .env("IDBRIDGE_DATABASE_URL", &db)
+        .env("IDBRIDGE_LOG_LEVEL", "warn")
+        .output()
+        .expect("account create");
+    assert!(out.status.success());
+    let created: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = dir.path().join("serve.log");
+    let file = std::fs::File::create(&log).expect("log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_idbridge"))
+        .arg("serve")
+        .env("IDBRIDGE_DATABASE_URL", &db)
+        .env("IDBRIDGE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("IDBRIDGE_PUBLIC_URL", &base)
+        .env("IDBRIDGE_LOG_FORMAT", "text")
+        .env("IDBRIDGE_LOG_LEVEL", "info")
+        .env("IDBRIDGE_MAX_CONCURRENT_PASSWORD_CHECKS", "2")
+        .stdout(Stdio::from(file.try_clone().expect("clone")))
+        .stderr(Stdio::from(file))
+        .spawn()
+        .expect("serve");
+    let served = Served {
+        child,
+        base,
+        log,
+        account: created["account_id"].as_str().expect("id").to_string(),
+        _dir: dir,
+    };
+    let c = reqwest::Client::new();
+    for _ in 0..200 {
+        if c.get(format!("{}/healthz", served.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return served;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("idbridge serve did not start:\n{}", served.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_flood_memory_and_log_safety() {
+    let s = serve().await;
+    let c = reqwest::Client::new();
+    // A newline in a login name cannot start a log line of its own.
+    let r = c
+        .post(format!("{}/auth/local", s.base))
+        .json(&json!({"account": s.account, "email": "x@acme.test\nFORGED break_glass.login outcome=success", "password": "x", "totp": "1"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 401);
+
+    let before = s.peak_rss_kib();
+    // 100 concurrent sign-ins with wrong passwords from one client.
+    let attempts = (0..100).map(|i| {
+        let c = c.clone();
+        let url = format!("{}/auth/local", s.base);
+        let acct = s.account.clone();
+        async move {
+            c.post(url)
+                .json(&json!({"account": acct, "email": format!("u{i}@acme.test"), "password": "wrong", "totp": "000000"}))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    let evaluated = statuses.iter().filter(|x| **x == 401).count();
+    assert!(evaluated <= 30, "per-client limit is 30: {statuses:?}");
+    assert!(
+        statuses.iter().all(|x| [401, 429, 503].contains(x)),
+        "{statuses:?}"
+    );
+    let peak = s.peak_rss_kib();
+    // Two argon2 checks (19 MiB each) at a time, not one per request.
+    assert!(
+        peak.saturating_sub(before) < 200 * 1024,
+        "peak RSS grew from {before} KiB to {peak} KiB"
+    );
+
+    // The OIDC code and state never reach the log.
+    let r = c
+        .get(format!(
+            "{}/sso/callback?code=SECRETCODE123&state=SECRETSTATE456",
+            s.base
+        ))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 400);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = s.log();
+    assert!(
+        log.contains("/sso/callback"),
+        "the request is logged:\n{log}"
+    );
+    assert!(
+        !log.contains("SECRETCODE123") && !log.contains("SECRETSTATE456"),
+        "{log}"
+    );
+    assert!(log.contains("FORGED"), "the attempt is logged:\n{log}");
+    assert!(
+        !log.lines().any(|l| l.trim_start().starts_with("FORGED")),
+        "{log}"
+    );
+}
