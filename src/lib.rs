@@ -4,10 +4,22 @@
 //! `catalog` and `access` are pure, `store` is the database edge, `api`,
 //! `scim` and `sso` are the HTTP edges.
 
+// No request may reach a panic: errors are values all the way to a response.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod access;
 pub mod api;
 pub mod catalog;
 pub mod config;
+pub mod json;
 pub mod openapi;
 pub mod ops;
 pub mod rejections;

@@ -1,5 +1,12 @@
 //! The `idbridge` command line.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use clap::{Parser, Subcommand};
 use idbridge::anyhow_like::Result;
 use idbridge::config::Settings;

@@ -38,9 +38,9 @@ impl Metrics {
             let s = l.entry((method.into(), route.into())).or_default();
             s.count += 1;
             s.sum += secs;
-            for (i, b) in BUCKETS.iter().enumerate() {
+            for (n, b) in s.buckets.iter_mut().zip(BUCKETS.iter()) {
                 if secs <= *b {
-                    s.buckets[i] += 1;
+                    *n += 1;
                 }
             }
         }
@@ -57,8 +57,8 @@ impl Metrics {
         out.push_str("# HELP idbridge_http_request_duration_seconds HTTP request latency by method and route.\n# TYPE idbridge_http_request_duration_seconds histogram\n");
         if let Ok(l) = self.latency.lock() {
             for ((m, r), s) in l.iter() {
-                for (i, b) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(out, "idbridge_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{r}\",le=\"{b}\"}} {}", s.buckets[i]);
+                for (n, b) in s.buckets.iter().zip(BUCKETS.iter()) {
+                    let _ = writeln!(out, "idbridge_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{r}\",le=\"{b}\"}} {n}");
                 }
                 let _ = writeln!(out, "idbridge_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{r}\",le=\"+Inf\"}} {}", s.count);
                 let _ = writeln!(

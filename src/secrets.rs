@@ -210,16 +210,13 @@ impl Sealer {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(body)
             .map_err(|_| SealError::Open)?;
-        if bytes.len() < 12 {
+        let Some((nonce, sealed)) = bytes.split_at_checked(12) else {
             return Err(SealError::Open);
-        }
+        };
         let cipher = chacha20poly1305::ChaCha20Poly1305::new_from_slice(key)
             .map_err(|_| SealError::BadKey)?;
         let pt = cipher
-            .decrypt(
-                chacha20poly1305::Nonce::from_slice(&bytes[..12]),
-                &bytes[12..],
-            )
+            .decrypt(chacha20poly1305::Nonce::from_slice(nonce), sealed)
             .map_err(|_| SealError::Open)?;
         String::from_utf8(pt).map_err(|_| SealError::Open)
     }

@@ -83,7 +83,7 @@ impl ResponseError for ApiError {
         };
         let mut body = json!({"error": code, "message": self.to_string()});
         if let ApiError::Forbidden(missing) = self {
-            body["missing_privilege"] = json!(missing);
+            crate::json::set(&mut body, "missing_privilege", json!(missing));
         }
         let mut res = HttpResponse::build(self.status_code());
         if matches!(self, ApiError::Unauthorized) {

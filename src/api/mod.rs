@@ -73,7 +73,7 @@ pub(crate) async fn audited<T>(
         state.resolver.invalidate(actor.account_id());
     }
     let mut d = details;
-    d["credential"] = serde_json::json!(actor.credential);
+    crate::json::set(&mut d, "credential", serde_json::json!(actor.credential));
     let ev = Event::new(
         Some(actor.account_id()),
         actor.email.clone(),

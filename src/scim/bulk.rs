@@ -28,8 +28,13 @@ async fn search_all(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimEr
     let mut total = 0;
     for kind in [ResourceKind::User, ResourceKind::Group] {
         let r = super::sql::list(&ctx, kind, &everything).await?;
-        total += r["totalResults"].as_u64().unwrap_or(0);
-        all.extend(r["Resources"].as_array().cloned().unwrap_or_default());
+        total += r.get("totalResults").and_then(Value::as_u64).unwrap_or(0);
+        all.extend(
+            r.get("Resources")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        );
     }
     let page: Vec<Value> = all
         .into_iter()
@@ -105,7 +110,7 @@ async fn run(
             let v = users::create_user(ctx, data).await?;
             Ok((
                 201,
-                v["meta"]["location"].as_str().map(String::from),
+                crate::json::str_at(&v, "/meta/location").map(String::from),
                 Some(v),
             ))
         }
@@ -195,7 +200,7 @@ async fn bulk(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimError> {
             .to_ascii_uppercase();
         let mut entry = json!({"method": method});
         if let Some(b) = &bulk_id {
-            entry["bulkId"] = json!(b);
+            crate::json::set(&mut entry, "bulkId", json!(b));
         }
         match run(&ctx, op, &created).await {
             Ok((status, location, response)) => {
@@ -206,25 +211,25 @@ async fn bulk(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimError> {
                         }
                     }
                 }
-                entry["status"] = json!(status.to_string());
+                crate::json::set(&mut entry, "status", json!(status.to_string()));
                 if let Some(l) = location {
-                    entry["location"] = json!(l);
+                    crate::json::set(&mut entry, "location", json!(l));
                 }
                 if let Some(v) = response
                     .as_ref()
-                    .and_then(|r| r["meta"]["version"].as_str())
+                    .and_then(|r| crate::json::str_at(r, "/meta/version"))
                 {
-                    entry["version"] = json!(v);
+                    crate::json::set(&mut entry, "version", json!(v));
                 }
             }
             Err(e) => {
                 errors += 1;
                 let mut r = json!({"schemas": [super::error::ERROR_URN], "status": e.status.to_string(), "detail": e.detail});
                 if let Some(t) = e.scim_type {
-                    r["scimType"] = json!(t);
+                    crate::json::set(&mut r, "scimType", json!(t));
                 }
-                entry["status"] = json!(e.status.to_string());
-                entry["response"] = r;
+                crate::json::set(&mut entry, "status", json!(e.status.to_string()));
+                crate::json::set(&mut entry, "response", r);
             }
         }
         results.push(entry);

@@ -99,8 +99,16 @@ async fn resource_type(ctx: ScimCtx, name: web::Path<String>) -> Result<HttpResp
 }
 
 fn schema_with_meta(ctx: &ScimCtx, mut s: Value) -> Value {
-    let id = s["id"].as_str().unwrap_or_default().to_string();
-    s["meta"] = meta(ctx, "Schema", &format!("/Schemas/{id}"));
+    let id = s
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    crate::json::set(
+        &mut s,
+        "meta",
+        meta(ctx, "Schema", &format!("/Schemas/{id}")),
+    );
     s
 }
 

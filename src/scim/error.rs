@@ -67,7 +67,7 @@ impl ResponseError for ScimError {
     fn error_response(&self) -> HttpResponse {
         let mut body = json!({"schemas": [ERROR_URN], "status": self.status.to_string(), "detail": self.detail});
         if let Some(t) = self.scim_type {
-            body["scimType"] = json!(t);
+            crate::json::set(&mut body, "scimType", json!(t));
         }
         let mut res = HttpResponse::build(self.status_code());
         res.content_type(CONTENT_TYPE);

@@ -88,54 +88,51 @@ fn lex(s: &str) -> Result<Vec<Tok>, FilterError> {
     if s.len() > MAX_LEN {
         return err("filter is too long");
     }
-    let chars: Vec<char> = s.chars().collect();
+    let mut chars = s.chars().peekable();
     let mut out = vec![];
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
+    while let Some(c) = chars.next() {
         match c {
-            ' ' | '\t' | '\n' | '\r' => i += 1,
-            '(' => {
-                out.push(Tok::LParen);
-                i += 1;
-            }
-            ')' => {
-                out.push(Tok::RParen);
-                i += 1;
-            }
-            '[' => {
-                out.push(Tok::LBracket);
-                i += 1;
-            }
-            ']' => {
-                out.push(Tok::RBracket);
-                i += 1;
-            }
+            ' ' | '\t' | '\n' | '\r' => {}
+            '(' => out.push(Tok::LParen),
+            ')' => out.push(Tok::RParen),
+            '[' => out.push(Tok::LBracket),
+            ']' => out.push(Tok::RBracket),
             '"' => {
                 // A JSON string, escapes included.
-                let start = i;
-                i += 1;
-                while i < chars.len() && chars[i] != '"' {
-                    if chars[i] == '\\' {
-                        i += 1;
+                let mut lit = String::from('"');
+                let mut closed = false;
+                while let Some(c) = chars.next() {
+                    lit.push(c);
+                    match c {
+                        '\\' => {
+                            if let Some(e) = chars.next() {
+                                lit.push(e);
+                            }
+                        }
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        _ => {}
                     }
-                    i += 1;
                 }
-                if i >= chars.len() {
+                if !closed {
                     return err("unterminated string in filter");
                 }
-                let lit: String = chars[start..=i].iter().collect();
                 let v: String = serde_json::from_str(&lit)
                     .map_err(|_| FilterError(format!("invalid string literal {lit}")))?;
                 out.push(Tok::Str(v));
-                i += 1;
             }
             c if is_word_char(c) => {
-                let start = i;
-                while i < chars.len() && is_word_char(chars[i]) {
-                    i += 1;
+                let mut w = String::from(c);
+                while let Some(&n) = chars.peek() {
+                    if !is_word_char(n) {
+                        break;
+                    }
+                    w.push(n);
+                    chars.next();
                 }
-                out.push(Tok::Word(chars[start..i].iter().collect()));
+                out.push(Tok::Word(w));
             }
             other => return err(format!("unexpected character {other:?} in filter")),
         }
@@ -339,7 +336,10 @@ pub fn parse_filter(s: &str) -> Result<Filter, FilterError> {
     };
     let f = p.or()?;
     if p.pos != p.toks.len() {
-        return err(format!("unexpected {:?} after the filter", p.toks[p.pos]));
+        return err(format!(
+            "unexpected {:?} after the filter",
+            p.toks.get(p.pos)
+        ));
     }
     Ok(f)
 }

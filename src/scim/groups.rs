@@ -63,7 +63,11 @@ async fn find(ctx: &ScimCtx, id: &str) -> Result<group::Model, ScimError> {
 
 async fn rendered(ctx: &ScimCtx, id: &str, projection: &Projection) -> Result<Value, ScimError> {
     let g = find(ctx, id).await?;
-    Ok(projection.apply(render(ctx, &[g], projection).await?.remove(0)))
+    let v = render(ctx, &[g], projection)
+        .await?
+        .pop()
+        .ok_or_else(ScimError::internal)?;
+    Ok(projection.apply(v))
 }
 
 async fn list(
@@ -91,7 +95,11 @@ async fn get(
             .insert_header((actix_web::http::header::ETAG, tag))
             .finish());
     }
-    let v = projection.apply(render(&ctx, &[g], &projection).await?.remove(0));
+    let v = render(&ctx, &[g], &projection)
+        .await?
+        .pop()
+        .ok_or_else(ScimError::internal)?;
+    let v = projection.apply(v);
     Ok(resource_response(StatusCode::OK, &v))
 }
 

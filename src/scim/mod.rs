@@ -75,7 +75,7 @@ impl ScimCtx {
     ) -> Result<(), ScimError> {
         self.state.resolver.invalidate_users(&self.account_id);
         let mut d = details;
-        d["token_id"] = Value::String(self.token_id.clone());
+        crate::json::set(&mut d, "token_id", Value::String(self.token_id.clone()));
         audit::record(
             &self.state.db,
             Event::new(Some(&self.account_id), self.actor(), action, target)
@@ -234,11 +234,11 @@ pub fn json_response(status: actix_web::http::StatusCode, body: &Value) -> HttpR
 pub fn resource_response(status: actix_web::http::StatusCode, body: &Value) -> HttpResponse {
     let mut res = HttpResponse::build(status);
     res.content_type(CONTENT_TYPE);
-    if let Some(v) = body["meta"]["version"].as_str() {
+    if let Some(v) = crate::json::str_at(body, "/meta/version") {
         res.insert_header((actix_web::http::header::ETAG, v.to_string()));
     }
     if status == actix_web::http::StatusCode::CREATED {
-        if let Some(l) = body["meta"]["location"].as_str() {
+        if let Some(l) = crate::json::str_at(body, "/meta/location") {
             res.insert_header((actix_web::http::header::LOCATION, l.to_string()));
         }
     }

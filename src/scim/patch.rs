@@ -367,7 +367,7 @@ fn at_path(
                 match &p.sub_after {
                     Some(sub) => {
                         for &i in &hits {
-                            if let Some(o) = items[i].as_object_mut() {
+                            if let Some(o) = items.get_mut(i).and_then(Value::as_object_mut) {
                                 let k = key_in(o, sub);
                                 o.remove(&k);
                             }
@@ -420,9 +420,12 @@ fn at_path(
                 }
                 let mut changed = vec![];
                 for &i in &hits {
+                    let Some(item) = items.get_mut(i) else {
+                        continue;
+                    };
                     match &p.sub_after {
                         Some(sub) => {
-                            let o = obj(&mut items[i]);
+                            let o = obj(item);
                             let k = key_in(o, sub);
                             o.insert(k, v.clone());
                         }
@@ -433,10 +436,10 @@ fn at_path(
                                     def.name
                                 )));
                             }
-                            items[i] = v.clone();
+                            *item = v.clone();
                         }
                     }
-                    changed.push(items[i].clone());
+                    changed.push(item.clone());
                 }
                 one_primary(items, &changed);
             }
@@ -484,8 +487,8 @@ fn at_path(
                 }
                 if op == Op::Replace {
                     let mut new = new;
-                    let copy = new.clone();
-                    one_primary(&mut new, &copy[copy.len().saturating_sub(1)..]);
+                    let last: Vec<Value> = new.last().cloned().into_iter().collect();
+                    one_primary(&mut new, &last);
                     scope.insert(key, Value::Array(new));
                     return Ok(());
                 }

@@ -207,10 +207,10 @@ impl Projection {
         let mut out = src;
         for a in &self.excluded {
             let p = path_of(a);
-            if p.len() == 1
-                && (p[0].eq_ignore_ascii_case("id") || p[0].eq_ignore_ascii_case("schemas"))
-            {
-                continue;
+            if let [only] = p.as_slice() {
+                if only.eq_ignore_ascii_case("id") || only.eq_ignore_ascii_case("schemas") {
+                    continue;
+                }
             }
             remove_path(&mut out, &p);
         }

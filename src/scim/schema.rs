@@ -321,17 +321,21 @@ fn attr_json(x: &Attr) -> Value {
         "uniqueness": x.uniqueness,
     });
     if x.ty == Type::Reference {
-        v["referenceTypes"] = json!(["external", "uri"]);
+        crate::json::set(&mut v, "referenceTypes", json!(["external", "uri"]));
     }
     if !x.sub.is_empty() {
-        v["subAttributes"] = Value::Array(x.sub.iter().map(attr_json).collect());
+        crate::json::set(
+            &mut v,
+            "subAttributes",
+            Value::Array(x.sub.iter().map(attr_json).collect()),
+        );
     }
     v
 }
 
 /// Sets a schema characteristic on `attr[.sub]` of a schema JSON.
 fn annotate(schema: &mut Value, attr: &str, sub: Option<&str>, key: &str, v: Value) {
-    let Some(list) = schema["attributes"].as_array_mut() else {
+    let Some(list) = schema.get_mut("attributes").and_then(Value::as_array_mut) else {
         return;
     };
     let Some(a) = list.iter_mut().find(|x| x["name"] == attr) else {
@@ -339,70 +343,73 @@ fn annotate(schema: &mut Value, attr: &str, sub: Option<&str>, key: &str, v: Val
     };
     let target = match sub {
         None => a,
-        Some(s) => match a["subAttributes"]
-            .as_array_mut()
+        Some(s) => match a
+            .get_mut("subAttributes")
+            .and_then(Value::as_array_mut)
             .and_then(|l| l.iter_mut().find(|x| x["name"] == s))
         {
             Some(t) => t,
             None => return,
         },
     };
-    target[key] = v;
+    crate::json::set(target, key, v);
 }
 
 /// The `/Schemas` resources (without meta, which needs the base URL).
 /// `roles` lists the role names this account accepts in the User `roles` attribute.
 pub fn all_schemas_json(roles: &[String]) -> Vec<Value> {
-    let mut out = base_schemas();
+    let [mut user, mut enterprise, mut group] = base_schemas();
     annotate(
-        &mut out[0],
+        &mut user,
         "roles",
         Some("value"),
         "canonicalValues",
         json!(roles),
     );
     annotate(
-        &mut out[0],
+        &mut user,
         "groups",
         Some("$ref"),
         "referenceTypes",
         json!(["Group"]),
     );
     annotate(
-        &mut out[1],
+        &mut enterprise,
         "manager",
         Some("$ref"),
         "referenceTypes",
         json!(["User"]),
     );
     annotate(
-        &mut out[2],
+        &mut group,
         "members",
         Some("$ref"),
         "referenceTypes",
         json!(["User"]),
     );
     annotate(
-        &mut out[2],
+        &mut group,
         "members",
         Some("type"),
         "canonicalValues",
         json!(["User"]),
     );
-    out
+    vec![user, enterprise, group]
 }
 
-fn base_schemas() -> Vec<Value> {
+fn base_schemas() -> [Value; 3] {
     let schema = |id: &str, name: &str, desc: &str, attrs: &[&[Attr]]| {
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"], "id": id, "name": name, "description": desc,
                "attributes": attrs.iter().flat_map(|l| l.iter()).filter(|x| !matches!(x.name, "id" | "meta")).map(attr_json).collect::<Vec<_>>()})
     };
-    vec![
+    // `meta`-less common attributes: externalId only.
+    let common = COMMON.get(1..2).unwrap_or(&[]);
+    [
         schema(
             USER_URN,
             "User",
             "A person with access to the account",
-            &[USER, &COMMON[1..2]],
+            &[USER, common],
         ),
         schema(
             ENTERPRISE_URN,
@@ -414,7 +421,7 @@ fn base_schemas() -> Vec<Value> {
             GROUP_URN,
             "Group",
             "A set of users, mapped to roles by group mappings",
-            &[GROUP, &COMMON[1..2]],
+            &[GROUP, common],
         ),
     ]
 }

@@ -86,7 +86,8 @@ async fn one(ctx: &ScimCtx, id: &str) -> Result<(user::Model, Value), ScimError>
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
     let v = render(ctx, std::slice::from_ref(&u), &Projection::default())
         .await?
-        .remove(0);
+        .pop()
+        .ok_or_else(ScimError::internal)?;
     Ok((u, v))
 }
 

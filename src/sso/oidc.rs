@@ -318,7 +318,7 @@ fn groups_claim(id_token: &str, claim: &str) -> Vec<String> {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
         return vec![];
     };
-    match &v[claim] {
+    match v.get(claim).unwrap_or(&serde_json::Value::Null) {
         serde_json::Value::Array(a) => a
             .iter()
             .filter_map(|g| g.as_str().map(String::from))

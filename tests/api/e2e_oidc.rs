@@ -1,7 +1,7 @@
 //! End to end against a real OpenID provider: panva's oidc-provider (npm),
 //! run on loopback by tests/e2e/provider.mjs. Its development login form is
 //! plain HTML, so the test drives the whole sign-in without a browser.
-//! Runs when IDBRIDGE_TEST_OIDC_PROVIDER names provider.mjs (CI sets it).
+//! The provider is installed by `peers::oidc_provider` on first use.
 
 use crate::helpers::TestApp;
 use serde_json::{json, Value};
@@ -121,10 +121,9 @@ async fn sign_in(app: &TestApp, email: &str) -> (u16, String, reqwest::Client) {
 }
 
 async fn real_provider_sign_in(app: &TestApp) {
-    let Ok(script) = std::env::var("IDBRIDGE_TEST_OIDC_PROVIDER") else {
-        eprintln!("IDBRIDGE_TEST_OIDC_PROVIDER not set: oidc-provider end-to-end test skipped (CI sets it)");
-        return;
-    };
+    let script = tokio::task::block_in_place(crate::peers::oidc_provider)
+        .display()
+        .to_string();
     app.enable_aus().await;
     app.admin(
         "POST",

@@ -15,10 +15,8 @@ macro_rules! both_backends {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                match crate::helpers::spawn(crate::helpers::Backend::Postgres).await {
-                    Some(app) => super::$name(&app).await,
-                    None => eprintln!("IDBRIDGE_TEST_POSTGRES_URL not set: PostgreSQL run skipped"),
-                }
+                let app = crate::helpers::spawn(crate::helpers::Backend::Postgres).await.expect("postgres app");
+                super::$name(&app).await;
             }
         }
     )*};
@@ -82,11 +80,11 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
             None,
         ),
         Backend::Postgres => {
-            let admin = std::env::var("IDBRIDGE_TEST_POSTGRES_URL").ok()?;
+            let admin = crate::peers::postgres_url();
             let name = format!("idb_test_{}", uuid::Uuid::new_v4().simple());
-            let db = store::connect(&admin)
-                .await
-                .expect("connect to IDBRIDGE_TEST_POSTGRES_URL");
+            let db = store::connect(&admin).await.unwrap_or_else(|e| {
+                panic!("PostgreSQL is not reachable at {admin} ({e}): start it, or point IDBRIDGE_TEST_POSTGRES_URL at one")
+            });
             db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                 .await
                 .expect("create test database");

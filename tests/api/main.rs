@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random port with a fresh database,
-//! spoken to over HTTP. Each test runs on SQLite, and on PostgreSQL too when
-//! IDBRIDGE_TEST_POSTGRES_URL is set (CI sets it).
+//! spoken to over HTTP. Each test runs on SQLite and on PostgreSQL (the
+//! machine's, or IDBRIDGE_TEST_POSTGRES_URL); outside peers are set up by
+//! `peers` on first use.
 
 #[macro_use]
 mod helpers;
@@ -8,6 +9,7 @@ mod binary;
 mod cli;
 mod e2e_oidc;
 mod management;
+mod peers;
 mod scim_cycles;
 mod scim_errors;
 mod security;

@@ -277,10 +277,7 @@ async fn throttling_and_sso_required(app: &TestApp) {
 }
 
 async fn session_tokens_verify_independently(app: &TestApp) {
-    let Ok(python) = std::env::var("IDBRIDGE_TEST_PYTHON") else {
-        eprintln!("IDBRIDGE_TEST_PYTHON not set: independent JWT check skipped (CI sets it)");
-        return;
-    };
+    let python = tokio::task::block_in_place(crate::peers::python);
     let bg = &app.break_glass;
     let c = browser();
     assert_eq!(

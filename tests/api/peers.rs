@@ -1,0 +1,86 @@
+//! Outside programs the tests talk to, set up by the tests themselves so
+//! `cargo test --workspace` runs everything with nothing to switch on:
+//! PostgreSQL (the machine's, at 127.0.0.1:5432 unless
+//! IDBRIDGE_TEST_POSTGRES_URL says otherwise), a Python with PyJWT (a
+//! virtualenv made once under the target directory unless
+//! IDBRIDGE_TEST_PYTHON names one) and panva's oidc-provider (`npm ci` in
+//! tests/e2e once unless IDBRIDGE_TEST_OIDC_PROVIDER names the script).
+//! When a peer cannot be set up the test fails and says why: nothing is
+//! skipped quietly.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+pub fn postgres_url() -> String {
+    std::env::var("IDBRIDGE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into())
+}
+
+/// Runs `setup` once per test process; every caller gets its answer.
+fn once(
+    cell: &'static OnceLock<Result<PathBuf, String>>,
+    setup: impl FnOnce() -> Result<PathBuf, String>,
+) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    match cell.get_or_init(setup) {
+        Ok(p) => p.clone(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// A Python interpreter that can `import jwt` (PyJWT with cryptography).
+pub fn python() -> PathBuf {
+    static CELL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    once(&CELL, || {
+        if let Ok(p) = std::env::var("IDBRIDGE_TEST_PYTHON") {
+            return Ok(PathBuf::from(p));
+        }
+        let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pyjwt-venv");
+        let py = venv.join("bin/python");
+        let ready = Command::new(&py)
+            .args(["-c", "import jwt, cryptography"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ready {
+            run(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+                .map_err(|e| format!("making a virtualenv for PyJWT: {e}"))?;
+            run(Command::new(&py).args(["-m", "pip", "install", "--quiet", "pyjwt[crypto]"]))
+                .map_err(|e| format!("installing PyJWT (needs PyPI): {e}"))?;
+        }
+        Ok(py)
+    })
+}
+
+/// tests/e2e/provider.mjs with its npm dependencies installed.
+pub fn oidc_provider() -> PathBuf {
+    static CELL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    once(&CELL, || {
+        if let Ok(p) = std::env::var("IDBRIDGE_TEST_OIDC_PROVIDER") {
+            return Ok(PathBuf::from(p));
+        }
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+        if !dir.join("node_modules/oidc-provider").is_dir() {
+            run(Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--silent", "--prefix"])
+                .arg(&dir))
+            .map_err(|e| format!("installing oidc-provider (needs node and npm): {e}"))?;
+        }
+        Ok(dir.join("provider.mjs"))
+    })
+}
