@@ -369,7 +369,8 @@ async fn real_main() -> Result<()> {
             cmd: KeysCmd::Rotate,
         } => {
             let db = open(&settings).await?;
-            let kid = idbridge::sso::keys::rotate(&db)
+            let sealer = idbridge::secrets::Sealer::new(settings.secrets_key.as_deref())?;
+            let kid = idbridge::sso::keys::rotate(&db, &sealer)
                 .await
                 .map_err(|e| e.to_string())?;
             audit::record(&db, audit::Event::new(None, "cli", "keys.rotate", &kid)).await?;

@@ -60,37 +60,35 @@ pub async fn patch_account(
     actor.check_account(&path)?;
     let b = body.into_inner();
     let details = serde_json::json!({"name": b.name, "advanced_user_security": b.advanced_user_security, "environment_scoping": b.environment_scoping});
-    let result = async {
-        actor.require(ACCOUNT_ADMINISTRATION)?;
-        let mut am: account::ActiveModel = actor.account.account.clone().into();
-        if let Some(n) = b.name {
-            if n.trim().is_empty() {
-                return Err(ApiError::BadRequest("name must not be empty".into()));
-            }
-            am.name = Set(n.trim().to_string());
-        }
-        if let Some(s) = b.environment_scoping {
-            let s = Scoping::parse(&s).ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "environment_scoping must be \"additive\" or \"strict\", not {s:?}"
-                ))
-            })?;
-            am.environment_scoping = Set(s.as_str().into());
-        }
-        if let Some(a) = b.advanced_user_security {
-            am.advanced_user_security = Set(a);
-        }
-        am.updated_at = Set(now_ms());
-        Ok(am.update(&state.db).await?)
-    }
-    .await;
     let a = audited(
         &state,
         &actor,
         "account.update",
         &actor.account.account.id,
         details,
-        result,
+        async |txn| {
+            actor.require(ACCOUNT_ADMINISTRATION)?;
+            let mut am: account::ActiveModel = actor.account.account.clone().into();
+            if let Some(n) = b.name {
+                if n.trim().is_empty() {
+                    return Err(ApiError::BadRequest("name must not be empty".into()));
+                }
+                am.name = Set(n.trim().to_string());
+            }
+            if let Some(s) = b.environment_scoping {
+                let s = Scoping::parse(&s).ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "environment_scoping must be \"additive\" or \"strict\", not {s:?}"
+                    ))
+                })?;
+                am.environment_scoping = Set(s.as_str().into());
+            }
+            if let Some(a) = b.advanced_user_security {
+                am.advanced_user_security = Set(a);
+            }
+            am.updated_at = Set(now_ms());
+            Ok(am.update(txn).await?)
+        },
     )
     .await?;
     Ok(HttpResponse::Ok().json(AccountView::from(&a)))

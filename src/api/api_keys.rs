@@ -46,27 +46,23 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     actor.check_account(&path)?;
     let days = body.and_then(|b| b.into_inner().expires_in_days);
-    let result = async {
-        let days = days.unwrap_or(90);
-        if !(1..=365).contains(&days) {
-            return Err(ApiError::BadRequest(
-                "expires_in_days must be between 1 and 365".into(),
-            ));
-        }
-        Ok(
-            credentials::create_api_key_expiring(&state.db, &path, &actor.user_id, Some(days))
-                .await?,
-        )
-    }
-    .await;
-    let target = result.as_ref().map(|k| k.id.clone()).unwrap_or_default();
+    let key = crate::secrets::issue(credentials::API_KEY_PREFIX);
+    let target = key.id.clone();
     let issued = audited(
         &state,
         &actor,
         "api_key.create",
         &target,
         serde_json::json!({"user": actor.user_id, "expires_in_days": days}),
-        result,
+        async |txn| {
+            let days = days.unwrap_or(90);
+            if !(1..=365).contains(&days) {
+                return Err(ApiError::BadRequest(
+                    "expires_in_days must be between 1 and 365".into(),
+                ));
+            }
+            Ok(credentials::insert_api_key(txn, &path, &actor.user_id, key, Some(days)).await?)
+        },
     )
     .await?;
     Ok(HttpResponse::Created().json(issued))
@@ -81,23 +77,21 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let (acct, k) = path.into_inner();
     actor.check_account(&acct)?;
-    let result = async {
-        if credentials::revoke_api_key(&state.db, &acct, &k, scope(&actor)).await? {
-            state.resolver.forget_api_keys();
-            Ok(())
-        } else {
-            Err(ApiError::NotFound(format!("no live API key {k}")))
-        }
-    }
-    .await;
     audited(
         &state,
         &actor,
         "api_key.revoke",
         &k,
         serde_json::json!({}),
-        result,
+        async |txn| {
+            if credentials::revoke_api_key(txn, &acct, &k, scope(&actor)).await? {
+                Ok(())
+            } else {
+                Err(ApiError::NotFound(format!("no live API key {k}")))
+            }
+        },
     )
     .await?;
+    state.resolver.forget_api_keys();
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,8 +4,9 @@ use super::{audited, auth::Actor, error::ApiError};
 use crate::catalog::ENVIRONMENT_MANAGEMENT;
 use crate::state::State;
 use crate::store::entities::*;
-use crate::store::{new_id, now_ms, write_txn};
+use crate::store::{new_id, now_ms};
 use actix_web::{delete, get, post, put, web, HttpResponse};
+use sea_orm::DatabaseTransaction;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 
@@ -110,7 +111,7 @@ fn check(actor: &Actor, b: &EnvironmentBody) -> Result<(String, Vec<String>), Ap
 }
 
 async fn save(
-    state: &State,
+    txn: &DatabaseTransaction,
     account_id: &str,
     id: &str,
     b: &EnvironmentBody,
@@ -118,7 +119,6 @@ async fn save(
     roles: &[String],
     is_new: bool,
 ) -> Result<(), ApiError> {
-    let txn = write_txn(&state.db).await?;
     let am = environment::ActiveModel {
         id: Set(id.into()),
         account_id: Set(account_id.into()),
@@ -132,12 +132,12 @@ async fn save(
         },
     };
     if is_new {
-        am.insert(&txn).await?;
+        am.insert(txn).await?;
     } else {
-        am.update(&txn).await?;
+        am.update(txn).await?;
         environment_role::Entity::delete_many()
             .filter(environment_role::Column::EnvironmentId.eq(id))
-            .exec(&txn)
+            .exec(txn)
             .await?;
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -146,10 +146,9 @@ async fn save(
             environment_id: Set(id.into()),
             role_ref: Set(r.clone()),
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
     }
-    txn.commit().await?;
     Ok(())
 }
 
@@ -164,18 +163,16 @@ pub async fn create(
     actor.check_account(&path)?;
     let b = body.into_inner();
     let id = new_id();
-    let result = async {
-        let (class, roles) = check(&actor, &b)?;
-        save(&state, &path, &id, &b, class, &roles, true).await
-    }
-    .await;
     audited(
         &state,
         &actor,
         "environment.create",
         &id,
         serde_json::json!({"name": b.name, "roles": b.roles}),
-        result,
+        async |txn| {
+            let (class, roles) = check(&actor, &b)?;
+            save(txn, &path, &id, &b, class, &roles, true).await
+        },
     )
     .await?;
     Ok(HttpResponse::Created().json(one(&state, &path, &id).await?))
@@ -193,18 +190,16 @@ pub async fn update(
     actor.check_account(&acct)?;
     let current = one(&state, &acct, &env).await?;
     let b = body.into_inner();
-    let result = async {
-        let (class, roles) = check(&actor, &b)?;
-        save(&state, &acct, &current.id, &b, class, &roles, false).await
-    }
-    .await;
     audited(
         &state,
         &actor,
         "environment.update",
         &current.id,
         serde_json::json!({"name": b.name, "roles": b.roles}),
-        result,
+        async |txn| {
+            let (class, roles) = check(&actor, &b)?;
+            save(txn, &acct, &current.id, &b, class, &roles, false).await
+        },
     )
     .await?;
     Ok(HttpResponse::Ok().json(one(&state, &acct, &current.id).await?))
@@ -220,21 +215,19 @@ pub async fn delete(
     let (acct, env) = path.into_inner();
     actor.check_account(&acct)?;
     let current = one(&state, &acct, &env).await?;
-    let result = async {
-        actor.require(ENVIRONMENT_MANAGEMENT)?;
-        environment::Entity::delete_by_id(current.id.clone())
-            .exec(&state.db)
-            .await?;
-        Ok(())
-    }
-    .await;
     audited(
         &state,
         &actor,
         "environment.delete",
         &current.id,
         serde_json::json!({"name": current.name}),
-        result,
+        async |txn| {
+            actor.require(ENVIRONMENT_MANAGEMENT)?;
+            environment::Entity::delete_by_id(current.id.clone())
+                .exec(txn)
+                .await?;
+            Ok(())
+        },
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())

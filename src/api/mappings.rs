@@ -5,7 +5,7 @@ use crate::access::check_mappable;
 use crate::catalog::{USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
 use crate::state::State;
 use crate::store::entities::*;
-use crate::store::{new_id, now_ms, write_txn};
+use crate::store::{new_id, now_ms};
 use actix_web::{delete, get, post, web, HttpResponse};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
@@ -92,89 +92,93 @@ pub async fn create(
     actor.check_account(&path)?;
     let b = body.into_inner();
     let id = new_id();
-    let result = async {
-        actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
-        let model = &actor.account.model;
-        let (kind, value) = match (&b.group.display_name, &b.group.external_id, &b.group.id) {
-            (Some(v), None, None) => ("displayName", v.clone()),
-            (None, Some(v), None) => ("externalId", v.clone()),
-            (None, None, Some(v)) => ("id", v.clone()),
-            _ => {
-                return Err(ApiError::BadRequest(
-                    "group must name exactly one of displayName, externalId or id".into(),
-                ))
-            }
-        };
-        if value.trim().is_empty() {
-            return Err(ApiError::BadRequest("group value must not be empty".into()));
-        }
-        if b.roles.is_empty() {
-            return Err(ApiError::BadRequest(
-                "a mapping names at least one role".into(),
-            ));
-        }
-        let mut roles = vec![];
-        for r in &b.roles {
-            let rid = model
-                .find_role(r)
-                .ok_or_else(|| ApiError::BadRequest(format!("unknown role: {r}")))?;
-            check_mappable(&rid)?;
-            model.check_assignable(&rid)?;
-            actor
-                .access
-                .may_assign(&model.effective_privileges(&rid)?)?;
-            if !roles.contains(&rid) {
-                roles.push(rid);
-            }
-        }
-        let envs = match &b.environments {
-            None => None,
-            Some(names) => Some(
-                names
-                    .iter()
-                    .map(|e| {
-                        model
-                            .find_environment(e)
-                            .map(|x| x.id.clone())
-                            .ok_or_else(|| {
-                                ApiError::BadRequest(format!("unknown environment: {e}"))
-                            })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-        };
-        let norm = if kind == "displayName" {
-            value.to_lowercase()
-        } else {
-            value.clone()
-        };
-        let txn = write_txn(&state.db).await?;
-        group_mapping::ActiveModel {
-            id: Set(id.clone()),
-            account_id: Set(path.to_string()),
-            match_kind: Set(kind.into()),
-            match_value: Set(value),
-            match_value_norm: Set(norm),
-            created_at: Set(now_ms()),
-        }
-        .insert(&txn)
-        .await?;
-        for r in roles {
-            group_mapping_role::ActiveModel {
-                mapping_id: Set(id.clone()),
-                role_ref: Set(r),
-                environments: Set(envs.as_ref().map(|e| serde_json::json!(e).to_string())),
-            }
-            .insert(&txn)
-            .await?;
-        }
-        txn.commit().await?;
-        Ok(())
-    }
-    .await;
     let details =
         serde_json::json!({"group": b.group, "roles": b.roles, "environments": b.environments});
-    audited(&state, &actor, "group_mapping.create", &id, details, result).await?;
+    audited(
+        &state,
+        &actor,
+        "group_mapping.create",
+        &id,
+        details,
+        async |txn| {
+            actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
+            let model = &actor.account.model;
+            let (kind, value) = match (&b.group.display_name, &b.group.external_id, &b.group.id) {
+                (Some(v), None, None) => ("displayName", v.clone()),
+                (None, Some(v), None) => ("externalId", v.clone()),
+                (None, None, Some(v)) => ("id", v.clone()),
+                _ => {
+                    return Err(ApiError::BadRequest(
+                        "group must name exactly one of displayName, externalId or id".into(),
+                    ))
+                }
+            };
+            if value.trim().is_empty() {
+                return Err(ApiError::BadRequest("group value must not be empty".into()));
+            }
+            if b.roles.is_empty() {
+                return Err(ApiError::BadRequest(
+                    "a mapping names at least one role".into(),
+                ));
+            }
+            let mut roles = vec![];
+            for r in &b.roles {
+                let rid = model
+                    .find_role(r)
+                    .ok_or_else(|| ApiError::BadRequest(format!("unknown role: {r}")))?;
+                check_mappable(&rid)?;
+                model.check_assignable(&rid)?;
+                actor
+                    .access
+                    .may_assign(&model.effective_privileges(&rid)?)?;
+                if !roles.contains(&rid) {
+                    roles.push(rid);
+                }
+            }
+            let envs = match &b.environments {
+                None => None,
+                Some(names) => Some(
+                    names
+                        .iter()
+                        .map(|e| {
+                            model
+                                .find_environment(e)
+                                .map(|x| x.id.clone())
+                                .ok_or_else(|| {
+                                    ApiError::BadRequest(format!("unknown environment: {e}"))
+                                })
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+            };
+            let norm = if kind == "displayName" {
+                value.to_lowercase()
+            } else {
+                value.clone()
+            };
+            group_mapping::ActiveModel {
+                id: Set(id.clone()),
+                account_id: Set(path.to_string()),
+                match_kind: Set(kind.into()),
+                match_value: Set(value),
+                match_value_norm: Set(norm),
+                created_at: Set(now_ms()),
+            }
+            .insert(txn)
+            .await?;
+            for r in roles {
+                group_mapping_role::ActiveModel {
+                    mapping_id: Set(id.clone()),
+                    role_ref: Set(r),
+                    environments: Set(envs.as_ref().map(|e| serde_json::json!(e).to_string())),
+                }
+                .insert(txn)
+                .await?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
     let maps = crate::store::model::mappings(&state.db, &path).await?;
     let (m, r) = maps
         .iter()
@@ -197,26 +201,24 @@ pub async fn delete(
         .iter()
         .find(|(m, _)| m.id == mid)
         .ok_or_else(|| ApiError::NotFound(format!("unknown group mapping: {mid}")))?;
-    let result = async {
-        actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
-        for r in roles {
-            if let Ok(p) = actor.account.model.effective_privileges(&r.role_ref) {
-                actor.access.may_assign(&p)?;
-            }
-        }
-        group_mapping::Entity::delete_by_id(mid.clone())
-            .exec(&state.db)
-            .await?;
-        Ok(())
-    }
-    .await;
     audited(
         &state,
         &actor,
         "group_mapping.delete",
         &mid,
         serde_json::json!({}),
-        result,
+        async |txn| {
+            actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
+            for r in roles {
+                if let Ok(p) = actor.account.model.effective_privileges(&r.role_ref) {
+                    actor.access.may_assign(&p)?;
+                }
+            }
+            group_mapping::Entity::delete_by_id(mid.clone())
+                .exec(txn)
+                .await?;
+            Ok(())
+        },
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())

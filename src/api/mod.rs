@@ -15,9 +15,11 @@ pub(crate) mod users;
 
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
+use crate::store::write_txn;
 use actix_web::web;
 use auth::Actor;
 use error::ApiError;
+use sea_orm::DatabaseTransaction;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -54,38 +56,55 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Records the outcome of a management write, success or not, then returns it.
+/// Runs a management write and records its outcome. The work runs in one
+/// write transaction and a successful change commits together with its
+/// audit event, so neither exists without the other; a refused or failed
+/// write is rolled back and its refusal recorded on its own.
+/// All database access inside `work` must use the transaction it is given.
 pub(crate) async fn audited<T>(
     state: &AppState,
     actor: &Actor,
     action: &str,
     target: &str,
     details: serde_json::Value,
-    result: Result<T, ApiError>,
+    work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let outcome = match &result {
-        Ok(_) => "success".to_string(),
-        Err(ApiError::Forbidden(_)) => "denied".to_string(),
-        Err(ApiError::Internal(_)) => "error".to_string(),
-        Err(e) => format!("rejected: {e}"),
+    let mut details = details;
+    crate::json::set(
+        &mut details,
+        "credential",
+        serde_json::json!(actor.credential),
+    );
+    let event = |outcome: &str| {
+        Event::new(
+            Some(actor.account_id()),
+            actor.email.clone(),
+            action,
+            target,
+        )
+        .outcome(outcome)
+        .details(details.clone())
     };
-    if result.is_ok() {
-        state.resolver.invalidate(actor.account_id());
-    }
-    let mut d = details;
-    crate::json::set(&mut d, "credential", serde_json::json!(actor.credential));
-    let ev = Event::new(
-        Some(actor.account_id()),
-        actor.email.clone(),
-        action,
-        target,
-    )
-    .outcome(&outcome)
-    .details(d);
-    if let Err(e) = audit::record(&state.db, ev).await {
-        // A write whose audit event cannot be stored is reported as failed.
-        return Err(ApiError::internal(e));
-    }
+    let txn = write_txn(&state.db).await?;
+    let result = match work(&txn).await {
+        Ok(v) => {
+            audit::record(&txn, event("success")).await?;
+            txn.commit().await?;
+            state.resolver.invalidate(actor.account_id());
+            Ok(v)
+        }
+        Err(e) => {
+            txn.rollback().await?;
+            let outcome = match &e {
+                ApiError::Forbidden(_) => "denied".to_string(),
+                ApiError::Internal(_) => "error".to_string(),
+                e => format!("rejected: {e}"),
+            };
+            // A refusal changed nothing; its record stands alone.
+            audit::record(&state.db, event(&outcome)).await?;
+            Err(e)
+        }
+    };
     actor.caller.mark_audited();
     result
 }

@@ -5,8 +5,9 @@ use crate::access::AccountModel;
 use crate::catalog::{self, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
 use crate::state::State;
 use crate::store::entities::*;
-use crate::store::{new_id, now_ms, write_txn};
+use crate::store::{new_id, now_ms};
 use actix_web::{delete, get, post, put, web, HttpResponse};
+use sea_orm::DatabaseTransaction;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -151,7 +152,7 @@ fn check(
 }
 
 async fn save(
-    state: &State,
+    txn: &DatabaseTransaction,
     account_id: &str,
     id: &str,
     b: &RoleBody,
@@ -159,7 +160,6 @@ async fn save(
     own: &BTreeSet<&'static str>,
     is_new: bool,
 ) -> Result<(), ApiError> {
-    let txn = write_txn(&state.db).await?;
     let now = now_ms();
     let am = custom_role::ActiveModel {
         id: Set(id.into()),
@@ -176,12 +176,12 @@ async fn save(
         updated_at: Set(now),
     };
     if is_new {
-        am.insert(&txn).await?;
+        am.insert(txn).await?;
     } else {
-        am.update(&txn).await?;
+        am.update(txn).await?;
         custom_role_privilege::Entity::delete_many()
             .filter(custom_role_privilege::Column::RoleId.eq(id))
-            .exec(&txn)
+            .exec(txn)
             .await?;
     }
     for p in own {
@@ -189,10 +189,9 @@ async fn save(
             role_id: Set(id.into()),
             privilege: Set(p.to_string()),
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
     }
-    txn.commit().await?;
     Ok(())
 }
 
@@ -218,14 +217,13 @@ pub async fn create(
     actor.check_account(&path)?;
     let b = body.into_inner();
     let id = new_id();
-    let result = async {
-        let (parent, own) = check(&actor, None, &b)?;
-        save(&state, actor.account_id(), &id, &b, parent, &own, true).await
-    }
-    .await;
     let details =
         serde_json::json!({"name": b.name, "inherits": b.inherits, "privileges": b.privileges});
-    audited(&state, &actor, "role.create", &id, details, result).await?;
+    audited(&state, &actor, "role.create", &id, details, async |txn| {
+        let (parent, own) = check(&actor, None, &b)?;
+        save(txn, actor.account_id(), &id, &b, parent, &own, true).await
+    })
+    .await?;
     let mut res = reloaded(&state, actor.account_id(), &id).await?;
     *res.status_mut() = actix_web::http::StatusCode::CREATED;
     Ok(res)
@@ -243,7 +241,9 @@ pub async fn update(
     actor.check_account(&acct)?;
     let b = body.into_inner();
     let rid = find(&actor, &role)?;
-    let result = async {
+    let details =
+        serde_json::json!({"name": b.name, "inherits": b.inherits, "privileges": b.privileges});
+    audited(&state, &actor, "role.update", &rid, details, async |txn| {
         if catalog::builtin_role(&rid).is_some() {
             return Err(ApiError::Conflict(format!(
                 "built-in role {} is read-only",
@@ -255,12 +255,9 @@ pub async fn update(
             .access
             .may_assign(&actor.account.model.effective_privileges(&rid)?)?;
         let (parent, own) = check(&actor, Some(&rid), &b)?;
-        save(&state, &acct, &rid, &b, parent, &own, false).await
-    }
-    .await;
-    let details =
-        serde_json::json!({"name": b.name, "inherits": b.inherits, "privileges": b.privileges});
-    audited(&state, &actor, "role.update", &rid, details, result).await?;
+        save(txn, &acct, &rid, &b, parent, &own, false).await
+    })
+    .await?;
     reloaded(&state, &acct, &rid).await
 }
 
@@ -274,56 +271,52 @@ pub async fn delete(
     let (acct, role) = path.into_inner();
     actor.check_account(&acct)?;
     let rid = find(&actor, &role)?;
-    let result = async {
-        let model = &actor.account.model;
-        if catalog::builtin_role(&rid).is_some() {
-            return Err(ApiError::Conflict(format!(
-                "built-in role {} is read-only",
-                model.role_name(&rid)
-            )));
-        }
-        actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
-        actor
-            .access
-            .may_assign(&model.effective_privileges(&rid)?)?;
-        if let Some(child) = model
-            .custom_roles
-            .values()
-            .find(|r| r.parent.as_deref() == Some(rid.as_str()))
-        {
-            return Err(ApiError::Conflict(format!(
-                "role {} inherits it; change or delete that role first",
-                child.name
-            )));
-        }
-        let txn = write_txn(&state.db).await?;
-        // Role references are not foreign keys (built-ins live in code), so clear them here.
-        user_role::Entity::delete_many()
-            .filter(user_role::Column::RoleRef.eq(&rid))
-            .exec(&txn)
-            .await?;
-        environment_role::Entity::delete_many()
-            .filter(environment_role::Column::RoleRef.eq(&rid))
-            .exec(&txn)
-            .await?;
-        group_mapping_role::Entity::delete_many()
-            .filter(group_mapping_role::Column::RoleRef.eq(&rid))
-            .exec(&txn)
-            .await?;
-        custom_role::Entity::delete_by_id(rid.clone())
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(())
-    }
-    .await;
     audited(
         &state,
         &actor,
         "role.delete",
         &rid,
         serde_json::json!({"name": actor.account.model.role_name(&rid)}),
-        result,
+        async |txn| {
+            let model = &actor.account.model;
+            if catalog::builtin_role(&rid).is_some() {
+                return Err(ApiError::Conflict(format!(
+                    "built-in role {} is read-only",
+                    model.role_name(&rid)
+                )));
+            }
+            actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
+            actor
+                .access
+                .may_assign(&model.effective_privileges(&rid)?)?;
+            if let Some(child) = model
+                .custom_roles
+                .values()
+                .find(|r| r.parent.as_deref() == Some(rid.as_str()))
+            {
+                return Err(ApiError::Conflict(format!(
+                    "role {} inherits it; change or delete that role first",
+                    child.name
+                )));
+            }
+            // Role references are not foreign keys (built-ins live in code), so clear them here.
+            user_role::Entity::delete_many()
+                .filter(user_role::Column::RoleRef.eq(&rid))
+                .exec(txn)
+                .await?;
+            environment_role::Entity::delete_many()
+                .filter(environment_role::Column::RoleRef.eq(&rid))
+                .exec(txn)
+                .await?;
+            group_mapping_role::Entity::delete_many()
+                .filter(group_mapping_role::Column::RoleRef.eq(&rid))
+                .exec(txn)
+                .await?;
+            custom_role::Entity::delete_by_id(rid.clone())
+                .exec(txn)
+                .await?;
+            Ok(())
+        },
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -33,23 +33,21 @@ pub async fn put(
     let input = body.into_inner();
     // The secret never reaches the audit log.
     let details = serde_json::json!({"issuer": input.issuer, "client_id": input.client_id, "mode": input.mode, "role_source": input.role_source, "jit": input.jit, "client_secret_changed": input.client_secret.is_some()});
-    let result = async {
-        actor.require(ACCOUNT_ADMINISTRATION)?;
-        settings::put(&state.db, &state.sealer, &path, input)
-            .await
-            .map_err(|e| match e {
-                Ok(db) => ApiError::from(db),
-                Err(msg) => ApiError::BadRequest(msg),
-            })
-    }
-    .await;
     let saved = audited(
         &state,
         &actor,
         "sso.settings.update",
         &path,
         details,
-        result,
+        async |txn| {
+            actor.require(ACCOUNT_ADMINISTRATION)?;
+            settings::put(txn, &state.sealer, &path, input)
+                .await
+                .map_err(|e| match e {
+                    Ok(db) => ApiError::from(db),
+                    Err(msg) => ApiError::BadRequest(msg),
+                })
+        },
     )
     .await?;
     Ok(HttpResponse::Ok().json(settings::view(&saved, &state.settings.public_url)))

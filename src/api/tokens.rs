@@ -37,21 +37,20 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     actor.check_account(&path)?;
     let days = body.and_then(|b| b.into_inner().expires_in_days);
-    let result = async {
-        actor.require(ACCOUNT_ADMINISTRATION)?;
-        Ok(credentials::create_scim_token(&state.db, &path, days)
-            .await?
-            .0)
-    }
-    .await;
-    let target = result.as_ref().map(|t| t.id.clone()).unwrap_or_default();
+    let token = crate::secrets::issue(credentials::SCIM_TOKEN_PREFIX);
+    let target = token.id.clone();
     let issued = audited(
         &state,
         &actor,
         "scim_token.create",
         &target,
         serde_json::json!({"expires_in_days": days}),
-        result,
+        async |txn| {
+            actor.require(ACCOUNT_ADMINISTRATION)?;
+            Ok(credentials::insert_scim_token(txn, &path, token, days)
+                .await?
+                .0)
+        },
     )
     .await?;
     Ok(HttpResponse::Created().json(issued))
@@ -66,22 +65,20 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let (acct, t) = path.into_inner();
     actor.check_account(&acct)?;
-    let result = async {
-        actor.require(ACCOUNT_ADMINISTRATION)?;
-        if credentials::revoke_scim_token(&state.db, &acct, &t).await? {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound(format!("no live SCIM token {t}")))
-        }
-    }
-    .await;
     audited(
         &state,
         &actor,
         "scim_token.revoke",
         &t,
         serde_json::json!({}),
-        result,
+        async |txn| {
+            actor.require(ACCOUNT_ADMINISTRATION)?;
+            if credentials::revoke_scim_token(txn, &acct, &t).await? {
+                Ok(())
+            } else {
+                Err(ApiError::NotFound(format!("no live SCIM token {t}")))
+            }
+        },
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -4,7 +4,6 @@ use super::{audited, auth::Actor, error::ApiError};
 use crate::catalog::{ADMINISTRATOR, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
 use crate::state::State;
 use crate::store::entities::*;
-use crate::store::write_txn;
 use actix_web::{get, put, web, HttpResponse};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
@@ -38,10 +37,13 @@ async fn readable_user(
     }
 }
 
-async fn direct_roles(state: &State, user_id: &str) -> Result<Vec<String>, ApiError> {
+async fn direct_roles(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: &str,
+) -> Result<Vec<String>, ApiError> {
     Ok(user_role::Entity::find()
         .filter(user_role::Column::UserId.eq(user_id))
-        .all(&state.db)
+        .all(db)
         .await?
         .into_iter()
         .map(|r| r.role_ref)
@@ -65,7 +67,7 @@ pub async fn get_roles(
     actor.check_account(&acct)?;
     let u = readable_user(&state, &actor, &key).await?;
     Ok(HttpResponse::Ok().json(RolesBody {
-        roles: direct_roles(&state, &u.user.id).await?,
+        roles: direct_roles(&state.db, &u.user.id).await?,
     }))
 }
 
@@ -83,55 +85,51 @@ pub async fn put_roles(
     actor.check_account(&acct)?;
     let u = user(&state, &actor, &key).await?;
     let b = body.into_inner();
-    let result = async {
-        actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
-        let model = &actor.account.model;
-        let wanted = b
-            .roles
-            .iter()
-            .map(|r| {
-                model
-                    .find_role(r)
-                    .ok_or_else(|| ApiError::BadRequest(format!("unknown role: {r}")))
-            })
-            .collect::<Result<BTreeSet<_>, _>>()?;
-        let current: BTreeSet<String> = direct_roles(&state, &u.id).await?.into_iter().collect();
-        for r in wanted.symmetric_difference(&current) {
-            if wanted.contains(r) {
-                model.check_assignable(r)?;
-            }
-            if let Ok(p) = model.effective_privileges(r) {
-                actor.access.may_assign(&p)?;
-            }
-        }
-        let txn = write_txn(&state.db).await?;
-        user_role::Entity::delete_many()
-            .filter(user_role::Column::UserId.eq(&u.id))
-            .exec(&txn)
-            .await?;
-        for r in &wanted {
-            user_role::ActiveModel {
-                user_id: Set(u.id.clone()),
-                role_ref: Set(r.clone()),
-            }
-            .insert(&txn)
-            .await?;
-        }
-        // Built-in administrators never hold an SSO session.
-        if wanted.contains(ADMINISTRATOR) && !current.contains(ADMINISTRATOR) {
-            crate::sso::session::revoke_sso(&txn, &u.id).await?;
-        }
-        txn.commit().await?;
-        Ok(wanted.into_iter().collect::<Vec<_>>())
-    }
-    .await;
     let roles = audited(
         &state,
         &actor,
         "user.roles.set",
         &u.id,
         serde_json::json!({"user": u.user_name, "roles": b.roles}),
-        result,
+        async |txn| {
+            actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
+            let model = &actor.account.model;
+            let wanted = b
+                .roles
+                .iter()
+                .map(|r| {
+                    model
+                        .find_role(r)
+                        .ok_or_else(|| ApiError::BadRequest(format!("unknown role: {r}")))
+                })
+                .collect::<Result<BTreeSet<_>, _>>()?;
+            let current: BTreeSet<String> = direct_roles(txn, &u.id).await?.into_iter().collect();
+            for r in wanted.symmetric_difference(&current) {
+                if wanted.contains(r) {
+                    model.check_assignable(r)?;
+                }
+                if let Ok(p) = model.effective_privileges(r) {
+                    actor.access.may_assign(&p)?;
+                }
+            }
+            user_role::Entity::delete_many()
+                .filter(user_role::Column::UserId.eq(&u.id))
+                .exec(txn)
+                .await?;
+            for r in &wanted {
+                user_role::ActiveModel {
+                    user_id: Set(u.id.clone()),
+                    role_ref: Set(r.clone()),
+                }
+                .insert(txn)
+                .await?;
+            }
+            // Built-in administrators never hold an SSO session.
+            if wanted.contains(ADMINISTRATOR) && !current.contains(ADMINISTRATOR) {
+                crate::sso::session::revoke_sso(txn, &u.id).await?;
+            }
+            Ok(wanted.into_iter().collect::<Vec<_>>())
+        },
     )
     .await?;
     Ok(HttpResponse::Ok().json(RolesBody { roles }))

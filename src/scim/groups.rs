@@ -154,14 +154,15 @@ pub(super) async fn create_group(ctx: &ScimCtx, body: Value) -> Result<String, S
     .insert(&txn)
     .await?;
     db::add_members(&txn, &id, &members).await?;
-    txn.commit().await?;
     ctx.audit(
+        &txn,
         "scim.group.create",
         &id,
-        "success",
         json!({"displayName": input.display_name, "members_added": members.len(), "ignored_members": ignored}),
     )
     .await?;
+    txn.commit().await?;
+    ctx.changed();
     Ok(id)
 }
 
@@ -195,9 +196,11 @@ async fn store(
     am.update(&txn).await?;
     db::add_members(&txn, &current.id, &added).await?;
     db::remove_members(&txn, &current.id, &removed).await?;
-    txn.commit().await?;
     let details = json!({"displayName": input.display_name, "members_added": added, "members_removed": removed, "ignored_members": ignored});
-    ctx.audit(action, &current.id, "success", details).await
+    ctx.audit(&txn, action, &current.id, details).await?;
+    txn.commit().await?;
+    ctx.changed();
+    Ok(())
 }
 
 /// Opens the write transaction with the group row locked and checks the
@@ -298,14 +301,16 @@ pub(super) async fn delete_group(
 ) -> Result<(), ScimError> {
     let g = find(ctx, id).await?;
     check_if_match(version.as_deref(), &super::etag(g.version))?;
-    group::Entity::delete_by_id(g.id.clone())
-        .exec(&ctx.state.db)
-        .await?;
+    let txn = crate::store::write_txn(&ctx.state.db).await?;
+    group::Entity::delete_by_id(g.id.clone()).exec(&txn).await?;
     ctx.audit(
+        &txn,
         "scim.group.delete",
         &g.id,
-        "success",
         json!({"displayName": g.display_name}),
     )
-    .await
+    .await?;
+    txn.commit().await?;
+    ctx.changed();
+    Ok(())
 }

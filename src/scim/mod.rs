@@ -65,28 +65,28 @@ impl ScimCtx {
         format!("scim:{}", self.token_id)
     }
 
-    /// Audits a SCIM write and drops cached role resolutions of the account.
+    /// Records a SCIM write's audit event on `db`: the write's own
+    /// transaction, so the change and its record commit together.
     pub async fn audit(
         &self,
+        db: &impl sea_orm::ConnectionTrait,
         action: &str,
         target: &str,
-        outcome: &str,
         details: Value,
     ) -> Result<(), ScimError> {
-        self.state.resolver.invalidate_users(&self.account_id);
         let mut d = details;
         crate::json::set(&mut d, "token_id", Value::String(self.token_id.clone()));
         audit::record(
-            &self.state.db,
-            Event::new(Some(&self.account_id), self.actor(), action, target)
-                .outcome(outcome)
-                .details(d),
+            db,
+            Event::new(Some(&self.account_id), self.actor(), action, target).details(d),
         )
         .await?;
-        if outcome != "success" {
-            self.caller.mark_audited();
-        }
         Ok(())
+    }
+
+    /// After a commit: cached role resolutions of the account are stale.
+    pub fn changed(&self) {
+        self.state.resolver.invalidate_users(&self.account_id);
     }
 }
 

@@ -219,18 +219,18 @@ pub(super) async fn create_user(ctx: &ScimCtx, body: Value) -> Result<Value, Sci
     if let Some(r) = &roles {
         db::set_user_roles(&txn, &id, r).await?;
     }
-    txn.commit().await?;
     ctx.audit(
+        &txn,
         "scim.user.create",
         &id,
-        "success",
         json!({"userName": input.user_name, "active": input.active, "roles": roles}),
     )
     .await?;
+    txn.commit().await?;
+    ctx.changed();
     Ok(one(ctx, &id).await?.1)
 }
 
-/// Stores a validated full representation over an existing user.
 /// Stores a validated representation; `None` when another write changed the user first.
 async fn store(
     ctx: &ScimCtx,
@@ -289,20 +289,21 @@ async fn store(
     } else {
         0
     };
-    txn.commit().await?;
-    if current.active && !input.active {
-        ctx.state.resolver.forget_api_keys();
-    }
     let details = json!({"userName": input.user_name, "active": input.active, "roles": roles, "sessions_revoked": revoked});
-    ctx.audit(action, &current.id, "success", details).await?;
+    ctx.audit(&txn, action, &current.id, details).await?;
     if current.active && !input.active {
         ctx.audit(
+            &txn,
             "scim.user.deactivate",
             &current.id,
-            "success",
             json!({"sessions_revoked": revoked}),
         )
         .await?;
+    }
+    txn.commit().await?;
+    ctx.changed();
+    if current.active && !input.active {
+        ctx.state.resolver.forget_api_keys();
     }
     Ok(Some(one(ctx, &current.id).await?.1))
 }
@@ -416,14 +417,18 @@ pub(super) async fn delete_user(
     refuse_local(&current)?;
     check_if_match(version.as_deref(), &super::etag(current.version))?;
     // Sessions, memberships and direct roles go with the row (foreign keys cascade).
+    let txn = write_txn(&ctx.state.db).await?;
     user::Entity::delete_by_id(current.id.clone())
-        .exec(&ctx.state.db)
+        .exec(&txn)
         .await?;
     ctx.audit(
+        &txn,
         "scim.user.delete",
         &current.id,
-        "success",
         json!({"userName": current.user_name}),
     )
-    .await
+    .await?;
+    txn.commit().await?;
+    ctx.changed();
+    Ok(())
 }

@@ -1,6 +1,8 @@
 //! idbridge's own signing keys (Ed25519, `EdDSA`), kept in the database so
-//! every replica signs with and publishes the same keys.
+//! every replica signs with and publishes the same keys. Private keys are
+//! sealed with `IDBRIDGE_SECRETS_KEY` when it is set, like IdP client secrets.
 
+use crate::secrets::Sealer;
 use crate::store::entities::signing_key;
 use crate::store::{new_id, now_ms};
 use base64::Engine;
@@ -28,7 +30,7 @@ fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 
-async fn insert_new<C: ConnectionTrait>(db: &C) -> Result<String, KeyError> {
+async fn insert_new<C: ConnectionTrait>(db: &C, sealer: &Sealer) -> Result<String, KeyError> {
     let sk = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let der = sk
         .to_pkcs8_der()
@@ -38,7 +40,9 @@ async fn insert_new<C: ConnectionTrait>(db: &C) -> Result<String, KeyError> {
     signing_key::ActiveModel {
         kid: Set(kid.clone()),
         alg: Set("EdDSA".into()),
-        private_der: Set(b64(der.as_bytes())),
+        private_der: Set(sealer
+            .seal(&b64(der.as_bytes()))
+            .map_err(|e| KeyError::Key(e.to_string()))?),
         public_jwk: Set(jwk.to_string()),
         created_at: Set(now_ms()),
         retired_at: Set(None),
@@ -57,19 +61,22 @@ async fn live<C: ConnectionTrait>(db: &C) -> Result<Option<signing_key::Model>, 
 }
 
 /// The current signing key, created on first use.
-pub async fn current<C: ConnectionTrait>(db: &C) -> Result<SigningKey, KeyError> {
+pub async fn current<C: ConnectionTrait>(db: &C, sealer: &Sealer) -> Result<SigningKey, KeyError> {
     let k = match live(db).await? {
         Some(k) => k,
         None => {
             // Two replicas racing here both insert; the newest wins and both stay published.
-            insert_new(db).await?;
+            insert_new(db, sealer).await?;
             live(db)
                 .await?
                 .ok_or_else(|| KeyError::Key("no signing key".into()))?
         }
     };
+    let opened = sealer
+        .open(&k.private_der)
+        .map_err(|e| KeyError::Key(e.to_string()))?;
     let der = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(&k.private_der)
+        .decode(opened)
         .map_err(|e| KeyError::Key(e.to_string()))?;
     Ok(SigningKey {
         kid: k.kid,
@@ -79,8 +86,8 @@ pub async fn current<C: ConnectionTrait>(db: &C) -> Result<SigningKey, KeyError>
 
 /// Retires the current key and makes a new one. The old public key stays
 /// published while tokens it signed can still be valid (see [`jwks`]).
-pub async fn rotate<C: ConnectionTrait>(db: &C) -> Result<String, KeyError> {
-    current(db).await?;
+pub async fn rotate<C: ConnectionTrait>(db: &C, sealer: &Sealer) -> Result<String, KeyError> {
+    current(db, sealer).await?;
     signing_key::Entity::update_many()
         .col_expr(
             signing_key::Column::RetiredAt,
@@ -89,12 +96,16 @@ pub async fn rotate<C: ConnectionTrait>(db: &C) -> Result<String, KeyError> {
         .filter(signing_key::Column::RetiredAt.is_null())
         .exec(db)
         .await?;
-    insert_new(db).await
+    insert_new(db, sealer).await
 }
 
 /// The JWKS: live keys and keys retired less than `keep_ms` ago.
-pub async fn jwks<C: ConnectionTrait>(db: &C, keep_ms: i64) -> Result<Value, KeyError> {
-    current(db).await?;
+pub async fn jwks<C: ConnectionTrait>(
+    db: &C,
+    sealer: &Sealer,
+    keep_ms: i64,
+) -> Result<Value, KeyError> {
+    current(db, sealer).await?;
     let rows = signing_key::Entity::find()
         .filter(
             Condition::any()

@@ -164,28 +164,15 @@ pub async fn complete_sso(
         Err(e) => return internal(e),
     }
     let claims = (cfg.role_source != "scim").then(|| login.groups.clone());
-    let (cookie, s) = match session::create(
-        &state.db,
-        acct,
-        &user.id,
-        &["sso"],
-        claims,
-        state.settings.session_ttl_secs,
-    )
-    .await
-    {
+    let started = start_session(state, acct, &user.id, &["sso"], claims, |s| {
+        vec![Event::new(Some(acct), email.clone(), "sso.login", &user.id)
+            .details(json!({"session": s.id, "sub": login.subject, "groups": login.groups}))]
+    })
+    .await;
+    let (cookie, _) = match started {
         Ok(x) => x,
         Err(e) => return internal(e),
     };
-    audit(
-        state,
-        Some(acct),
-        &email,
-        "sso.login",
-        &user.id,
-        json!({"session": s.id, "sub": login.subject, "groups": login.groups}),
-    )
-    .await;
     HttpResponse::Found()
         .insert_header(("Location", return_to.unwrap_or_else(|| "/".into())))
         .insert_header(("Cache-Control", "no-store"))
@@ -199,6 +186,7 @@ async fn jit_user(
     email: &str,
 ) -> Result<user::Model, crate::store::StoreError> {
     let now = now_ms();
+    let txn = crate::store::write_txn(&state.db).await?;
     let u = user::ActiveModel {
         id: Set(new_id()),
         account_id: Set(acct.into()),
@@ -219,19 +207,43 @@ async fn jit_user(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&state.db)
+    .insert(&txn)
     .await?;
-    audit(
-        state,
-        Some(acct),
-        email,
-        "sso.jit_create",
-        &u.id,
-        json!({"email": email}),
+    audit::record(
+        &txn,
+        Event::new(Some(acct), email, "sso.jit_create", &u.id).details(json!({"email": email})),
     )
-    .await;
+    .await?;
+    txn.commit().await?;
     state.resolver.invalidate(acct);
     Ok(u)
+}
+
+/// Starts a session and records the events describing it in one
+/// transaction: no session exists without its audit trail.
+async fn start_session(
+    state: &State,
+    acct: &str,
+    user_id: &str,
+    amr: &[&str],
+    claim_groups: Option<Vec<String>>,
+    events: impl FnOnce(&crate::store::entities::session::Model) -> Vec<Event>,
+) -> Result<(String, crate::store::entities::session::Model), crate::store::StoreError> {
+    let txn = crate::store::write_txn(&state.db).await?;
+    let (cookie, s) = session::create(
+        &txn,
+        acct,
+        user_id,
+        amr,
+        claim_groups,
+        state.settings.session_ttl_secs,
+    )
+    .await?;
+    for e in events(&s) {
+        audit::record(&txn, e).await?;
+    }
+    txn.commit().await?;
+    Ok((cookie, s))
 }
 
 pub(super) fn internal(e: impl std::fmt::Display) -> HttpResponse {
@@ -529,39 +541,25 @@ async fn start_local_session(
         .await;
         return HttpResponse::Forbidden().json(json!({"error": "sso_required", "message": "this account signs in through its identity provider", "login": format!("/sso/{acct}/login")}));
     }
-    let (cookie, s) = match session::create(
-        &state.db,
-        acct,
-        &u.id,
-        &["pwd", "otp"],
-        None,
-        state.settings.session_ttl_secs,
-    )
-    .await
-    {
+    let started = start_session(state, acct, &u.id, &["pwd", "otp"], None, |s| {
+        let d = json!({"session": s.id, "client": client_key});
+        let mut events = vec![
+            Event::new(Some(acct), u.user_name.clone(), "local.login", &u.id).details(d.clone()),
+        ];
+        if is_admin {
+            events.push(
+                Event::new(Some(acct), u.user_name.clone(), "break_glass.login", &u.id).details(d),
+            );
+        }
+        events
+    })
+    .await;
+    let (cookie, s) = match started {
         Ok(x) => x,
         Err(e) => return internal(e),
     };
-    audit(
-        state,
-        Some(acct),
-        &u.user_name,
-        "local.login",
-        &u.id,
-        json!({"session": s.id, "client": client_key}),
-    )
-    .await;
     if is_admin {
         tracing::warn!(account = ?acct, user = ?u.user_name, client = ?client_key, "break-glass administrator signed in");
-        audit(
-            state,
-            Some(acct),
-            &u.user_name,
-            "break_glass.login",
-            &u.id,
-            json!({"session": s.id, "client": client_key}),
-        )
-        .await;
     }
     let c = session_cookie(state, cookie);
     if json_client {
@@ -635,7 +633,7 @@ pub async fn current_session(state: State, req: HttpRequest) -> HttpResponse {
         // Never outlives the session.
         exp: (iat + state.settings.token_ttl_secs).min(s.expires_at / 1000),
     };
-    let key = match keys::current(&state.db).await {
+    let key = match keys::current(&state.db, &state.sealer).await {
         Ok(k) => k,
         Err(e) => return internal(e),
     };
@@ -662,18 +660,20 @@ pub async fn logout(state: State, req: HttpRequest) -> HttpResponse {
     }
     if let Some(c) = req.cookie(session::COOKIE) {
         if let Ok(Some(s)) = session::lookup(&state.db, c.value()).await {
-            if let Err(e) = session::revoke(&state.db, &s.id).await {
+            let ended = async {
+                let txn = crate::store::write_txn(&state.db).await?;
+                session::revoke(&txn, &s.id).await?;
+                audit::record(
+                    &txn,
+                    Event::new(Some(&s.account_id), &s.user_id, "session.logout", &s.id),
+                )
+                .await?;
+                txn.commit().await
+            }
+            .await;
+            if let Err(e) = ended {
                 return internal(e);
             }
-            audit(
-                &state,
-                Some(&s.account_id),
-                &s.user_id,
-                "session.logout",
-                &s.id,
-                json!({}),
-            )
-            .await;
         }
     }
     let mut gone = session_cookie(&state, String::new());
@@ -684,7 +684,13 @@ pub async fn logout(state: State, req: HttpRequest) -> HttpResponse {
 #[get("/.well-known/jwks.json")]
 pub async fn jwks(state: State) -> HttpResponse {
     // Retired keys stay published while tokens they signed may still be valid.
-    match keys::jwks(&state.db, state.settings.token_ttl_secs * 1000 + 60_000).await {
+    match keys::jwks(
+        &state.db,
+        &state.sealer,
+        state.settings.token_ttl_secs * 1000 + 60_000,
+    )
+    .await
+    {
         Ok(v) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "public, max-age=60"))
             .json(v),

@@ -36,7 +36,24 @@ pub async fn create_api_key_expiring<C: ConnectionTrait>(
     user_id: &str,
     expires_in_days: Option<u32>,
 ) -> Result<Issued, DbErr> {
-    let t = secrets::issue(API_KEY_PREFIX);
+    insert_api_key(
+        db,
+        account_id,
+        user_id,
+        secrets::issue(API_KEY_PREFIX),
+        expires_in_days,
+    )
+    .await
+}
+
+/// Stores an issued key (issued first, so its id is known before the write).
+pub async fn insert_api_key<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    user_id: &str,
+    t: secrets::IssuedToken,
+    expires_in_days: Option<u32>,
+) -> Result<Issued, DbErr> {
     let now = now_ms();
     api_key::ActiveModel {
         id: Set(t.id.clone()),
@@ -149,7 +166,22 @@ pub async fn create_scim_token<C: ConnectionTrait>(
     account_id: &str,
     expires_in_days: Option<u32>,
 ) -> Result<(Issued, scim_token::Model), DbErr> {
-    let t = secrets::issue(SCIM_TOKEN_PREFIX);
+    insert_scim_token(
+        db,
+        account_id,
+        secrets::issue(SCIM_TOKEN_PREFIX),
+        expires_in_days,
+    )
+    .await
+}
+
+/// Stores an issued SCIM token (issued first, so its id is known before the write).
+pub async fn insert_scim_token<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    t: secrets::IssuedToken,
+    expires_in_days: Option<u32>,
+) -> Result<(Issued, scim_token::Model), DbErr> {
     let now = now_ms();
     let m = scim_token::ActiveModel {
         id: Set(t.id.clone()),

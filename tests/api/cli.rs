@@ -11,6 +11,10 @@ fn run(app: &TestApp, args: &[&str]) -> (bool, Value, String) {
         .args(args)
         .arg("--json")
         .env("IDBRIDGE_DATABASE_URL", &app.settings.database_url)
+        .env(
+            "IDBRIDGE_SECRETS_KEY",
+            app.settings.secrets_key.as_deref().unwrap_or_default(),
+        )
         .env("IDBRIDGE_LOG_LEVEL", "warn")
         .output()
         .expect("idbridge runs");
@@ -236,7 +240,11 @@ async fn cli_json_contract(app: &TestApp) {
     });
     assert!(!ok, "bad issuer refused");
 
-    let before = idbridge::sso::keys::current(&app.db).await.unwrap().kid;
+    let sealer = idbridge::secrets::Sealer::new(app.settings.secrets_key.as_deref()).unwrap();
+    let before = idbridge::sso::keys::current(&app.db, &sealer)
+        .await
+        .unwrap()
+        .kid;
     let (ok, rotated, _) = tokio::task::block_in_place(|| run(app_ref, &["keys", "rotate"]));
     assert!(ok);
     assert_ne!(rotated["kid"].as_str().unwrap(), before);

@@ -318,7 +318,21 @@ async fn session_tokens_verify_independently(app: &TestApp) {
     assert!(claims["privs"].as_array().unwrap().len() >= 50);
     assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 300);
     // Rotate: the old token still verifies, the new one uses the new key.
-    let kid = idbridge::sso::keys::rotate(&app.db).await.unwrap();
+    let sealer = idbridge::secrets::Sealer::new(app.settings.secrets_key.as_deref()).unwrap();
+    let kid = idbridge::sso::keys::rotate(&app.db, &sealer).await.unwrap();
+    // Private keys are sealed at rest.
+    use sea_orm::EntityTrait;
+    for k in idbridge::store::entities::signing_key::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+    {
+        assert!(
+            k.private_der.starts_with("v1:"),
+            "sealed: {}",
+            k.private_der
+        );
+    }
     let out = check(t1.clone()).await;
     assert!(
         out.status.success(),
