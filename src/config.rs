@@ -33,6 +33,9 @@ pub struct Settings {
     /// SSO sign-ins an account may have started and not finished (each holds
     /// a state row for 10 minutes); more answer 429.
     pub max_pending_sign_ins: u64,
+    /// How often each replica reads the shared change log (ms): another
+    /// replica's change reaches this one's caches within about this long.
+    pub change_poll_ms: u64,
 }
 
 impl Default for Settings {
@@ -53,6 +56,7 @@ impl Default for Settings {
             token_audience: "platform".into(),
             max_concurrent_password_checks: 0,
             max_pending_sign_ins: 10_000,
+            change_poll_ms: 250,
         }
     }
 }

@@ -59,7 +59,9 @@ impl Application {
         .await?;
         store::migrate(&db).await?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::from(AppState::new(db, settings)?);
+        let shared = AppState::new(db, settings)?;
+        tokio::spawn(resolver::follow_changes(shared.clone()));
+        let state = web::Data::from(shared);
         let server = run(listener, state)?;
         Ok(Application { port, server })
     }

@@ -295,6 +295,7 @@ async fn real_main() -> Result<()> {
             let txn = store::write_txn(&db).await?;
             let bg = store::accounts::reset_break_glass(&txn, &account, &email).await?;
             let sessions = idbridge::sso::session::revoke_user(&txn, &bg.user_id).await?;
+            store::changes::record(&txn, Some(&account), store::changes::Change::ApiKeys).await?;
             audit::record(
                 &txn,
                 audit::Event::new(Some(&account), "cli", "break_glass.reset", &bg.user_id)
@@ -343,18 +344,21 @@ async fn real_main() -> Result<()> {
                 jit: Some(jit),
             };
             let sealer = idbridge::secrets::Sealer::new(settings.secrets_key.as_deref())?;
-            let saved = idbridge::sso::settings::put(&db, &sealer, &account, input)
+            let txn = store::write_txn(&db).await?;
+            let saved = idbridge::sso::settings::put(&txn, &sealer, &account, input)
                 .await
                 .map_err(|e| match e {
                     Ok(db) => db.to_string(),
                     Err(msg) => msg,
                 })?;
+            store::changes::record(&txn, Some(&account), store::changes::Change::Account).await?;
             audit::record(
-                &db,
+                &txn,
                 audit::Event::new(Some(&account), "cli", "sso.settings.update", &account)
                     .details(json!({"issuer": saved.issuer, "mode": saved.mode})),
             )
             .await?;
+            txn.commit().await?;
             let view = idbridge::sso::settings::view(&saved, &settings.public_url);
             emit(
                 j,
@@ -520,6 +524,7 @@ async fn api_key(settings: &Settings, j: bool, cmd: ApiKeyCmd) -> Result<()> {
             if !credentials::revoke_api_key(&txn, &account, &id, None).await? {
                 return Err(format!("no live API key {id} in account {account}").into());
             }
+            store::changes::record(&txn, Some(&account), store::changes::Change::ApiKeys).await?;
             audit::record(
                 &txn,
                 audit::Event::new(Some(&account), "cli", "api_key.revoke", &id),

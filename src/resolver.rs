@@ -322,3 +322,66 @@ async fn end_admin_sso_session(db: &DatabaseConnection, live: &SessionAccess) ->
     tracing::warn!(account = ?live.account.account.id, user = ?live.user.user_name, "ended an SSO session that gained the built-in Administrator role");
     Ok(())
 }
+
+impl Resolver {
+    /// Drops whatever a change logged by any replica made stale.
+    pub fn apply(&self, change: &crate::store::entities::change_log::Model) {
+        use crate::store::changes::Change;
+        let Some(account) = change.account_id.as_deref() else {
+            self.forget_everything();
+            return;
+        };
+        match Change::parse(&change.kind) {
+            Change::Account => self.invalidate(account),
+            Change::Users => self.invalidate_users(account),
+            Change::ApiKeys => self.forget_api_keys(),
+        }
+    }
+
+    /// When freshness cannot be confirmed, nothing cached is trusted.
+    pub fn forget_everything(&self) {
+        write(&self.accounts).clear();
+        self.forget_api_keys();
+    }
+}
+
+/// Follows the shared change log so writes made through any replica reach
+/// this one's caches within one poll interval. A failed poll drops every
+/// cache (fail closed) and tries again.
+pub async fn follow_changes(state: std::sync::Arc<crate::state::AppState>) {
+    use crate::store::changes;
+    let every = Duration::from_millis(state.settings.change_poll_ms.max(10));
+    let mut last = loop {
+        match changes::latest(&state.db).await {
+            Ok(seq) => break seq,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the change log");
+                state.resolver.forget_everything();
+                tokio::time::sleep(every).await;
+            }
+        }
+    };
+    let mut polls: u64 = 0;
+    loop {
+        tokio::time::sleep(every).await;
+        match changes::since(&state.db, last).await {
+            Ok(rows) => {
+                for c in &rows {
+                    state.resolver.apply(c);
+                    last = last.max(c.seq);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the change log; dropping caches");
+                state.resolver.forget_everything();
+            }
+        }
+        polls += 1;
+        if polls.is_multiple_of(2400) {
+            // About every 10 minutes: entries an hour old have been read by every live replica.
+            if let Err(e) = changes::prune(&state.db, 3_600_000).await {
+                tracing::warn!(error = %e, "could not prune the change log");
+            }
+        }
+    }
+}

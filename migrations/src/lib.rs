@@ -10,6 +10,7 @@ use sea_orm_migration::sea_orm::DatabaseBackend;
 mod m0001_initial;
 mod m0002_list_order_indexes;
 mod m0003_api_key_expiry;
+mod m0004_replicas;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_list_order_indexes::Migration),
             Box::new(m0003_api_key_expiry::Migration),
+            Box::new(m0004_replicas::Migration),
         ]
     }
 }

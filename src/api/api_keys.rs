@@ -85,6 +85,12 @@ pub async fn revoke(
         serde_json::json!({}),
         async |txn| {
             if credentials::revoke_api_key(txn, &acct, &k, scope(&actor)).await? {
+                crate::store::changes::record(
+                    txn,
+                    Some(&acct),
+                    crate::store::changes::Change::ApiKeys,
+                )
+                .await?;
                 Ok(())
             } else {
                 Err(ApiError::NotFound(format!("no live API key {k}")))

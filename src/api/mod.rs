@@ -15,6 +15,7 @@ pub(crate) mod users;
 
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
+use crate::store::changes::{self, Change};
 use crate::store::write_txn;
 use actix_web::web;
 use auth::Actor;
@@ -89,6 +90,7 @@ pub(crate) async fn audited<T>(
     let result = match work(&txn).await {
         Ok(v) => {
             audit::record(&txn, event("success")).await?;
+            changes::record(&txn, Some(actor.account_id()), Change::Account).await?;
             txn.commit().await?;
             state.resolver.invalidate(actor.account_id());
             Ok(v)

@@ -18,6 +18,7 @@ mod users;
 
 use crate::state::State;
 use crate::store::audit::{self, Event};
+use crate::store::changes::{self, Change};
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse};
 use error::{ScimError, CONTENT_TYPE};
 use futures_util::StreamExt;
@@ -81,6 +82,8 @@ impl ScimCtx {
             Event::new(Some(&self.account_id), self.actor(), action, target).details(d),
         )
         .await?;
+        // Other replicas drop their cached users of the account.
+        changes::record(db, Some(&self.account_id), Change::Users).await?;
         Ok(())
     }
 

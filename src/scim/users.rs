@@ -285,6 +285,12 @@ async fn store(
     let revoked = if current.active && !input.active {
         // Deactivation ends everything the user could still act with.
         crate::store::credentials::revoke_user_api_keys(&txn, &current.id).await?;
+        crate::store::changes::record(
+            &txn,
+            Some(&ctx.account_id),
+            crate::store::changes::Change::ApiKeys,
+        )
+        .await?;
         crate::sso::session::revoke_user(&txn, &current.id).await?
     } else {
         0

@@ -214,6 +214,7 @@ async fn jit_user(
         Event::new(Some(acct), email, "sso.jit_create", &u.id).details(json!({"email": email})),
     )
     .await?;
+    crate::store::changes::record(&txn, Some(acct), crate::store::changes::Change::Users).await?;
     txn.commit().await?;
     state.resolver.invalidate(acct);
     Ok(u)
@@ -379,7 +380,10 @@ pub async fn local_login(
     match state.resolver.account(&state.db, &acct).await {
         Ok(Some(_)) => {}
         Ok(None) => {
-            let throttled = state.throttle.per_client.reserve(&client_key).is_err();
+            let throttled = match state.throttle.reserve_client(&state.db, &client_key).await {
+                Ok(r) => r.is_err(),
+                Err(e) => return internal(e),
+            };
             tracing::info!(account = ?acct, client = ?client_key, throttled, "local sign-in for an unknown account");
             return unauthorized(json_client, &acct);
         }
@@ -398,27 +402,26 @@ pub async fn local_login(
             .map_or_else(|| b.email.trim().to_lowercase(), |u| u.id.clone())
     );
     let email = b.email.trim().to_string();
-    if let Err(t) = state.throttle.reserve(&user_key, &client_key) {
-        if t.first {
-            audit(
-                &state,
-                Some(&acct),
-                &email,
-                "local.denied",
-                &email,
-                json!({"reason": "throttled", "client": client_key}),
-            )
-            .await;
-        }
-        return HttpResponse::TooManyRequests()
-            .insert_header(("Retry-After", t.retry_after.as_secs().max(1).to_string()))
-            .json(json!({"error": "too_many_requests", "message": "too many failed sign-ins; try again later"}));
-    }
+    let reserved = match state
+        .throttle
+        .reserve(&state.db, &user_key, &client_key)
+        .await
+    {
+        Ok(r) => r,
+        // Throttling cannot be checked: the attempt is refused.
+        Err(e) => return internal(e),
+    };
+    let reservation = match reserved {
+        Ok(r) => r,
+        Err(t) => return throttled(&state, &acct, &email, &client_key, t).await,
+    };
     let outcome = match check_local_credential(&state, user, &b).await {
         Ok(o) => o,
         Err(resp) => {
             // Not checked at all (overload, internal error): the attempt does not count.
-            state.throttle.release(&user_key, &client_key);
+            if let Err(e) = state.throttle.release(&state.db, reservation).await {
+                tracing::error!(error = %e, "could not hand back a sign-in reservation");
+            }
             return resp;
         }
     };
@@ -437,8 +440,13 @@ pub async fn local_login(
             return unauthorized(json_client, &acct);
         }
     };
-    state.throttle.per_user.clear(&user_key);
-    state.throttle.per_client.release(&client_key);
+    if let Err(e) = state
+        .throttle
+        .succeeded(&state.db, &user_key, reservation)
+        .await
+    {
+        return internal(e);
+    }
     start_local_session(
         &state,
         &acct,
@@ -448,6 +456,30 @@ pub async fn local_login(
         b.return_to.as_deref(),
     )
     .await
+}
+
+/// 429 with `Retry-After`; only the first refusal of a window is audited.
+async fn throttled(
+    state: &State,
+    acct: &str,
+    email: &str,
+    client_key: &str,
+    t: super::throttle::Throttled,
+) -> HttpResponse {
+    if t.first {
+        audit(
+            state,
+            Some(acct),
+            email,
+            "local.denied",
+            email,
+            json!({"reason": "throttled", "client": client_key}),
+        )
+        .await;
+    }
+    HttpResponse::TooManyRequests()
+        .insert_header(("Retry-After", t.retry_after.as_secs().max(1).to_string()))
+        .json(json!({"error": "too_many_requests", "message": "too many failed sign-ins; try again later"}))
 }
 
 /// Password (argon2, bounded concurrency), active flag and TOTP claim.

@@ -326,3 +326,31 @@ pub mod oidc_state {
     }
     no_relations!();
 }
+
+pub mod change_log {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "change_log")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub account_id: Option<String>,
+        pub kind: String,
+        pub at: i64,
+    }
+    no_relations!();
+}
+
+pub mod signin_attempt {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "signin_attempts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub bucket: String,
+        pub at: i64,
+        pub refused: bool,
+    }
+    no_relations!();
+}

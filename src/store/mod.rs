@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod changes;
 pub mod credentials;
 pub mod entities;
 pub mod model;

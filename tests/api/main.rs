@@ -10,6 +10,7 @@ mod cli;
 mod e2e_oidc;
 mod management;
 mod peers;
+mod replicas;
 mod scim_cycles;
 mod scim_errors;
 mod security;

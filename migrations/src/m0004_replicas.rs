@@ -1,0 +1,40 @@
+use sea_orm_migration::prelude::*;
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m0004_replicas"
+    }
+}
+
+// What replicas share beyond the data itself: a log of changes that make
+// cached access stale (each replica polls it), and sign-in attempts, so
+// throttling counts across replicas.
+const UP: &str = "
+CREATE TABLE change_log (
+    seq {serial},
+    account_id TEXT,
+    kind TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+CREATE TABLE signin_attempts (
+    id {serial},
+    bucket TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    refused BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX signin_attempts_bucket ON signin_attempts (bucket, at)
+";
+
+const DOWN: &str = "DROP TABLE signin_attempts; DROP TABLE change_log";
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crate::run_ddl(manager, UP).await
+    }
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crate::run_ddl(manager, DOWN).await
+    }
+}
