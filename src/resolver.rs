@@ -126,7 +126,28 @@ impl Resolver {
         let Some(acct) = store::model::account(db, id).await? else {
             return Ok(None);
         };
-        let model = store::model::account_model(db, &acct).await?;
+        let model = match store::model::account_model(db, &acct).await {
+            Ok(m) => m,
+            Err(e) => {
+                // A corrupt security setting refuses every decision of the
+                // account until fixed; say so where operators look.
+                if matches!(e, DbErr::Custom(_)) {
+                    let event = store::audit::Event::new(
+                        Some(&acct.id),
+                        "idbridge",
+                        "security.setting_unreadable",
+                        &acct.id,
+                    )
+                    .outcome("error")
+                    .details(serde_json::json!({"error": e.to_string()}));
+                    if let Err(a) = store::audit::record(db, event).await {
+                        tracing::error!(error = %a, "could not audit an unreadable setting");
+                    }
+                }
+                tracing::error!(account = ?acct.id, error = %e, "account model unreadable: refusing");
+                return Err(e);
+            }
+        };
         let scim_group_roles = store::model::role_source(db, &acct.id).await? != "claims";
         let cached = Arc::new(CachedAccount {
             account: acct,

@@ -561,6 +561,9 @@ async fn start_local_session(
         Ok(cfg) => cfg.map_or_else(|| "off".to_string(), |c| c.mode),
         Err(e) => return internal(e),
     };
+    if !["off", "optional", "required"].contains(&mode.as_str()) {
+        return internal(format!("account {acct}: unreadable SSO mode {mode:?}"));
+    }
     if mode == "required" && !is_admin {
         audit(
             state,

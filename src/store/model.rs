@@ -81,7 +81,13 @@ pub async fn account_model<C: ConnectionTrait>(
     }
     Ok(AccountModel {
         advanced_user_security: acct.advanced_user_security,
-        scoping: Scoping::parse(&acct.environment_scoping).unwrap_or_default(),
+        // Unreadable is refused, never read as the permissive `additive`.
+        scoping: Scoping::parse(&acct.environment_scoping).ok_or_else(|| {
+            DbErr::Custom(format!(
+                "account {}: unreadable environment_scoping {:?}",
+                acct.id, acct.environment_scoping
+            ))
+        })?,
         custom_roles,
         environments,
     })
@@ -186,14 +192,21 @@ fn mapping_grants(
     mappings: &[(group_mapping::Model, Vec<group_mapping_role::Model>)],
     matches: impl Fn(&group_mapping::Model) -> Option<Via>,
     out: &mut Vec<Grant>,
-) {
+) -> Result<(), DbErr> {
     for (m, roles) in mappings {
         if let Some(via) = matches(m) {
             for r in roles {
-                let environments = r
-                    .environments
-                    .as_deref()
-                    .and_then(|s| serde_json::from_str::<BTreeSet<String>>(s).ok());
+                // An unreadable narrowing is refused: read as "none" it
+                // would grant the role in every environment.
+                let environments = match r.environments.as_deref() {
+                    None => None,
+                    Some(s) => Some(serde_json::from_str::<BTreeSet<String>>(s).map_err(|e| {
+                        DbErr::Custom(format!(
+                            "group mapping {}: unreadable environments: {e}",
+                            m.id
+                        ))
+                    })?),
+                };
                 out.push(Grant {
                     role: r.role_ref.clone(),
                     via: via.clone(),
@@ -202,6 +215,7 @@ fn mapping_grants(
             }
         }
     }
+    Ok(())
 }
 
 pub async fn mappings<C: ConnectionTrait>(
@@ -286,7 +300,7 @@ pub async fn user_grants<C: ConnectionTrait>(
                     })
                 },
                 &mut out,
-            );
+            )?;
         }
     }
     if let Some(claims) = claim_groups {
@@ -325,7 +339,7 @@ pub async fn user_grants<C: ConnectionTrait>(
                     (direct || through).then(|| Via::Claims { group: c.clone() })
                 },
                 &mut out,
-            );
+            )?;
         }
     }
     Ok(out)

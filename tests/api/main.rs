@@ -8,6 +8,7 @@ mod helpers;
 mod binary;
 mod cli;
 mod e2e_oidc;
+mod fail_closed;
 mod management;
 mod peers;
 mod replicas;

@@ -1,0 +1,181 @@
+//! Faults injected into stored security settings and into the tables sign-in
+//! depends on: each refuses the request (5xx), never falls back to the
+//! permissive default (issue 8).
+
+use crate::helpers::TestApp;
+use crate::sso::{browser, local, totp};
+use idbridge::store::changes::{self, Change};
+use sea_orm::{ConnectionTrait, EntityTrait};
+use serde_json::json;
+use std::time::Duration;
+
+both_backends!(unreadable_settings_refuse, failing_tables_refuse_sign_in);
+
+async fn sql(app: &TestApp, stmt: &str) {
+    app.db
+        .execute_unprepared(stmt)
+        .await
+        .unwrap_or_else(|e| panic!("{stmt}: {e}"));
+}
+
+/// Makes the server drop its caches, as a write through another replica would.
+async fn touched(app: &TestApp) {
+    changes::record(&app.db, Some(&app.account_id), Change::Account)
+        .await
+        .expect("change");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+}
+
+async fn decide(
+    app: &TestApp,
+    user: &str,
+    privilege: &str,
+    env: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut body = json!({"account": app.account_id, "user": user, "privilege": privilege});
+    if let Some(e) = env {
+        body["environment"] = json!(e);
+    }
+    app.admin("POST", "/api/v1/authorize", Some(body)).await
+}
+
+async fn unreadable_settings_refuse(app: &TestApp) {
+    app.enable_aus().await;
+    let (s, _) = app
+        .admin(
+            "POST",
+            "/api/v1/accounts/{acct}/environments",
+            Some(json!({"name": "Production", "roles": ["Production Support"]})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (uid, _) = app.user_with_roles("ops@acme.test", &[]).await;
+    assert_eq!(decide(app, &uid, "EXECUTE", None).await.0, 200);
+
+    // Scoping unreadable: refused, not read as additive.
+    sql(
+        app,
+        &format!(
+            "UPDATE accounts SET environment_scoping = 'bogus' WHERE id = '{}'",
+            app.account_id
+        ),
+    )
+    .await;
+    touched(app).await;
+    let (s, _) = decide(app, &uid, "EXECUTE", None).await;
+    assert_eq!(s, 500);
+    sql(
+        app,
+        &format!(
+            "UPDATE accounts SET environment_scoping = 'additive' WHERE id = '{}'",
+            app.account_id
+        ),
+    )
+    .await;
+    touched(app).await;
+    let (s, d) = decide(app, &uid, "EXECUTE", None).await;
+    assert_eq!((s, d["allowed"].clone()), (200, json!(false)));
+    let unreadable: Vec<_> = app
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "security.setting_unreadable")
+        .collect();
+    assert!(!unreadable.is_empty(), "the refusal is audited");
+
+    // A mapping's environment narrowing unreadable: refused, not "everywhere".
+    let (_, g, _) = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "Ops", "members": [{"value": uid}]})),
+        )
+        .await;
+    assert!(g["id"].is_string());
+    let (s, _) = app
+        .admin(
+            "POST",
+            "/api/v1/accounts/{acct}/group-mappings",
+            Some(json!({"group": {"displayName": "Ops"}, "roles": ["Production Support"], "environments": ["Production"]})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    sql(
+        app,
+        "UPDATE group_mapping_roles SET environments = '{not json'",
+    )
+    .await;
+    touched(app).await;
+    let (s, d) = decide(app, &uid, "EXECUTE", Some("Production")).await;
+    assert_eq!(s, 500, "{d}");
+}
+
+async fn failing_tables_refuse_sign_in(app: &TestApp) {
+    let bg = &app.break_glass;
+    // Each TOTP step signs in once, so the steps used go forward: -30, 0, +30.
+    // Throttling cannot be checked: refused, not waved through.
+    sql(
+        app,
+        "ALTER TABLE signin_attempts RENAME TO signin_attempts_gone",
+    )
+    .await;
+    let (s, _) = local(
+        app,
+        &browser(),
+        &bg.email,
+        &bg.password,
+        &totp(&bg.totp_secret, -30),
+    )
+    .await;
+    assert_eq!(s, 500);
+    sql(
+        app,
+        "ALTER TABLE signin_attempts_gone RENAME TO signin_attempts",
+    )
+    .await;
+    let (s, b) = local(
+        app,
+        &browser(),
+        &bg.email,
+        &bg.password,
+        &totp(&bg.totp_secret, -30),
+    )
+    .await;
+    assert_eq!(s, 200, "works again once the table is back: {b}");
+    // The SSO mode cannot be read: local sign-in refuses.
+    sql(app, "ALTER TABLE sso_settings RENAME TO sso_settings_gone").await;
+    let (s, _) = local(
+        app,
+        &browser(),
+        &bg.email,
+        &bg.password,
+        &totp(&bg.totp_secret, 0),
+    )
+    .await;
+    assert_eq!(s, 500);
+    sql(app, "ALTER TABLE sso_settings_gone RENAME TO sso_settings").await;
+    // An unknown mode value refuses too.
+    let (s, b) = app
+        .admin("PUT", "/api/v1/accounts/{acct}/sso", Some(json!({"issuer": "http://127.0.0.1:9/", "client_id": "c", "client_secret": "s", "mode": "optional"})))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    sql(app, "UPDATE sso_settings SET mode = 'bogus'").await;
+    let (s, _) = local(
+        app,
+        &browser(),
+        &bg.email,
+        &bg.password,
+        &totp(&bg.totp_secret, 30),
+    )
+    .await;
+    assert_eq!(s, 500);
+    let sessions = idbridge::store::entities::session::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("sessions");
+    assert_eq!(
+        sessions.len(),
+        1,
+        "only the one successful sign-in made a session"
+    );
+}
