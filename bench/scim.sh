@@ -12,6 +12,8 @@ bin="$CARGO_TARGET_DIR/release/idbridge"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 export IDBRIDGE_DATABASE_URL="${3:-sqlite://$work/bench.db?mode=rwc}" IDBRIDGE_LOG_LEVEL=warn
+# The load generator is one client: measure the server, not its per-token rate limit.
+export IDBRIDGE_SCIM_REQUESTS_PER_SEC=0
 acct=$("$bin" account create --name Bench --admin-email admin@bench.test --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["account_id"])')
 token=$("$bin" scim-token create --account "$acct" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 IDBRIDGE_LISTEN=127.0.0.1:18088 IDBRIDGE_PUBLIC_URL=http://127.0.0.1:18088 "$bin" serve 2>"${IDBRIDGE_BENCH_LOG:-$work/serve.log}" &

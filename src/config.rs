@@ -36,6 +36,12 @@ pub struct Settings {
     /// How often each replica reads the shared change log (ms): another
     /// replica's change reaches this one's caches within about this long.
     pub change_poll_ms: u64,
+    /// Most resources a SCIM filter that cannot run as SQL may check in
+    /// memory; beyond it the filter answers 400 `tooMany`.
+    pub max_filter_scan: u64,
+    /// SCIM requests per second each token may send (bursts of twice that);
+    /// more answer 429 with `Retry-After`. 0 turns limiting off.
+    pub scim_requests_per_sec: u32,
 }
 
 impl Default for Settings {
@@ -57,6 +63,8 @@ impl Default for Settings {
             max_concurrent_password_checks: 0,
             max_pending_sign_ins: 10_000,
             change_poll_ms: 250,
+            max_filter_scan: 10_000,
+            scim_requests_per_sec: 1000,
         }
     }
 }

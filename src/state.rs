@@ -14,6 +14,7 @@ pub struct AppState {
     pub sealer: crate::secrets::Sealer,
     /// Bounded argon2 checks, so sign-in floods cannot exhaust memory.
     pub password_checks: crate::sso::password_checks::PasswordChecks,
+    pub scim_rate: crate::scim::rate_limit::RateLimit,
 }
 
 pub type State = actix_web::web::Data<AppState>;
@@ -34,6 +35,7 @@ impl AppState {
             tracing::error!("could not prepare the dummy password hash: local sign-in will refuse");
         }
         let ttl = std::time::Duration::from_secs(settings.access_cache_ttl_secs);
+        let scim_rate = crate::scim::rate_limit::RateLimit::new(settings.scim_requests_per_sec);
         let checks = match settings.max_concurrent_password_checks {
             0 => std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             n => n,
@@ -47,6 +49,7 @@ impl AppState {
             oidc: Default::default(),
             sealer,
             password_checks: crate::sso::password_checks::PasswordChecks::new(checks, checks * 8),
+            scim_rate,
         }))
     }
 }

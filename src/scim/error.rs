@@ -46,6 +46,14 @@ impl ScimError {
     pub fn internal() -> Self {
         Self::new(500, None, "internal error")
     }
+    /// 429: the token sent more than its rate; `Retry-After` says when to resume.
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        Self::new(
+            429,
+            None,
+            format!("too many requests for this token; retry after {retry_after_secs} s"),
+        )
+    }
 }
 
 impl From<sea_orm::DbErr> for ScimError {
@@ -73,6 +81,10 @@ impl ResponseError for ScimError {
         res.content_type(CONTENT_TYPE);
         if self.status == 401 {
             res.insert_header(("WWW-Authenticate", "Bearer realm=\"idbridge-scim\""));
+        }
+        if self.status == 429 {
+            // Entra and Okta back off on 429 and honour Retry-After.
+            res.insert_header(("Retry-After", "1"));
         }
         res.body(body.to_string())
     }

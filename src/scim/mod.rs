@@ -7,6 +7,7 @@ pub mod error;
 pub mod filter;
 pub mod patch;
 pub mod query;
+pub mod rate_limit;
 pub mod resource;
 pub mod schema;
 pub mod sql;
@@ -110,6 +111,9 @@ async fn authenticate(req: HttpRequest) -> Result<ScimCtx, ScimError> {
     let t = crate::store::credentials::verify_scim_token(&state.db, token)
         .await?
         .ok_or_else(ScimError::unauthorized)?;
+    if !state.scim_rate.allow(&t.id) {
+        return Err(ScimError::too_many_requests(1));
+    }
     let caller = crate::rejections::Caller::new(
         &t.account_id,
         &format!("scim:{}", t.id),

@@ -15,7 +15,7 @@ use super::{ScimCtx, LIST_URN};
 use crate::store::entities::{group, group_member, user};
 use crate::store::scim as db;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
-use sea_orm::{ColumnTrait, Condition, Order, QueryOrder};
+use sea_orm::{ColumnTrait, Condition, Order, QueryOrder, QuerySelect};
 use serde_json::{json, Value};
 
 #[derive(Debug)]
@@ -392,23 +392,40 @@ pub async fn list(ctx: &ScimCtx, kind: ResourceKind, p: &ListParams) -> Result<V
         let page = page.into_iter().map(|v| p.projection.apply(v)).collect();
         return Ok(list_response(total, p.start_index, page));
     }
-    // Slow path: candidates from the prefilter, rendered in full, checked in memory.
+    // Slow path: candidates from the prefilter, rendered in full, checked in
+    // memory. Bounded: past `max_filter_scan` candidates the filter is refused
+    // (RFC 7644 `tooMany`) rather than loading the account into memory.
+    let cap = ctx.state.settings.max_filter_scan;
+    let too_many = || {
+        ScimError::bad(
+            "tooMany",
+            format!("this filter needs more than {cap} resources checked one by one; narrow it with userName, externalId, id, emails, displayName or members"),
+        )
+    };
     let full = super::query::Projection::default();
     let mut candidates = match kind {
         ResourceKind::User => {
             let rows = db::users_query(&ctx.account_id, t.cond)
                 .order_by(user::Column::CreatedAt, Order::Asc)
                 .order_by(user::Column::Id, Order::Asc)
+                .limit(cap + 1)
                 .all(db)
                 .await?;
+            if rows.len() as u64 > cap {
+                return Err(too_many());
+            }
             super::users::render(ctx, &rows, &full).await?
         }
         ResourceKind::Group => {
             let rows = db::groups_query(&ctx.account_id, t.cond)
                 .order_by(group::Column::CreatedAt, Order::Asc)
                 .order_by(group::Column::Id, Order::Asc)
+                .limit(cap + 1)
                 .all(db)
                 .await?;
+            if rows.len() as u64 > cap {
+                return Err(too_many());
+            }
             super::groups::render(ctx, &rows, &full).await?
         }
     };

@@ -70,6 +70,11 @@ impl Drop for TestApp {
 }
 
 pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    spawn_with(backend, |_| {}).await
+}
+
+/// Like [`spawn`], with settings adjusted first.
+pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let dir = tempfile::tempdir().ok()?;
     let (url, pg) = match backend {
         Backend::Sqlite => (
@@ -97,7 +102,7 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
     };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let settings = Settings {
+    let mut settings = Settings {
         database_url: url.clone(),
         listen: format!("127.0.0.1:{port}"),
         public_url: format!("http://127.0.0.1:{port}"),
@@ -106,6 +111,7 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
         secrets_key: Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into()),
         ..Settings::default()
     };
+    adjust(&mut settings);
     let app = idbridge::Application::build_on(settings.clone(), listener)
         .await
         .expect("build app");

@@ -9,6 +9,7 @@ mod binary;
 mod cli;
 mod e2e_oidc;
 mod fail_closed;
+mod limits;
 mod management;
 mod peers;
 mod replicas;
