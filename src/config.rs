@@ -42,6 +42,9 @@ pub struct Settings {
     /// SCIM requests per second each token may send (bursts of twice that);
     /// more answer 429 with `Retry-After`. 0 turns limiting off.
     pub scim_requests_per_sec: u32,
+    /// After SIGTERM, how long (ms) requests are still served while `/readyz`
+    /// fails, before the listener closes.
+    pub shutdown_drain_ms: u64,
 }
 
 impl Default for Settings {
@@ -65,6 +68,7 @@ impl Default for Settings {
             change_poll_ms: 250,
             max_filter_scan: 10_000,
             scim_requests_per_sec: 1000,
+            shutdown_drain_ms: 5000,
         }
     }
 }

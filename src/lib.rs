@@ -38,6 +38,7 @@ use std::net::TcpListener;
 pub struct Application {
     port: u16,
     server: Server,
+    state: std::sync::Arc<AppState>,
 }
 
 impl Application {
@@ -61,9 +62,13 @@ impl Application {
         let port = listener.local_addr()?.port();
         let shared = AppState::new(db, settings)?;
         tokio::spawn(resolver::follow_changes(shared.clone()));
-        let state = web::Data::from(shared);
+        let state = web::Data::from(shared.clone());
         let server = run(listener, state)?;
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            state: shared,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -72,6 +77,50 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: `/readyz`
+    /// answers 503 at once (load balancers stop sending), requests keep
+    /// being served for `shutdown_drain_ms`, then the listener closes and
+    /// in-flight requests finish (up to 30 s) before the process exits.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            state
+                .draining
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            tracing::info!(
+                drain_ms = state.settings.shutdown_drain_ms,
+                "shutting down: not ready, draining"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(
+                state.settings.shutdown_drain_ms,
+            ))
+            .await;
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            tracing::error!("cannot listen for shutdown signals; stopping on Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -104,6 +153,9 @@ pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result
             .configure(scim::routes)
             .configure(sso::routes)
     })
+    // Signals are handled by `run_until_signalled`, which drains first.
+    .disable_signals()
+    .shutdown_timeout(30)
     .listen(listener)?
     .run();
     Ok(server)

@@ -459,7 +459,7 @@ async fn scim_token(settings: &Settings, j: bool, cmd: ScimTokenCmd) -> Result<(
 async fn serve(settings: Settings) -> Result<()> {
     tracing::info!(listen = %settings.listen, "starting idbridge");
     let app = idbridge::Application::build(settings).await?;
-    app.run_until_stopped().await?;
+    app.run_until_signalled().await?;
     Ok(())
 }
 

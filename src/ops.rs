@@ -117,6 +117,10 @@ pub async fn healthz() -> HttpResponse {
 /// Ready when the database answers.
 #[get("/readyz")]
 pub async fn readyz(state: State) -> HttpResponse {
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "unavailable", "reason": "shutting down"}));
+    }
     match state.db.ping().await {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
         Err(e) => {

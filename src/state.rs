@@ -15,6 +15,8 @@ pub struct AppState {
     /// Bounded argon2 checks, so sign-in floods cannot exhaust memory.
     pub password_checks: crate::sso::password_checks::PasswordChecks,
     pub scim_rate: crate::scim::rate_limit::RateLimit,
+    /// Set on SIGTERM: `/readyz` fails while requests drain.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 pub type State = actix_web::web::Data<AppState>;
@@ -50,6 +52,7 @@ impl AppState {
             sealer,
             password_checks: crate::sso::password_checks::PasswordChecks::new(checks, checks * 8),
             scim_rate,
+            draining: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 }

@@ -11,6 +11,7 @@ struct Served {
     base: String,
     log: std::path::PathBuf,
     account: String,
+    db: String,
     _dir: tempfile::TempDir,
 }
 
@@ -42,31 +43,56 @@ impl Served {
     }
 }
 
+fn cli(db: &str, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_idbridge"))
+        .args(args)
+        .arg("--json")
+        .env("IDBRIDGE_DATABASE_URL", db)
+        .env("IDBRIDGE_LOG_LEVEL", "warn")
+        .output()
+        .expect("idbridge runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
 async fn serve() -> Served {
+    serve_with(&[]).await
+}
+
+async fn serve_with(env: &[(&str, &str)]) -> Served {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("idb.db").display());
-    let out = Command::new(env!("CARGO_BIN_EXE_idbridge"))
-        .args([
+    let created = cli(
+        &db,
+        &[
             "account",
             "create",
             "--name",
             "Acme",
             "--admin-email",
             "root@acme.test",
-            "--json",
-        ])
-        .env("IDBRIDGE_DATABASE_URL", &db)
-        .env("IDBRIDGE_LOG_LEVEL", "warn")
-        .output()
-        .expect("account create");
-    assert!(out.status.success());
-    let created: Value = serde_json::from_slice(&out.stdout).expect("json");
+        ],
+    );
+    let account = created["account_id"].as_str().expect("id").to_string();
+    start(dir, db, account, env).await
+}
+
+async fn start(
+    dir: tempfile::TempDir,
+    db: String,
+    account: String,
+    env: &[(&str, &str)],
+) -> Served {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let log = dir.path().join("serve.log");
+    let log = dir.path().join(format!("serve-{port}.log"));
     let file = std::fs::File::create(&log).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_idbridge"))
         .arg("serve")
@@ -76,6 +102,7 @@ async fn serve() -> Served {
         .env("IDBRIDGE_LOG_FORMAT", "text")
         .env("IDBRIDGE_LOG_LEVEL", "info")
         .env("IDBRIDGE_MAX_CONCURRENT_PASSWORD_CHECKS", "2")
+        .envs(env.iter().copied())
         .stdout(Stdio::from(file.try_clone().expect("clone")))
         .stderr(Stdio::from(file))
         .spawn()
@@ -84,7 +111,8 @@ async fn serve() -> Served {
         child,
         base,
         log,
-        account: created["account_id"].as_str().expect("id").to_string(),
+        account,
+        db,
         _dir: dir,
     };
     let c = reqwest::Client::new();
@@ -99,6 +127,108 @@ async fn serve() -> Served {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("idbridge serve did not start:\n{}", served.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_then_stops_losing_nothing() {
+    let s = serve_with(&[("IDBRIDGE_SHUTDOWN_DRAIN_MS", "1500")]).await;
+    let (account, db) = (s.account.clone(), s.db.clone());
+    let token = cli(&db, &["scim-token", "create", "--account", &account])["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let (base, token, acked) = (s.base.clone(), token.clone(), acked.clone());
+            tokio::spawn(async move {
+                let c = reqwest::Client::new();
+                for i in 0.. {
+                    let name = format!("w{w}-{i}@acme.test");
+                    let r = c
+                        .post(format!("{base}/scim/v2/Users"))
+                        .bearer_auth(&token)
+                        .header("content-type", "application/scim+json")
+                        .body(json!({"userName": name}).to_string())
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status().as_u16() == 201 => {
+                            acked.lock().expect("lock").push(name)
+                        }
+                        Ok(r) if r.status().is_server_error() => {
+                            panic!("a 5xx while draining: {}", r.status())
+                        }
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let pid = s.child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    // Not ready at once; still serving while it drains.
+    let c = reqwest::Client::new();
+    let mut unready = false;
+    for _ in 0..40 {
+        let r = c.get(format!("{}/readyz", s.base)).send().await;
+        if r.is_ok_and(|r| r.status().as_u16() == 503) {
+            unready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(unready, "/readyz fails first");
+    let h = c
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .expect("still serving");
+    assert_eq!(h.status().as_u16(), 200);
+    for w in workers {
+        w.await.expect("worker");
+    }
+    let mut s = s;
+    let status = s.child.wait().expect("exit");
+    assert!(status.success(), "clean exit: {status:?}\n{}", s.log());
+    let acked = acked.lock().expect("lock").clone();
+    assert!(acked.len() > 10, "load was running: {}", acked.len());
+    // Every acknowledged user is there after a restart.
+    let dir = std::mem::replace(&mut s._dir, tempfile::tempdir().expect("tempdir"));
+    drop(s);
+    let s = start(dir, db.clone(), account, &[]).await;
+    let c = reqwest::Client::new();
+    let r: Value = c
+        .get(format!(
+            "{}/scim/v2/Users?count=100000&attributes=userName",
+            s.base
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let stored: std::collections::HashSet<String> = r["Resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|u| u["userName"].as_str().map(String::from))
+        .collect();
+    let lost: Vec<&String> = acked.iter().filter(|n| !stored.contains(*n)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged users lost: {lost:?}",
+        lost.len(),
+        acked.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
