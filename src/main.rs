@@ -76,6 +76,22 @@ enum Cmd {
     },
     /// Create a ready account with a SCIM token, an API key and break-glass credentials, then serve.
     Demo,
+    /// Database maintenance.
+    Db {
+        #[command(subcommand)]
+        cmd: DbCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCmd {
+    /// Copy everything into an empty database (e.g. SQLite to PostgreSQL) and verify row counts.
+    Copy {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -385,6 +401,28 @@ async fn real_main() -> Result<()> {
             );
         }
         Cmd::Demo => demo(settings).await?,
+        Cmd::Db {
+            cmd: DbCmd::Copy { from, to },
+        } => {
+            let src = store::connect(&from).await?;
+            store::migrate(&src).await?;
+            let dst = store::connect(&to).await?;
+            let report = store::copy::copy(&src, &dst).await?;
+            let text = report
+                .iter()
+                .map(|(t, n)| format!("{t}: {n}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let tables: serde_json::Map<String, serde_json::Value> = report
+                .iter()
+                .map(|(t, n)| ((*t).to_string(), json!(n)))
+                .collect();
+            emit(
+                j,
+                json!({"copied": tables, "verified": true}),
+                format!("{text}\nverified: every table holds as many rows as the source"),
+            );
+        }
     }
     Ok(())
 }

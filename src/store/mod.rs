@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod changes;
+pub mod copy;
 pub mod credentials;
 pub mod entities;
 pub mod model;

@@ -7,6 +7,7 @@
 mod helpers;
 mod binary;
 mod cli;
+mod db_copy;
 mod e2e_oidc;
 mod fail_closed;
 mod limits;
