@@ -66,6 +66,51 @@ pub struct PatchPath {
 #[error("{0}")]
 pub struct FilterError(pub String);
 
+impl std::fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.urn, self.attr.is_empty()) {
+            (Some(u), true) => return write!(f, "{u}"),
+            (Some(u), false) => write!(f, "{u}:{}", self.attr)?,
+            (None, _) => write!(f, "{}", self.attr)?,
+        }
+        if let Some(s) = &self.sub {
+            write!(f, ".{s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl CompareOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "eq",
+            CompareOp::Ne => "ne",
+            CompareOp::Co => "co",
+            CompareOp::Sw => "sw",
+            CompareOp::Ew => "ew",
+            CompareOp::Gt => "gt",
+            CompareOp::Ge => "ge",
+            CompareOp::Lt => "lt",
+            CompareOp::Le => "le",
+        }
+    }
+}
+
+/// The filter in RFC 7644 syntax, fully parenthesised: parsing the text
+/// gives the same tree back.
+impl std::fmt::Display for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Filter::Compare { path, op, value } => write!(f, "{path} {} {value}", op.as_str()),
+            Filter::Present(p) => write!(f, "{p} pr"),
+            Filter::And(a, b) => write!(f, "({a} and {b})"),
+            Filter::Or(a, b) => write!(f, "({a} or {b})"),
+            Filter::Not(x) => write!(f, "not ({x})"),
+            Filter::ValuePath { attr, filter } => write!(f, "{attr}[{filter}]"),
+        }
+    }
+}
+
 fn err<T>(msg: impl Into<String>) -> Result<T, FilterError> {
     Err(FilterError(msg.into()))
 }

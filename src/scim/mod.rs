@@ -6,6 +6,8 @@
 pub mod error;
 pub mod filter;
 pub mod patch;
+#[cfg(test)]
+mod props;
 pub mod query;
 pub mod rate_limit;
 pub mod resource;

@@ -333,10 +333,9 @@ pub fn user_json(
     o.insert("schemas".into(), Value::Array(schemas));
     o.insert("id".into(), json!(u.id));
     o.insert("userName".into(), json!(u.user_name));
-    // `active` is shown when it was set (or is false): a removed `active` stays removed.
-    if o.contains_key("active") || !u.active {
-        o.insert("active".into(), json!(u.active));
-    }
+    // Every user shows `active`: the stored flag decides sign-in, filters
+    // and Okta's validator (which requires it), so the representation says it.
+    o.insert("active".into(), json!(u.active));
     match &u.external_id {
         Some(e) => o.insert("externalId".into(), json!(e)),
         None => o.remove("externalId"),

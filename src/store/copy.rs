@@ -57,9 +57,29 @@ where
     E::find().count(db).await
 }
 
-macro_rules! tables {
-    ($m:ident, $($name:literal => $e:ident :: $col:ident),* $(,)?) => {
-        $m!($($name, $e::Entity, $e::Column::$col);*)
+/// Calls `$m!` with every copied table, in foreign-key order.
+macro_rules! each_table {
+    ($m:ident) => {
+        $m!(
+            "accounts", account::Entity, account::Column::Id;
+            "users", user::Entity, user::Column::Id;
+            "scim_groups", group::Entity, group::Column::Id;
+            "group_members", group_member::Entity, group_member::Column::GroupId;
+            "custom_roles", custom_role::Entity, custom_role::Column::Id;
+            "custom_role_privileges", custom_role_privilege::Entity, custom_role_privilege::Column::RoleId;
+            "environments", environment::Entity, environment::Column::Id;
+            "environment_roles", environment_role::Entity, environment_role::Column::EnvironmentId;
+            "user_roles", user_role::Entity, user_role::Column::UserId;
+            "group_mappings", group_mapping::Entity, group_mapping::Column::Id;
+            "group_mapping_roles", group_mapping_role::Entity, group_mapping_role::Column::MappingId;
+            "api_keys", api_key::Entity, api_key::Column::Id;
+            "scim_tokens", scim_token::Entity, scim_token::Column::Id;
+            "sessions", session::Entity, session::Column::Id;
+            "audit_events", audit_event::Entity, audit_event::Column::Id;
+            "signing_keys", signing_key::Entity, signing_key::Column::Kid;
+            "sso_settings", sso_settings::Entity, sso_settings::Column::AccountId;
+            "oidc_states", oidc_state::Entity, oidc_state::Column::Id
+        )
     };
 }
 
@@ -76,26 +96,7 @@ pub async fn copy(from: &DatabaseConnection, to: &DatabaseConnection) -> Result<
             report.push(($name, table::<$e, _>(from, &txn, $col).await?));
         )*};
     }
-    tables!(copy_all,
-        "accounts" => account::Id,
-        "users" => user::Id,
-        "scim_groups" => group::Id,
-        "group_members" => group_member::GroupId,
-        "custom_roles" => custom_role::Id,
-        "custom_role_privileges" => custom_role_privilege::RoleId,
-        "environments" => environment::Id,
-        "environment_roles" => environment_role::EnvironmentId,
-        "user_roles" => user_role::UserId,
-        "group_mappings" => group_mapping::Id,
-        "group_mapping_roles" => group_mapping_role::MappingId,
-        "api_keys" => api_key::Id,
-        "scim_tokens" => scim_token::Id,
-        "sessions" => session::Id,
-        "audit_events" => audit_event::Id,
-        "signing_keys" => signing_key::Kid,
-        "sso_settings" => sso_settings::AccountId,
-        "oidc_states" => oidc_state::Id,
-    );
+    each_table!(copy_all);
     if txn.get_database_backend() == DbBackend::Postgres {
         // Serial columns continue after the copied ids.
         txn.execute_raw(Statement::from_string(
@@ -113,25 +114,6 @@ pub async fn copy(from: &DatabaseConnection, to: &DatabaseConnection) -> Result<
             }
         )*};
     }
-    tables!(verify,
-        "accounts" => account::Id,
-        "users" => user::Id,
-        "scim_groups" => group::Id,
-        "group_members" => group_member::GroupId,
-        "custom_roles" => custom_role::Id,
-        "custom_role_privileges" => custom_role_privilege::RoleId,
-        "environments" => environment::Id,
-        "environment_roles" => environment_role::EnvironmentId,
-        "user_roles" => user_role::UserId,
-        "group_mappings" => group_mapping::Id,
-        "group_mapping_roles" => group_mapping_role::MappingId,
-        "api_keys" => api_key::Id,
-        "scim_tokens" => scim_token::Id,
-        "sessions" => session::Id,
-        "audit_events" => audit_event::Id,
-        "signing_keys" => signing_key::Kid,
-        "sso_settings" => sso_settings::AccountId,
-        "oidc_states" => oidc_state::Id,
-    );
+    each_table!(verify);
     Ok(report)
 }

@@ -8,6 +8,7 @@ mod helpers;
 mod binary;
 mod cli;
 mod db_copy;
+mod differential;
 mod e2e_oidc;
 mod fail_closed;
 mod limits;
