@@ -333,9 +333,12 @@ pub fn user_json(
     o.insert("schemas".into(), Value::Array(schemas));
     o.insert("id".into(), json!(u.id));
     o.insert("userName".into(), json!(u.user_name));
-    // Every user shows `active`: the stored flag decides sign-in, filters
-    // and Okta's validator (which requires it), so the representation says it.
-    o.insert("active".into(), json!(u.active));
+    // `active` is shown unless a client removed it (then only when false);
+    // local users always show it. Created users get it (see `create_user`),
+    // so Okta's validator finds it on every user it lists.
+    if o.contains_key("active") || !u.active || u.origin == "local" {
+        o.insert("active".into(), json!(u.active));
+    }
     match &u.external_id {
         Some(e) => o.insert("externalId".into(), json!(e)),
         None => o.remove("externalId"),

@@ -152,6 +152,8 @@ fn compare(kind: ResourceKind, p: &AttrPath, op: CompareOp, v: &Value) -> Transl
                 Translation { exact: false, ..t }
             }
         }
+        // The stored flag is the truth: a user whose `active` a client
+        // removed is active (the default) and matches `active eq true`.
         Col::Bool(e) => match (op, super::resource::coerce_bool(v)) {
             (CompareOp::Eq, Some(b)) => exact(Expr::expr(e).eq(b)),
             (CompareOp::Ne, Some(b)) => exact(Expr::expr(e).eq(!b)),

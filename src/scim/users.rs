@@ -179,7 +179,9 @@ async fn create(
 }
 
 pub(super) async fn create_user(ctx: &ScimCtx, body: Value) -> Result<Value, ScimError> {
-    let input = user_input(body)?;
+    let mut input = user_input(body)?;
+    // A new user is active unless told otherwise, and says so.
+    crate::json::set(&mut input.attributes, "active", Value::Bool(input.active));
     let roles = match &input.roles {
         Some(r) => Some(resolve_roles(ctx, r, &[]).await?),
         None => None,

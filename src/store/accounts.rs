@@ -82,9 +82,12 @@ pub async fn create(
         display_name: Set(Some("Break-glass administrator".into())),
         origin: Set("local".into()),
         active: Set(true),
-        attributes: Set(
-            serde_json::json!({"emails": [{"value": email, "primary": true}]}).to_string(),
-        ),
+        attributes: Set(serde_json::json!({
+            "name": {"givenName": "Break-glass", "familyName": "Administrator"},
+            "emails": [{"value": email, "primary": true}],
+            "active": true
+        })
+        .to_string()),
         password_hash: Set(Some(hash)),
         totp_secret: Set(Some(totp.base32.clone())),
         totp_last_step: Set(None),
