@@ -482,6 +482,24 @@ async fn throttled(
         .json(json!({"error": "too_many_requests", "message": "too many failed sign-ins; try again later"}))
 }
 
+/// The hash a password is checked against: the user's, or for unknown users a
+/// dummy that takes as long, so timing says nothing. `None` (refuse) when
+/// there is no dummy: unknown users must never answer faster.
+fn hash_to_check(user_hash: Option<String>, dummy: Option<&str>) -> Option<String> {
+    user_hash.or_else(|| dummy.map(String::from))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_dummy_hash_means_no_check() {
+        use super::hash_to_check;
+        assert_eq!(hash_to_check(Some("h".into()), None).as_deref(), Some("h"));
+        assert_eq!(hash_to_check(None, Some("d")).as_deref(), Some("d"));
+        assert_eq!(hash_to_check(None, None), None);
+    }
+}
+
 /// Password (argon2, bounded concurrency), active flag and TOTP claim.
 /// `Ok(Err(reason))` is a failed sign-in; `Err(response)` means no check happened.
 async fn check_local_credential(
@@ -494,13 +512,11 @@ async fn check_local_credential(
             .insert_header(("Retry-After", "1"))
             .json(json!({"error": "busy", "message": "too many sign-ins at once; try again"}))
     };
-    // Hash work happens whether or not the user exists, so timing says nothing.
-    let hash = match user.as_ref().and_then(|u| u.password_hash.clone()) {
-        Some(h) => h,
-        None => match secrets::dummy_password_hash() {
-            Some(h) => h.to_string(),
-            None => return Err(internal("could not prepare the password check")),
-        },
+    let Some(hash) = hash_to_check(
+        user.as_ref().and_then(|u| u.password_hash.clone()),
+        secrets::dummy_password_hash(),
+    ) else {
+        return Err(internal("could not prepare the password check"));
     };
     let Ok(password_ok) = state.password_checks.verify(b.password.clone(), hash).await else {
         return Err(busy());

@@ -9,7 +9,51 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::json;
 use std::time::Duration;
 
-both_backends!(unreadable_settings_refuse, failing_tables_refuse_sign_in);
+both_backends!(
+    unreadable_settings_refuse,
+    failing_tables_refuse_sign_in,
+    a_write_without_its_audit_event_is_rolled_back
+);
+
+async fn a_write_without_its_audit_event_is_rolled_back(app: &TestApp) {
+    sql(app, "ALTER TABLE audit_events RENAME TO audit_events_gone").await;
+    let (s, _) = app
+        .admin(
+            "PATCH",
+            "/api/v1/accounts/{acct}",
+            Some(json!({"name": "Renamed"})),
+        )
+        .await;
+    assert_eq!(s, 500);
+    let (s, _, _) = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "ghost@acme.test"})),
+        )
+        .await;
+    assert_eq!(s, 500);
+    sql(app, "ALTER TABLE audit_events_gone RENAME TO audit_events").await;
+    let (_, acct) = app.admin("GET", "/api/v1/accounts/{acct}", None).await;
+    assert_eq!(acct["name"], json!("Acme"), "the rename did not happen");
+    let (_, found, _) = app
+        .scim(
+            "GET",
+            "/Users?filter=userName%20eq%20%22ghost@acme.test%22",
+            None,
+        )
+        .await;
+    assert_eq!(found["totalResults"], json!(0), "the user was not created");
+    // An IdP retry of the failed create now succeeds (no 409 for a ghost).
+    let (s, _, _) = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "ghost@acme.test"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+}
 
 async fn sql(app: &TestApp, stmt: &str) {
     app.db

@@ -167,4 +167,61 @@ async fn replicas_agree_at_once() {
         .await;
     assert_eq!(s, 204);
     within_a_second(|| async { call_b().await == 401 }).await;
+    // A SCIM token revoked through A is refused by B at once (tokens are
+    // checked in the database on every request).
+    let (t, _) = idbridge::store::credentials::create_scim_token(&app.db, &app.account_id, None)
+        .await
+        .expect("token");
+    let (tid, token) = (t.id.clone(), t.token.expect("token"));
+    let scim_b = || async {
+        app.client
+            .get(format!("{b}/scim/v2/Users?count=1"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("scim B")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(scim_b().await, 200);
+    let (s, _) = app
+        .admin(
+            "DELETE",
+            &format!("/api/v1/accounts/{{acct}}/scim-tokens/{tid}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(scim_b().await, 401);
+    // A session ended through A is dead at B at once.
+    let (cookie, _) = idbridge::sso::session::create(
+        &app.db,
+        &app.account_id,
+        &app.break_glass.user_id,
+        &["pwd", "otp"],
+        None,
+        3600,
+    )
+    .await
+    .expect("session");
+    let me_at_b = || async {
+        app.client
+            .get(format!("{b}/auth/session"))
+            .header("cookie", format!("idbridge_session={cookie}"))
+            .send()
+            .await
+            .expect("session at B")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(me_at_b().await, 200);
+    let r = app
+        .client
+        .post(app.url("/auth/logout"))
+        .header("cookie", format!("idbridge_session={cookie}"))
+        .send()
+        .await
+        .expect("logout at A");
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(me_at_b().await, 401);
 }
