@@ -310,7 +310,7 @@ async fn real_main() -> Result<()> {
             // Credential, sessions, keys and the audit event change together.
             let txn = store::write_txn(&db).await?;
             let bg = store::accounts::reset_break_glass(&txn, &account, &email).await?;
-            let sessions = idbridge::sso::session::revoke_user(&txn, &bg.user_id).await?;
+            let sessions = idbridge::store::sessions::revoke_user(&txn, &bg.user_id).await?;
             store::changes::record(&txn, Some(&account), store::changes::Change::ApiKeys).await?;
             audit::record(
                 &txn,
@@ -390,7 +390,7 @@ async fn real_main() -> Result<()> {
         } => {
             let db = open(&settings).await?;
             let sealer = idbridge::secrets::Sealer::new(settings.secrets_key.as_deref())?;
-            let kid = idbridge::sso::keys::rotate(&db, &sealer)
+            let kid = idbridge::store::signing_keys::rotate(&db, &sealer)
                 .await
                 .map_err(|e| e.to_string())?;
             audit::record(&db, audit::Event::new(None, "cli", "keys.rotate", &kid)).await?;

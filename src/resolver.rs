@@ -277,7 +277,7 @@ impl Resolver {
         db: &DatabaseConnection,
         cookie: &str,
     ) -> Result<Option<SessionAccess>, DbErr> {
-        let Some(s) = crate::sso::session::lookup(db, cookie).await? else {
+        let Some(s) = crate::store::sessions::lookup(db, cookie).await? else {
             return Ok(None);
         };
         let Some(account) = self.account(db, &s.account_id).await? else {
@@ -323,7 +323,7 @@ impl Resolver {
 async fn end_admin_sso_session(db: &DatabaseConnection, live: &SessionAccess) -> Result<(), DbErr> {
     use sea_orm::TransactionTrait;
     let txn = db.begin().await?;
-    crate::sso::session::revoke(&txn, &live.session.id).await?;
+    crate::store::sessions::revoke(&txn, &live.session.id).await?;
     store::audit::record(
         &txn,
         store::audit::Event::new(

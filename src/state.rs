@@ -9,7 +9,7 @@ pub struct AppState {
     pub settings: Settings,
     pub resolver: Resolver,
     pub metrics: crate::ops::Metrics,
-    pub throttle: crate::sso::throttle::Throttles,
+    pub throttle: crate::store::signin_attempts::Throttles,
     pub oidc: crate::sso::oidc::ProviderCache,
     pub sealer: crate::secrets::Sealer,
     /// Bounded argon2 checks, so sign-in floods cannot exhaust memory.

@@ -107,7 +107,7 @@ async fn authenticate(req: HttpRequest) -> Result<Actor, ApiError> {
             credential,
         });
     }
-    let Some(c) = req.cookie(crate::sso::session::COOKIE) else {
+    let Some(c) = req.cookie(crate::store::sessions::COOKIE) else {
         return Err(ApiError::Unauthorized);
     };
     // Cookies ride along on cross-site requests; a JSON content type

@@ -126,7 +126,7 @@ pub async fn put_roles(
             }
             // Built-in administrators never hold an SSO session.
             if wanted.contains(ADMINISTRATOR) && !current.contains(ADMINISTRATOR) {
-                crate::sso::session::revoke_sso(txn, &u.id).await?;
+                crate::store::sessions::revoke_sso(txn, &u.id).await?;
             }
             Ok(wanted.into_iter().collect::<Vec<_>>())
         },

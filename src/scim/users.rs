@@ -11,7 +11,7 @@ use crate::catalog::ADMINISTRATOR;
 use crate::store::entities::user;
 use crate::store::{new_id, now_ms, scim as db, write_txn};
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -187,7 +187,6 @@ pub(super) async fn create_user(ctx: &ScimCtx, body: Value) -> Result<Value, Sci
         None => None,
     };
     let id = new_id();
-    let now = now_ms();
     let txn = write_txn(&ctx.state.db).await?;
     if db::user_by_name(&txn, &ctx.account_id, &input.user_name)
         .await?
@@ -198,25 +197,21 @@ pub(super) async fn create_user(ctx: &ScimCtx, body: Value) -> Result<Value, Sci
             input.user_name
         )));
     }
-    user::ActiveModel {
-        id: Set(id.clone()),
-        account_id: Set(ctx.account_id.clone()),
-        user_name: Set(input.user_name.clone()),
-        user_name_norm: Set(input.user_name.to_lowercase()),
-        email_norm: Set(input.primary_email.clone()),
-        external_id: Set(input.external_id.clone()),
-        display_name: Set(input.display_name.clone()),
-        origin: Set("scim".into()),
-        active: Set(input.active),
-        attributes: Set(input.attributes.to_string()),
-        password_hash: Set(None),
-        totp_secret: Set(None),
-        totp_last_step: Set(None),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
+    crate::store::users::insert(
+        &txn,
+        crate::store::users::NewUser {
+            id: id.clone(),
+            account_id: ctx.account_id.clone(),
+            user_name: input.user_name.clone(),
+            email: input.primary_email.clone(),
+            external_id: input.external_id.clone(),
+            display_name: input.display_name.clone(),
+            origin: crate::store::users::Origin::Idp,
+            active: input.active,
+            attributes: input.attributes.clone(),
+            credential: None,
+        },
+    )
     .await?;
     if let Some(r) = &roles {
         db::set_user_roles(&txn, &id, r).await?;
@@ -293,7 +288,7 @@ async fn store(
             crate::store::changes::Change::ApiKeys,
         )
         .await?;
-        crate::sso::session::revoke_user(&txn, &current.id).await?
+        crate::store::sessions::revoke_user(&txn, &current.id).await?
     } else {
         0
     };

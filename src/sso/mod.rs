@@ -1,13 +1,12 @@
 //! Sign-in: OIDC single sign-on, local break-glass sign-in, sessions and the JWKS.
 
-pub mod keys;
 pub mod oidc;
 pub mod pages;
 pub mod password_checks;
-pub mod session;
-pub mod settings;
 pub mod signin;
-pub mod throttle;
+
+/// SSO settings live in the store; kept reachable under their old name.
+pub use crate::store::sso_settings as settings;
 
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(oidc::login)

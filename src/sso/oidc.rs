@@ -11,7 +11,8 @@ use super::signin::internal;
 use super::{settings, signin};
 use crate::secrets;
 use crate::state::State;
-use crate::store::entities::{oidc_state, sso_settings};
+use crate::store::sso_settings::SsoSettings;
+use crate::store::oidc_states;
 use crate::store::{now_ms, StoreError};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{get, http::StatusCode, web, HttpRequest, HttpResponse};
@@ -22,7 +23,6 @@ use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -95,7 +95,7 @@ type Client = CoreClient<
 
 fn client_for(
     meta: CoreProviderMetadata,
-    cfg: &sso_settings::Model,
+    cfg: &SsoSettings,
     secret: &str,
     redirect: RedirectUrl,
 ) -> Client {
@@ -216,11 +216,7 @@ pub async fn login(
     }
     // Anyone can start sign-ins: bound the pending ones per account so an
     // unauthenticated loop cannot fill the table.
-    match oidc_state::Entity::find()
-        .filter(oidc_state::Column::AccountId.eq(&account))
-        .filter(oidc_state::Column::ExpiresAt.gt(now_ms()))
-        .count(&state.db)
-        .await
+    match oidc_states::pending(&state.db, &account).await
     {
         Ok(n) if n >= state.settings.max_pending_sign_ins => {
             tracing::warn!(account = ?account, "too many pending SSO sign-ins");
@@ -236,23 +232,21 @@ pub async fn login(
     }
     let (url, csrf, nonce) = req.url();
     let binding = secrets::random_token();
-    let row = oidc_state::ActiveModel {
-        id: Set(secrets::hash_secret(csrf.secret())),
-        account_id: Set(account.clone()),
-        browser_hash: Set(secrets::hash_secret(&binding)),
-        nonce: Set(nonce.secret().clone()),
-        pkce_verifier: Set(verifier.secret().clone()),
-        return_to: Set(return_to),
-        expires_at: Set(now_ms() + STATE_TTL_MS),
+    let row = oidc_states::PendingSignIn {
+        id: secrets::hash_secret(csrf.secret()),
+        account_id: account.clone(),
+        browser_hash: secrets::hash_secret(&binding),
+        nonce: nonce.secret().clone(),
+        pkce_verifier: verifier.secret().clone(),
+        return_to,
+        expires_at: now_ms() + STATE_TTL_MS,
     };
-    if let Err(e) = row.insert(&state.db).await {
+    if let Err(e) = oidc_states::insert(&state.db, row).await {
         return internal(e);
     }
-    // Expired states are swept here rather than by a timer.
-    let _ = oidc_state::Entity::delete_many()
-        .filter(oidc_state::Column::ExpiresAt.lt(now_ms()))
-        .exec(&state.db)
-        .await;
+    if let Err(e) = oidc_states::sweep(&state.db).await {
+        tracing::warn!(error = %e, "could not sweep expired sign-in states");
+    }
     let cookie = Cookie::build(BINDING_COOKIE, binding)
         .path("/sso")
         .http_only(true)
@@ -282,23 +276,16 @@ async fn take_state(
     state: &State,
     req: &HttpRequest,
     value: &str,
-) -> Result<Result<oidc_state::Model, Option<String>>, StoreError> {
-    let id = secrets::hash_secret(value);
-    let Some(row) = oidc_state::Entity::find_by_id(id.clone())
-        .one(&state.db)
-        .await?
+) -> Result<Result<oidc_states::PendingSignIn, Option<String>>, StoreError> {
+    // Deleting first makes a replayed state fail even when two requests race.
+    let Some((row, taken)) = oidc_states::take(&state.db, &secrets::hash_secret(value)).await?
     else {
         return Ok(Err(None));
     };
-    // Deleting first makes a replayed state fail even when two requests race.
-    let gone = oidc_state::Entity::delete_many()
-        .filter(oidc_state::Column::Id.eq(id))
-        .exec(&state.db)
-        .await?;
     let bound = req
         .cookie(BINDING_COOKIE)
         .is_some_and(|c| secrets::verify_secret(c.value(), &row.browser_hash));
-    if gone.rows_affected != 1 || row.expires_at < now_ms() || !bound {
+    if !taken || row.expires_at < now_ms() || !bound {
         return Ok(Err(Some(row.account_id)));
     }
     Ok(Ok(row))
@@ -351,9 +338,9 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
 /// Exchanges the code and verifies the ID token. Err is a reason for the audit log.
 async fn exchange(
     state: &State,
-    cfg: &sso_settings::Model,
+    cfg: &SsoSettings,
     code: String,
-    row: &oidc_state::Model,
+    row: &oidc_states::PendingSignIn,
 ) -> Result<VerifiedLogin, String> {
     let http = http_client().map_err(|e| e.to_string())?;
     let redirect = RedirectUrl::new(settings::redirect_uri(&state.settings.public_url))

@@ -2,16 +2,17 @@
 //! `/auth/session` tokens and the JWKS.
 
 use super::pages::{local_form, refusal};
-use super::{keys, oidc::VerifiedLogin, session};
+use super::oidc::VerifiedLogin;
+use crate::store::{sessions, signing_keys};
 use crate::catalog::ADMINISTRATOR;
 use crate::secrets;
 use crate::state::State;
 use crate::store::audit::{self, Event};
-use crate::store::entities::{sso_settings, user};
+use crate::store::sso_settings::SsoSettings;
+use crate::store::users::{self, User};
 use crate::store::{model, new_id, now_ms};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{get, http::StatusCode, post, web, HttpRequest, HttpResponse};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -41,7 +42,7 @@ pub async fn audit(
 }
 
 fn session_cookie(state: &State, value: String) -> Cookie<'static> {
-    Cookie::build(session::COOKIE, value)
+    Cookie::build(sessions::COOKIE, value)
         .path("/")
         .http_only(true)
         .secure(state.settings.secure_cookies())
@@ -87,7 +88,7 @@ fn admin_page(account: &str) -> HttpResponse {
 /// Applies the SSO rule to a verified IdP login and starts a session.
 pub async fn complete_sso(
     state: &State,
-    cfg: &sso_settings::Model,
+    cfg: &SsoSettings,
     login: VerifiedLogin,
     return_to: Option<String>,
 ) -> HttpResponse {
@@ -184,30 +185,23 @@ async fn jit_user(
     state: &State,
     acct: &str,
     email: &str,
-) -> Result<user::Model, crate::store::StoreError> {
-    let now = now_ms();
+) -> Result<User, crate::store::StoreError> {
     let txn = crate::store::write_txn(&state.db).await?;
-    let u = user::ActiveModel {
-        id: Set(new_id()),
-        account_id: Set(acct.into()),
-        user_name: Set(email.into()),
-        user_name_norm: Set(email.to_lowercase()),
-        email_norm: Set(Some(email.to_lowercase())),
-        external_id: Set(None),
-        display_name: Set(None),
-        origin: Set("scim".into()),
-        active: Set(true),
-        attributes: Set(
-            json!({"userName": email, "emails": [{"value": email, "primary": true}]}).to_string(),
-        ),
-        password_hash: Set(None),
-        totp_secret: Set(None),
-        totp_last_step: Set(None),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
+    let u = users::insert(
+        &txn,
+        users::NewUser {
+            id: new_id(),
+            account_id: acct.into(),
+            user_name: email.into(),
+            email: Some(email.into()),
+            external_id: None,
+            display_name: None,
+            origin: users::Origin::Idp,
+            active: true,
+            attributes: json!({"userName": email, "emails": [{"value": email, "primary": true}], "active": true}),
+            credential: None,
+        },
+    )
     .await?;
     audit::record(
         &txn,
@@ -228,10 +222,10 @@ async fn start_session(
     user_id: &str,
     amr: &[&str],
     claim_groups: Option<Vec<String>>,
-    events: impl FnOnce(&crate::store::entities::session::Model) -> Vec<Event>,
-) -> Result<(String, crate::store::entities::session::Model), crate::store::StoreError> {
+    events: impl FnOnce(&sessions::Session) -> Vec<Event>,
+) -> Result<(String, sessions::Session), crate::store::StoreError> {
     let txn = crate::store::write_txn(&state.db).await?;
-    let (cookie, s) = session::create(
+    let (cookie, s) = sessions::create(
         &txn,
         acct,
         user_id,
@@ -464,7 +458,7 @@ async fn throttled(
     acct: &str,
     email: &str,
     client_key: &str,
-    t: super::throttle::Throttled,
+    t: crate::store::signin_attempts::Throttled,
 ) -> HttpResponse {
     if t.first {
         audit(
@@ -504,9 +498,9 @@ mod tests {
 /// `Ok(Err(reason))` is a failed sign-in; `Err(response)` means no check happened.
 async fn check_local_credential(
     state: &State,
-    user: Option<user::Model>,
+    user: Option<User>,
     b: &LocalLogin,
-) -> Result<Result<user::Model, &'static str>, HttpResponse> {
+) -> Result<Result<User, &'static str>, HttpResponse> {
     let busy = || {
         HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", "1"))
@@ -539,22 +533,9 @@ async fn check_local_credential(
         return Ok(Err("wrong one-time code"));
     };
     // Claim the step atomically: a code is good once, and none older than the last.
-    let claimed = user::Entity::update_many()
-        .col_expr(
-            user::Column::TotpLastStep,
-            sea_orm::sea_query::Expr::value(step),
-        )
-        .filter(user::Column::Id.eq(u.id.clone()))
-        .filter(
-            sea_orm::Condition::any()
-                .add(user::Column::TotpLastStep.is_null())
-                .add(user::Column::TotpLastStep.lt(step)),
-        )
-        .exec(&state.db)
-        .await;
-    match claimed {
-        Ok(r) if r.rows_affected == 1 => Ok(Ok(u)),
-        Ok(_) => Ok(Err("one-time code replayed")),
+    match users::claim_totp_step(&state.db, &u.id, step).await {
+        Ok(true) => Ok(Ok(u)),
+        Ok(false) => Ok(Err("one-time code replayed")),
         Err(e) => Err(internal(e)),
     }
 }
@@ -563,7 +544,7 @@ async fn check_local_credential(
 async fn start_local_session(
     state: &State,
     acct: &str,
-    u: user::Model,
+    u: User,
     client_key: &str,
     json_client: bool,
     return_to: Option<&str>,
@@ -652,7 +633,7 @@ pub async fn current_session(state: State, req: HttpRequest) -> HttpResponse {
         HttpResponse::Unauthorized()
             .json(json!({"error": "unauthorized", "message": "no live session"}))
     };
-    let Some(c) = req.cookie(session::COOKIE) else {
+    let Some(c) = req.cookie(sessions::COOKIE) else {
         return unauthorized();
     };
     let live = match state.resolver.session_access(&state.db, c.value()).await {
@@ -684,7 +665,7 @@ pub async fn current_session(state: State, req: HttpRequest) -> HttpResponse {
         // Never outlives the session.
         exp: (iat + state.settings.token_ttl_secs).min(s.expires_at / 1000),
     };
-    let key = match keys::current(&state.db, &state.sealer).await {
+    let key = match signing_keys::current(&state.db, &state.sealer).await {
         Ok(k) => k,
         Err(e) => return internal(e),
     };
@@ -709,11 +690,11 @@ pub async fn logout(state: State, req: HttpRequest) -> HttpResponse {
             "sign-out must come from this site",
         );
     }
-    if let Some(c) = req.cookie(session::COOKIE) {
-        if let Ok(Some(s)) = session::lookup(&state.db, c.value()).await {
+    if let Some(c) = req.cookie(sessions::COOKIE) {
+        if let Ok(Some(s)) = sessions::lookup(&state.db, c.value()).await {
             let ended = async {
                 let txn = crate::store::write_txn(&state.db).await?;
-                session::revoke(&txn, &s.id).await?;
+                sessions::revoke(&txn, &s.id).await?;
                 audit::record(
                     &txn,
                     Event::new(Some(&s.account_id), &s.user_id, "session.logout", &s.id),
@@ -735,7 +716,7 @@ pub async fn logout(state: State, req: HttpRequest) -> HttpResponse {
 #[get("/.well-known/jwks.json")]
 pub async fn jwks(state: State) -> HttpResponse {
     // Retired keys stay published while tokens they signed may still be valid.
-    match keys::jwks(
+    match signing_keys::jwks(
         &state.db,
         &state.sealer,
         state.settings.token_ttl_secs * 1000 + 60_000,

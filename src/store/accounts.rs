@@ -72,30 +72,25 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
-    let user = user::ActiveModel {
-        id: Set(new_id()),
-        account_id: Set(acct.id.clone()),
-        user_name: Set(email.clone()),
-        user_name_norm: Set(email.to_lowercase()),
-        email_norm: Set(Some(email.to_lowercase())),
-        external_id: Set(None),
-        display_name: Set(Some("Break-glass administrator".into())),
-        origin: Set("local".into()),
-        active: Set(true),
-        attributes: Set(serde_json::json!({
-            "name": {"givenName": "Break-glass", "familyName": "Administrator"},
-            "emails": [{"value": email, "primary": true}],
-            "active": true
-        })
-        .to_string()),
-        password_hash: Set(Some(hash)),
-        totp_secret: Set(Some(totp.base32.clone())),
-        totp_last_step: Set(None),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
+    let user = super::users::insert(
+        &txn,
+        super::users::NewUser {
+            id: new_id(),
+            account_id: acct.id.clone(),
+            user_name: email.clone(),
+            email: Some(email.clone()),
+            external_id: None,
+            display_name: Some("Break-glass administrator".into()),
+            origin: super::users::Origin::Local,
+            active: true,
+            attributes: serde_json::json!({
+                "name": {"givenName": "Break-glass", "familyName": "Administrator"},
+                "emails": [{"value": email, "primary": true}],
+                "active": true
+            }),
+            credential: Some((hash, totp.base32.clone())),
+        },
+    )
     .await?;
     user_role::ActiveModel {
         user_id: Set(user.id.clone()),

@@ -7,7 +7,13 @@ pub mod copy;
 pub mod credentials;
 pub mod entities;
 pub mod model;
+pub mod oidc_states;
 pub mod scim;
+pub mod sessions;
+pub mod signin_attempts;
+pub mod signing_keys;
+pub mod users;
+pub mod sso_settings;
 
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,

@@ -241,7 +241,7 @@ async fn cli_json_contract(app: &TestApp) {
     assert!(!ok, "bad issuer refused");
 
     let sealer = idbridge::secrets::Sealer::new(app.settings.secrets_key.as_deref()).unwrap();
-    let before = idbridge::sso::keys::current(&app.db, &sealer)
+    let before = idbridge::store::signing_keys::current(&app.db, &sealer)
         .await
         .unwrap()
         .kid;

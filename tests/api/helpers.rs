@@ -1,7 +1,7 @@
 use idbridge::config::Settings;
-use idbridge::store::{self, entities::*};
+use idbridge::store;
 use reqwest::{Client, Response};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{json, Value};
 
 /// Generates `sqlite` and `postgres` tests running the same async body.
@@ -179,26 +179,21 @@ impl TestApp {
     /// Inserts a provisioned user with direct roles and returns (user id, API key).
     pub async fn user_with_roles(&self, email: &str, roles: &[&str]) -> (String, String) {
         let id = store::new_id();
-        let now = store::now_ms();
-        user::ActiveModel {
-            id: Set(id.clone()),
-            account_id: Set(self.account_id.clone()),
-            user_name: Set(email.into()),
-            user_name_norm: Set(email.to_lowercase()),
-            email_norm: Set(Some(email.to_lowercase())),
-            external_id: Set(None),
-            display_name: Set(None),
-            origin: Set("scim".into()),
-            active: Set(true),
-            attributes: Set(json!({}).to_string()),
-            password_hash: Set(None),
-            totp_secret: Set(None),
-            totp_last_step: Set(None),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&self.db)
+        store::users::insert(
+            &self.db,
+            store::users::NewUser {
+                id: id.clone(),
+                account_id: self.account_id.clone(),
+                user_name: email.into(),
+                email: Some(email.into()),
+                external_id: None,
+                display_name: None,
+                origin: store::users::Origin::Idp,
+                active: true,
+                attributes: json!({}),
+                credential: None,
+            },
+        )
         .await
         .expect("user");
         if !roles.is_empty() {

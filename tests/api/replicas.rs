@@ -194,7 +194,7 @@ async fn replicas_agree_at_once() {
     assert_eq!(s, 204);
     assert_eq!(scim_b().await, 401);
     // A session ended through A is dead at B at once.
-    let (cookie, _) = idbridge::sso::session::create(
+    let (cookie, _) = idbridge::store::sessions::create(
         &app.db,
         &app.account_id,
         &app.break_glass.user_id,

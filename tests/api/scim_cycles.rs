@@ -187,10 +187,10 @@ async fn entra_cycle(app: &TestApp) {
 
     // Deactivation keeps the user, blocks sign-in and ends sessions at once.
     let (cookie, _) =
-        idbridge::sso::session::create(&app.db, &app.account_id, &uid, &["sso"], None, 3600)
+        idbridge::store::sessions::create(&app.db, &app.account_id, &uid, &["sso"], None, 3600)
             .await
             .unwrap();
-    assert!(idbridge::sso::session::lookup(&app.db, &cookie)
+    assert!(idbridge::store::sessions::lookup(&app.db, &cookie)
         .await
         .unwrap()
         .is_some());
@@ -205,7 +205,7 @@ async fn entra_cycle(app: &TestApp) {
         .await;
     assert_eq!((s, u["active"].clone()), (200, json!(false)));
     assert!(
-        idbridge::sso::session::lookup(&app.db, &cookie)
+        idbridge::store::sessions::lookup(&app.db, &cookie)
             .await
             .unwrap()
             .is_none(),

@@ -1,7 +1,9 @@
-//! Per-account OIDC settings.
+//! Per-account OIDC settings: validation and persistence.
 
-use crate::store::entities::sso_settings;
-use crate::store::now_ms;
+use super::entities::sso_settings;
+use super::now_ms;
+
+pub use sso_settings::Model as SsoSettings;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
 

@@ -9,6 +9,8 @@ use sea_orm::{
 
 pub const COOKIE: &str = "idbridge_session";
 
+pub use session::Model as Session;
+
 /// Creates a session; returns the cookie value (`<id>.<secret>`) and the row.
 pub async fn create<C: ConnectionTrait>(
     db: &C,

@@ -1,0 +1,93 @@
+//! User rows: the one place a user is built and a few targeted updates.
+
+use super::entities::user;
+use super::now_ms;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
+use serde_json::Value;
+
+pub use user::Model as User;
+
+/// Where a user comes from: the IdP (SCIM or just-in-time sign-in) or this
+/// installation (the break-glass administrator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Idp,
+    Local,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Idp => "scim",
+            Origin::Local => "local",
+        }
+    }
+}
+
+/// What a new user is made of.
+pub struct NewUser {
+    pub id: String,
+    pub account_id: String,
+    pub user_name: String,
+    /// The email sign-in matches (lowercased here).
+    pub email: Option<String>,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub origin: Origin,
+    pub active: bool,
+    /// The SCIM representation as stored.
+    pub attributes: Value,
+    /// A local credential: argon2 hash and TOTP secret.
+    pub credential: Option<(String, String)>,
+}
+
+pub async fn insert<C: ConnectionTrait>(db: &C, u: NewUser) -> Result<User, DbErr> {
+    let now = now_ms();
+    let (password_hash, totp_secret) = match u.credential {
+        Some((h, t)) => (Some(h), Some(t)),
+        None => (None, None),
+    };
+    user::ActiveModel {
+        id: Set(u.id),
+        account_id: Set(u.account_id),
+        user_name_norm: Set(u.user_name.to_lowercase()),
+        user_name: Set(u.user_name),
+        email_norm: Set(u.email.map(|e| e.trim().to_lowercase())),
+        external_id: Set(u.external_id),
+        display_name: Set(u.display_name),
+        origin: Set(u.origin.as_str().into()),
+        active: Set(u.active),
+        attributes: Set(u.attributes.to_string()),
+        password_hash: Set(password_hash),
+        totp_secret: Set(totp_secret),
+        totp_last_step: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+}
+
+/// Claims a TOTP time step for the user: true once per step, and never for
+/// a step at or before the last one claimed (no replay, no going back).
+pub async fn claim_totp_step<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    step: i64,
+) -> Result<bool, DbErr> {
+    let r = user::Entity::update_many()
+        .col_expr(
+            user::Column::TotpLastStep,
+            sea_orm::sea_query::Expr::value(step),
+        )
+        .filter(user::Column::Id.eq(user_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(user::Column::TotpLastStep.is_null())
+                .add(user::Column::TotpLastStep.lt(step)),
+        )
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
