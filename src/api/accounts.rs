@@ -2,9 +2,8 @@ use super::{audited, auth::Actor, error::ApiError};
 use crate::access::Scoping;
 use crate::catalog::{self, ACCOUNT_ADMINISTRATION};
 use crate::state::State;
-use crate::store::{entities::account, now_ms};
+use crate::store::accounts;
 use actix_web::{get, patch, web, HttpResponse};
-use sea_orm::{ActiveModelTrait, Set};
 use serde::{Deserialize, Serialize};
 
 /// The privilege catalog.
@@ -22,8 +21,8 @@ pub struct AccountView {
     environment_scoping: String,
 }
 
-impl From<&account::Model> for AccountView {
-    fn from(a: &account::Model) -> Self {
+impl From<&accounts::Account> for AccountView {
+    fn from(a: &accounts::Account) -> Self {
         AccountView {
             id: a.id.clone(),
             name: a.name.clone(),
@@ -68,12 +67,15 @@ pub async fn patch_account(
         details,
         async |txn| {
             actor.require(ACCOUNT_ADMINISTRATION)?;
-            let mut am: account::ActiveModel = actor.account.account.clone().into();
+            let mut change = accounts::AccountChange {
+                advanced_user_security: b.advanced_user_security,
+                ..Default::default()
+            };
             if let Some(n) = b.name {
                 if n.trim().is_empty() {
                     return Err(ApiError::BadRequest("name must not be empty".into()));
                 }
-                am.name = Set(n.trim().to_string());
+                change.name = Some(n.trim().to_string());
             }
             if let Some(s) = b.environment_scoping {
                 let s = Scoping::parse(&s).ok_or_else(|| {
@@ -81,13 +83,9 @@ pub async fn patch_account(
                         "environment_scoping must be \"additive\" or \"strict\", not {s:?}"
                     ))
                 })?;
-                am.environment_scoping = Set(s.as_str().into());
+                change.environment_scoping = Some(s.as_str().into());
             }
-            if let Some(a) = b.advanced_user_security {
-                am.advanced_user_security = Set(a);
-            }
-            am.updated_at = Set(now_ms());
-            Ok(am.update(txn).await?)
+            Ok(accounts::update(txn, &actor.account.account, change).await?)
         },
     )
     .await?;

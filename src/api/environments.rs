@@ -3,11 +3,10 @@
 use super::{audited, auth::Actor, error::ApiError};
 use crate::catalog::ENVIRONMENT_MANAGEMENT;
 use crate::state::State;
-use crate::store::entities::*;
-use crate::store::{new_id, now_ms};
+use crate::store::environments;
+use crate::store::new_id;
 use actix_web::{delete, get, post, put, web, HttpResponse};
 use sea_orm::DatabaseTransaction;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -19,26 +18,14 @@ pub struct EnvironmentView {
 }
 
 async fn load(state: &State, account_id: &str) -> Result<Vec<EnvironmentView>, ApiError> {
-    let envs = environment::Entity::find()
-        .filter(environment::Column::AccountId.eq(account_id))
-        .all(&state.db)
-        .await?;
-    let ids: Vec<String> = envs.iter().map(|e| e.id.clone()).collect();
-    let roles = environment_role::Entity::find()
-        .filter(environment_role::Column::EnvironmentId.is_in(ids))
-        .all(&state.db)
-        .await?;
-    Ok(envs
+    Ok(environments::list(&state.db, account_id)
+        .await?
         .into_iter()
         .map(|e| EnvironmentView {
-            roles: roles
-                .iter()
-                .filter(|r| r.environment_id == e.id)
-                .map(|r| r.role_ref.clone())
-                .collect(),
             id: e.id,
             name: e.name,
             classification: e.classification,
+            roles: e.roles,
         })
         .collect())
 }
@@ -119,37 +106,13 @@ async fn save(
     roles: &[String],
     is_new: bool,
 ) -> Result<(), ApiError> {
-    let am = environment::ActiveModel {
-        id: Set(id.into()),
-        account_id: Set(account_id.into()),
-        name: Set(b.name.trim().into()),
-        name_norm: Set(b.name.trim().to_lowercase()),
-        classification: Set(class),
-        created_at: if is_new {
-            Set(now_ms())
-        } else {
-            sea_orm::ActiveValue::NotSet
-        },
+    let row = environments::EnvironmentRow {
+        id: id.into(),
+        name: b.name.clone(),
+        classification: class,
+        roles: roles.to_vec(),
     };
-    if is_new {
-        am.insert(txn).await?;
-    } else {
-        am.update(txn).await?;
-        environment_role::Entity::delete_many()
-            .filter(environment_role::Column::EnvironmentId.eq(id))
-            .exec(txn)
-            .await?;
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for r in roles.iter().filter(|r| seen.insert(r.as_str())) {
-        environment_role::ActiveModel {
-            environment_id: Set(id.into()),
-            role_ref: Set(r.clone()),
-        }
-        .insert(txn)
-        .await?;
-    }
-    Ok(())
+    Ok(environments::save(txn, account_id, &row, is_new).await?)
 }
 
 #[utoipa::path(request_body = EnvironmentBody, responses((status = 201, body = EnvironmentView), (status = 403), (status = 409)), tag = "environments")]
@@ -223,9 +186,7 @@ pub async fn delete(
         serde_json::json!({"name": current.name}),
         async |txn| {
             actor.require(ENVIRONMENT_MANAGEMENT)?;
-            environment::Entity::delete_by_id(current.id.clone())
-                .exec(txn)
-                .await?;
+            environments::delete(txn, &current.id).await?;
             Ok(())
         },
     )

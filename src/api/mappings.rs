@@ -4,10 +4,9 @@ use super::{audited, auth::Actor, error::ApiError};
 use crate::access::check_mappable;
 use crate::catalog::{USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
 use crate::state::State;
-use crate::store::entities::*;
-use crate::store::{new_id, now_ms};
+use crate::store::mappings;
+use crate::store::new_id;
 use actix_web::{delete, get, post, web, HttpResponse};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, Serialize, utoipa::ToSchema, Clone)]
@@ -38,7 +37,7 @@ pub struct MappingView {
     environments: Option<Vec<String>>,
 }
 
-fn view(m: &group_mapping::Model, roles: &[group_mapping_role::Model]) -> MappingView {
+fn view(m: &mappings::Mapping, roles: &[mappings::MappingRole]) -> MappingView {
     let v = Some(m.match_value.clone());
     let group = match m.match_kind.as_str() {
         "displayName" => GroupRef {
@@ -151,30 +150,18 @@ pub async fn create(
                         .collect::<Result<Vec<_>, _>>()?,
                 ),
             };
-            let norm = if kind == "displayName" {
-                value.to_lowercase()
-            } else {
-                value.clone()
-            };
-            group_mapping::ActiveModel {
-                id: Set(id.clone()),
-                account_id: Set(path.to_string()),
-                match_kind: Set(kind.into()),
-                match_value: Set(value),
-                match_value_norm: Set(norm),
-                created_at: Set(now_ms()),
-            }
-            .insert(txn)
+            mappings::insert(
+                txn,
+                mappings::MappingRow {
+                    id: id.clone(),
+                    account_id: path.to_string(),
+                    match_kind: kind,
+                    match_value: value,
+                    roles,
+                    environments: envs,
+                },
+            )
             .await?;
-            for r in roles {
-                group_mapping_role::ActiveModel {
-                    mapping_id: Set(id.clone()),
-                    role_ref: Set(r),
-                    environments: Set(envs.as_ref().map(|e| serde_json::json!(e).to_string())),
-                }
-                .insert(txn)
-                .await?;
-            }
             Ok(())
         },
     )
@@ -214,9 +201,7 @@ pub async fn delete(
                     actor.access.may_assign(&p)?;
                 }
             }
-            group_mapping::Entity::delete_by_id(mid.clone())
-                .exec(txn)
-                .await?;
+            mappings::delete(txn, &mid).await?;
             Ok(())
         },
     )

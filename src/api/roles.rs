@@ -4,11 +4,10 @@ use super::{audited, auth::Actor, error::ApiError};
 use crate::access::AccountModel;
 use crate::catalog::{self, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
 use crate::state::State;
-use crate::store::entities::*;
-use crate::store::{new_id, now_ms};
+use crate::store::custom_roles;
+use crate::store::new_id;
 use actix_web::{delete, get, post, put, web, HttpResponse};
 use sea_orm::DatabaseTransaction;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -57,19 +56,6 @@ pub(crate) fn view(
     })
 }
 
-async fn descriptions(
-    state: &State,
-    account_id: &str,
-) -> Result<std::collections::HashMap<String, Option<String>>, ApiError> {
-    Ok(custom_role::Entity::find()
-        .filter(custom_role::Column::AccountId.eq(account_id))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r.description))
-        .collect())
-}
-
 #[utoipa::path(responses((status = 200, body = [RoleView])), tag = "roles")]
 #[get("/accounts/{id}/roles")]
 pub async fn list(
@@ -79,7 +65,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     actor.check_account(&path)?;
     let model = &actor.account.model;
-    let desc = descriptions(&state, actor.account_id()).await?;
+    let desc = crate::store::custom_roles::descriptions(&state.db, actor.account_id()).await?;
     let ids = catalog::BUILTIN_ROLES
         .iter()
         .map(|b| b.key.to_string())
@@ -108,7 +94,10 @@ pub async fn get(
     let (id, role) = path.into_inner();
     actor.check_account(&id)?;
     let r = find(&actor, &role)?;
-    let desc = descriptions(&state, &id).await?.remove(&r).flatten();
+    let desc = crate::store::custom_roles::descriptions(&state.db, &id)
+        .await?
+        .remove(&r)
+        .flatten();
     Ok(HttpResponse::Ok().json(view(&actor.account.model, &r, desc)))
 }
 
@@ -160,39 +149,15 @@ async fn save(
     own: &BTreeSet<&'static str>,
     is_new: bool,
 ) -> Result<(), ApiError> {
-    let now = now_ms();
-    let am = custom_role::ActiveModel {
-        id: Set(id.into()),
-        account_id: Set(account_id.into()),
-        name: Set(b.name.trim().into()),
-        name_norm: Set(b.name.trim().to_lowercase()),
-        inherits: Set(parent),
-        description: Set(b.description.clone()),
-        created_at: if is_new {
-            Set(now)
-        } else {
-            sea_orm::ActiveValue::NotSet
-        },
-        updated_at: Set(now),
+    let row = custom_roles::RoleRow {
+        id,
+        account_id,
+        name: &b.name,
+        inherits: parent,
+        description: b.description.clone(),
+        privileges: own,
     };
-    if is_new {
-        am.insert(txn).await?;
-    } else {
-        am.update(txn).await?;
-        custom_role_privilege::Entity::delete_many()
-            .filter(custom_role_privilege::Column::RoleId.eq(id))
-            .exec(txn)
-            .await?;
-    }
-    for p in own {
-        custom_role_privilege::ActiveModel {
-            role_id: Set(id.into()),
-            privilege: Set(p.to_string()),
-        }
-        .insert(txn)
-        .await?;
-    }
-    Ok(())
+    Ok(custom_roles::save(txn, row, is_new).await?)
 }
 
 async fn reloaded(state: &State, account_id: &str, id: &str) -> Result<HttpResponse, ApiError> {
@@ -202,7 +167,10 @@ async fn reloaded(state: &State, account_id: &str, id: &str) -> Result<HttpRespo
         .account(&state.db, account_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("account".into()))?;
-    let desc = descriptions(state, account_id).await?.remove(id).flatten();
+    let desc = crate::store::custom_roles::descriptions(&state.db, account_id)
+        .await?
+        .remove(id)
+        .flatten();
     Ok(HttpResponse::Ok().json(view(&acct.model, id, desc)))
 }
 
@@ -299,22 +267,7 @@ pub async fn delete(
                     child.name
                 )));
             }
-            // Role references are not foreign keys (built-ins live in code), so clear them here.
-            user_role::Entity::delete_many()
-                .filter(user_role::Column::RoleRef.eq(&rid))
-                .exec(txn)
-                .await?;
-            environment_role::Entity::delete_many()
-                .filter(environment_role::Column::RoleRef.eq(&rid))
-                .exec(txn)
-                .await?;
-            group_mapping_role::Entity::delete_many()
-                .filter(group_mapping_role::Column::RoleRef.eq(&rid))
-                .exec(txn)
-                .await?;
-            custom_role::Entity::delete_by_id(rid.clone())
-                .exec(txn)
-                .await?;
+            custom_roles::delete(txn, &rid).await?;
             Ok(())
         },
     )

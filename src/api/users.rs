@@ -3,13 +3,12 @@
 use super::{audited, auth::Actor, error::ApiError};
 use crate::catalog::{ADMINISTRATOR, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
 use crate::state::State;
-use crate::store::entities::*;
+use crate::store::users::User;
 use actix_web::{get, put, web, HttpResponse};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-async fn user(state: &State, actor: &Actor, key: &str) -> Result<user::Model, ApiError> {
+async fn user(state: &State, actor: &Actor, key: &str) -> Result<User, ApiError> {
     use crate::store::model::Lookup;
     match crate::store::model::find_user(&state.db, actor.account_id(), key).await? {
         Lookup::One(u) => Ok(*u),
@@ -41,13 +40,7 @@ async fn direct_roles(
     db: &impl sea_orm::ConnectionTrait,
     user_id: &str,
 ) -> Result<Vec<String>, ApiError> {
-    Ok(user_role::Entity::find()
-        .filter(user_role::Column::UserId.eq(user_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| r.role_ref)
-        .collect())
+    Ok(crate::store::users::direct_roles(db, user_id).await?)
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -112,18 +105,8 @@ pub async fn put_roles(
                     actor.access.may_assign(&p)?;
                 }
             }
-            user_role::Entity::delete_many()
-                .filter(user_role::Column::UserId.eq(&u.id))
-                .exec(txn)
-                .await?;
-            for r in &wanted {
-                user_role::ActiveModel {
-                    user_id: Set(u.id.clone()),
-                    role_ref: Set(r.clone()),
-                }
-                .insert(txn)
-                .await?;
-            }
+            let roles: Vec<String> = wanted.iter().cloned().collect();
+            crate::store::scim::set_user_roles(txn, &u.id, &roles).await?;
             // Built-in administrators never hold an SSO session.
             if wanted.contains(ADMINISTRATOR) && !current.contains(ADMINISTRATOR) {
                 crate::store::sessions::revoke_sso(txn, &u.id).await?;

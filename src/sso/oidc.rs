@@ -11,8 +11,8 @@ use super::signin::internal;
 use super::{settings, signin};
 use crate::secrets;
 use crate::state::State;
-use crate::store::sso_settings::SsoSettings;
 use crate::store::oidc_states;
+use crate::store::sso_settings::SsoSettings;
 use crate::store::{now_ms, StoreError};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{get, http::StatusCode, web, HttpRequest, HttpResponse};
@@ -216,8 +216,7 @@ pub async fn login(
     }
     // Anyone can start sign-ins: bound the pending ones per account so an
     // unauthenticated loop cannot fill the table.
-    match oidc_states::pending(&state.db, &account).await
-    {
+    match oidc_states::pending(&state.db, &account).await {
         Ok(n) if n >= state.settings.max_pending_sign_ins => {
             tracing::warn!(account = ?account, "too many pending SSO sign-ins");
             return refusal(

@@ -1,9 +1,8 @@
 //! Sign-in outcomes (the SSO rule, local break-glass sign-in), sessions,
 //! `/auth/session` tokens and the JWKS.
 
-use super::pages::{local_form, refusal};
 use super::oidc::VerifiedLogin;
-use crate::store::{sessions, signing_keys};
+use super::pages::{local_form, refusal};
 use crate::catalog::ADMINISTRATOR;
 use crate::secrets;
 use crate::state::State;
@@ -11,6 +10,7 @@ use crate::store::audit::{self, Event};
 use crate::store::sso_settings::SsoSettings;
 use crate::store::users::{self, User};
 use crate::store::{model, new_id, now_ms};
+use crate::store::{sessions, signing_keys};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{get, http::StatusCode, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};

@@ -143,3 +143,32 @@ pub async fn reset_break_glass<C: ConnectionTrait>(
         otpauth_uri: totp.otpauth_uri,
     })
 }
+
+pub use account::Model as Account;
+
+/// Account settings to change; `None` leaves a setting as it is.
+#[derive(Default)]
+pub struct AccountChange {
+    pub name: Option<String>,
+    pub environment_scoping: Option<String>,
+    pub advanced_user_security: Option<bool>,
+}
+
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    current: &account::Model,
+    change: AccountChange,
+) -> Result<account::Model, DbErr> {
+    let mut am: account::ActiveModel = current.clone().into();
+    if let Some(n) = change.name {
+        am.name = Set(n);
+    }
+    if let Some(s) = change.environment_scoping {
+        am.environment_scoping = Set(s);
+    }
+    if let Some(a) = change.advanced_user_security {
+        am.advanced_user_security = Set(a);
+    }
+    am.updated_at = Set(now_ms());
+    am.update(db).await
+}

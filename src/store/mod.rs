@@ -5,15 +5,18 @@ pub mod audit;
 pub mod changes;
 pub mod copy;
 pub mod credentials;
+pub mod custom_roles;
 pub mod entities;
+pub mod environments;
+pub mod mappings;
 pub mod model;
 pub mod oidc_states;
 pub mod scim;
 pub mod sessions;
 pub mod signin_attempts;
 pub mod signing_keys;
-pub mod users;
 pub mod sso_settings;
+pub mod users;
 
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,

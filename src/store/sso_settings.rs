@@ -3,9 +3,9 @@
 use super::entities::sso_settings;
 use super::now_ms;
 
-pub use sso_settings::Model as SsoSettings;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
+pub use sso_settings::Model as SsoSettings;
 
 pub const MODES: &[&str] = &["off", "optional", "required"];
 pub const ROLE_SOURCES: &[&str] = &["scim", "claims", "both"];

@@ -2,7 +2,9 @@
 
 use super::entities::user;
 use super::now_ms;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+};
 use serde_json::Value;
 
 pub use user::Model as User;
@@ -90,4 +92,12 @@ pub async fn claim_totp_step<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(r.rows_affected == 1)
+}
+
+/// The user's direct role assignments (role references).
+pub async fn direct_roles<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<Vec<String>, DbErr> {
+    Ok(super::scim::roles_of_users(db, &[user_id.to_string()])
+        .await?
+        .remove(user_id)
+        .unwrap_or_default())
 }

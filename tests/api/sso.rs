@@ -319,7 +319,9 @@ async fn session_tokens_verify_independently(app: &TestApp) {
     assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 300);
     // Rotate: the old token still verifies, the new one uses the new key.
     let sealer = idbridge::secrets::Sealer::new(app.settings.secrets_key.as_deref()).unwrap();
-    let kid = idbridge::store::signing_keys::rotate(&app.db, &sealer).await.unwrap();
+    let kid = idbridge::store::signing_keys::rotate(&app.db, &sealer)
+        .await
+        .unwrap();
     // Private keys are sealed at rest.
     use sea_orm::EntityTrait;
     for k in idbridge::store::entities::signing_key::Entity::find()
