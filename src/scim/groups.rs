@@ -8,10 +8,9 @@ use super::{
     check_if_match, if_match, not_modified, resource_response, schema::ResourceKind, ScimBody,
     ScimCtx,
 };
-use crate::store::entities::group;
-use crate::store::{new_id, now_ms, scim as db, write_txn};
+use crate::store::{new_id, scim as db, write_txn};
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, Set};
+use sea_orm::DatabaseTransaction;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -33,7 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 pub(super) async fn render(
     ctx: &ScimCtx,
-    rows: &[group::Model],
+    rows: &[db::Group],
     projection: &Projection,
 ) -> Result<Vec<Value>, ScimError> {
     let base = ctx.base();
@@ -55,7 +54,7 @@ pub(super) async fn render(
         .collect())
 }
 
-async fn find(ctx: &ScimCtx, id: &str) -> Result<group::Model, ScimError> {
+async fn find(ctx: &ScimCtx, id: &str) -> Result<db::Group, ScimError> {
     db::group(&ctx.state.db, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
@@ -136,23 +135,15 @@ async fn create(
 pub(super) async fn create_group(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
     let input = group_input(body)?;
     let id = new_id();
-    let now = now_ms();
     let txn = write_txn(&ctx.state.db).await?;
     let (members, ignored) =
         known_members(ctx, &txn, &input.members.clone().unwrap_or_default()).await?;
-    group::ActiveModel {
-        id: Set(id.clone()),
-        account_id: Set(ctx.account_id.clone()),
-        display_name: Set(input.display_name.clone()),
-        display_name_norm: Set(input.display_name.to_lowercase()),
-        external_id: Set(input.external_id.clone()),
-        attributes: Set(input.attributes.to_string()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    let fields = db::GroupFields {
+        display_name: &input.display_name,
+        external_id: input.external_id.clone(),
+        attributes: &input.attributes,
+    };
+    db::insert_group(&txn, &id, &ctx.account_id, fields).await?;
     db::add_members(&txn, &id, &members).await?;
     ctx.audit(
         &txn,
@@ -170,7 +161,7 @@ pub(super) async fn create_group(ctx: &ScimCtx, body: Value) -> Result<String, S
 async fn store(
     ctx: &ScimCtx,
     txn: DatabaseTransaction,
-    current: &group::Model,
+    current: &db::Group,
     input: GroupInput,
     before: &BTreeSet<String>,
     action: &str,
@@ -186,14 +177,12 @@ async fn store(
         }
     };
     let (added, ignored) = known_members(ctx, &txn, &added).await?;
-    let mut am: group::ActiveModel = current.clone().into();
-    am.display_name = Set(input.display_name.clone());
-    am.display_name_norm = Set(input.display_name.to_lowercase());
-    am.external_id = Set(input.external_id.clone());
-    am.attributes = Set(input.attributes.to_string());
-    am.version = Set(current.version + 1);
-    am.updated_at = Set(now_ms().max(current.updated_at + 1));
-    am.update(&txn).await?;
+    let fields = db::GroupFields {
+        display_name: &input.display_name,
+        external_id: input.external_id.clone(),
+        attributes: &input.attributes,
+    };
+    db::update_group(&txn, current, fields).await?;
     db::add_members(&txn, &current.id, &added).await?;
     db::remove_members(&txn, &current.id, &removed).await?;
     let details = json!({"displayName": input.display_name, "members_added": added, "members_removed": removed, "ignored_members": ignored});
@@ -209,7 +198,7 @@ async fn lock(
     ctx: &ScimCtx,
     id: &str,
     version: Option<String>,
-) -> Result<(DatabaseTransaction, group::Model, BTreeSet<String>), ScimError> {
+) -> Result<(DatabaseTransaction, db::Group, BTreeSet<String>), ScimError> {
     let txn = write_txn(&ctx.state.db).await?;
     let current = db::group_for_update(&txn, &ctx.account_id, id)
         .await?
@@ -302,7 +291,7 @@ pub(super) async fn delete_group(
     let g = find(ctx, id).await?;
     check_if_match(version.as_deref(), &super::etag(g.version))?;
     let txn = crate::store::write_txn(&ctx.state.db).await?;
-    group::Entity::delete_by_id(g.id.clone()).exec(&txn).await?;
+    db::delete_group(&txn, &g.id).await?;
     ctx.audit(
         &txn,
         "scim.group.delete",

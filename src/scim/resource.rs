@@ -7,7 +7,7 @@
 use super::error::ScimError;
 use super::{ENTERPRISE_URN, GROUP_URN, USER_URN};
 use crate::store::credentials::iso;
-use crate::store::entities::{group, user};
+use crate::store::scim::{Group, User};
 use serde_json::{json, Map, Value};
 
 const USER_ATTRS: &[&str] = &[
@@ -318,7 +318,7 @@ fn meta(base: &str, kind: &str, id: &str, created: i64, updated: i64, version: i
 /// the user's direct roles as (reference, name).
 pub fn user_json(
     base: &str,
-    u: &user::Model,
+    u: &User,
     groups: &[(String, String)],
     roles: &[(String, String)],
 ) -> Value {
@@ -457,7 +457,7 @@ pub fn group_input(body: Value) -> Result<GroupInput, ScimError> {
 }
 
 /// A stored group as SCIM JSON; `members` are (user id, userName), or None to omit.
-pub fn group_json(base: &str, g: &group::Model, members: Option<&[String]>) -> Value {
+pub fn group_json(base: &str, g: &Group, members: Option<&[String]>) -> Value {
     let mut o = Map::new();
     o.insert("schemas".into(), json!([GROUP_URN]));
     o.insert("id".into(), json!(g.id));

@@ -8,10 +8,8 @@ use super::{
     ScimCtx,
 };
 use crate::catalog::ADMINISTRATOR;
-use crate::store::entities::user;
-use crate::store::{new_id, now_ms, scim as db, write_txn};
+use crate::store::{new_id, scim as db, write_txn};
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -51,7 +49,7 @@ async fn role_names(ctx: &ScimCtx, refs: &[String]) -> Result<Vec<(String, Strin
 /// Renders stored users, loading groups and roles for all of them at once.
 pub(super) async fn render(
     ctx: &ScimCtx,
-    rows: &[user::Model],
+    rows: &[db::User],
     projection: &Projection,
 ) -> Result<Vec<Value>, ScimError> {
     let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
@@ -80,7 +78,7 @@ pub(super) async fn render(
     Ok(out)
 }
 
-async fn one(ctx: &ScimCtx, id: &str) -> Result<(user::Model, Value), ScimError> {
+async fn one(ctx: &ScimCtx, id: &str) -> Result<(db::User, Value), ScimError> {
     let u = db::user(&ctx.state.db, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
@@ -159,7 +157,7 @@ async fn resolve_roles(
     Ok(out)
 }
 
-fn refuse_local(u: &user::Model) -> Result<(), ScimError> {
+fn refuse_local(u: &db::User) -> Result<(), ScimError> {
     if u.origin == "local" {
         return Err(ScimError::mutability(
             "this is the account's break-glass user; it cannot be changed through SCIM",
@@ -231,7 +229,7 @@ pub(super) async fn create_user(ctx: &ScimCtx, body: Value) -> Result<Value, Sci
 /// Stores a validated representation; `None` when another write changed the user first.
 async fn store(
     ctx: &ScimCtx,
-    current: &user::Model,
+    current: &db::User,
     input: UserInput,
     action: &str,
 ) -> Result<Option<Value>, ScimError> {
@@ -256,24 +254,16 @@ async fn store(
             input.user_name
         )));
     }
-    let mut am: user::ActiveModel = current.clone().into();
-    am.user_name = Set(input.user_name.clone());
-    am.user_name_norm = Set(input.user_name.to_lowercase());
-    am.email_norm = Set(input.primary_email.clone());
-    am.external_id = Set(input.external_id.clone());
-    am.display_name = Set(input.display_name.clone());
-    am.active = Set(input.active);
-    am.attributes = Set(input.attributes.to_string());
-    am.version = Set(current.version + 1);
-    am.updated_at = Set(now_ms().max(current.updated_at + 1));
     // Optimistic: the row must still be the version this write was computed from.
-    let updated = user::Entity::update_many()
-        .set(am)
-        .filter(user::Column::Id.eq(current.id.clone()))
-        .filter(user::Column::Version.eq(current.version))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected == 0 {
+    let fields = db::UserFields {
+        user_name: &input.user_name,
+        email: input.primary_email.clone(),
+        external_id: input.external_id.clone(),
+        display_name: input.display_name.clone(),
+        active: input.active,
+        attributes: &input.attributes,
+    };
+    if !db::update_user_versioned(&txn, current, fields).await? {
         return Ok(None);
     }
     if let Some(r) = &roles {
@@ -317,7 +307,7 @@ async fn modify(
     id: &str,
     version: Option<String>,
     action: &str,
-    transform: impl Fn(&user::Model, Value) -> Result<UserInput, ScimError>,
+    transform: impl Fn(&db::User, Value) -> Result<UserInput, ScimError>,
 ) -> Result<Value, ScimError> {
     for attempt in 0..50u64 {
         if attempt > 0 {
@@ -421,9 +411,7 @@ pub(super) async fn delete_user(
     check_if_match(version.as_deref(), &super::etag(current.version))?;
     // Sessions, memberships and direct roles go with the row (foreign keys cascade).
     let txn = write_txn(&ctx.state.db).await?;
-    user::Entity::delete_by_id(current.id.clone())
-        .exec(&txn)
-        .await?;
+    db::delete_user(&txn, &current.id).await?;
     ctx.audit(
         &txn,
         "scim.user.delete",

@@ -6,7 +6,7 @@
 use super::entities::*;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, Statement,
 };
 use std::collections::{BTreeSet, HashMap};
@@ -322,4 +322,101 @@ pub fn groups_query(account_id: &str, cond: Option<Condition>) -> Select<group::
         q = q.filter(c);
     }
     q
+}
+
+pub use group::Model as Group;
+pub use user::Model as User;
+
+/// A user's or group's attributes as a write sets them.
+pub struct UserFields<'a> {
+    pub user_name: &'a str,
+    pub email: Option<String>,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    pub attributes: &'a serde_json::Value,
+}
+
+/// Writes the user over `current` if it is still at `current.version`
+/// (optimistic concurrency); false when another write got there first.
+pub async fn update_user_versioned<C: ConnectionTrait>(
+    db: &C,
+    current: &user::Model,
+    f: UserFields<'_>,
+) -> Result<bool, DbErr> {
+    let mut am: user::ActiveModel = current.clone().into();
+    am.user_name = sea_orm::Set(f.user_name.to_string());
+    am.user_name_norm = sea_orm::Set(f.user_name.to_lowercase());
+    am.email_norm = sea_orm::Set(f.email);
+    am.external_id = sea_orm::Set(f.external_id);
+    am.display_name = sea_orm::Set(f.display_name);
+    am.active = sea_orm::Set(f.active);
+    am.attributes = sea_orm::Set(f.attributes.to_string());
+    am.version = sea_orm::Set(current.version + 1);
+    am.updated_at = sea_orm::Set(super::now_ms().max(current.updated_at + 1));
+    let updated = user::Entity::update_many()
+        .set(am)
+        .filter(user::Column::Id.eq(current.id.clone()))
+        .filter(user::Column::Version.eq(current.version))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Deletes a user; sessions, memberships and direct roles go with the row
+/// (foreign keys cascade).
+pub async fn delete_user<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+    user::Entity::delete_by_id(id.to_string()).exec(db).await?;
+    Ok(())
+}
+
+pub struct GroupFields<'a> {
+    pub display_name: &'a str,
+    pub external_id: Option<String>,
+    pub attributes: &'a serde_json::Value,
+}
+
+pub async fn insert_group<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    account_id: &str,
+    f: GroupFields<'_>,
+) -> Result<(), DbErr> {
+    let now = super::now_ms();
+    group::ActiveModel {
+        id: sea_orm::Set(id.into()),
+        account_id: sea_orm::Set(account_id.into()),
+        display_name: sea_orm::Set(f.display_name.into()),
+        display_name_norm: sea_orm::Set(f.display_name.to_lowercase()),
+        external_id: sea_orm::Set(f.external_id),
+        attributes: sea_orm::Set(f.attributes.to_string()),
+        version: sea_orm::Set(1),
+        created_at: sea_orm::Set(now),
+        updated_at: sea_orm::Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Writes a group's own attributes (the caller holds its row lock).
+pub async fn update_group<C: ConnectionTrait>(
+    db: &C,
+    current: &group::Model,
+    f: GroupFields<'_>,
+) -> Result<(), DbErr> {
+    let mut am: group::ActiveModel = current.clone().into();
+    am.display_name = sea_orm::Set(f.display_name.into());
+    am.display_name_norm = sea_orm::Set(f.display_name.to_lowercase());
+    am.external_id = sea_orm::Set(f.external_id);
+    am.attributes = sea_orm::Set(f.attributes.to_string());
+    am.version = sea_orm::Set(current.version + 1);
+    am.updated_at = sea_orm::Set(super::now_ms().max(current.updated_at + 1));
+    am.update(db).await?;
+    Ok(())
+}
+
+pub async fn delete_group<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+    group::Entity::delete_by_id(id.to_string()).exec(db).await?;
+    Ok(())
 }
