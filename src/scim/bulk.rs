@@ -27,7 +27,7 @@ async fn search_all(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimEr
     let mut all = vec![];
     let mut total = 0;
     for kind in [ResourceKind::User, ResourceKind::Group] {
-        let r = super::sql::list(&ctx, kind, &everything).await?;
+        let r = super::list::list(&ctx, kind, &everything).await?;
         total += r.get("totalResults").and_then(Value::as_u64).unwrap_or(0);
         all.extend(
             r.get("Resources")

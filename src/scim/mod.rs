@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod list;
 pub mod patch;
 #[cfg(test)]
 mod props;
@@ -12,7 +13,6 @@ pub mod query;
 pub mod rate_limit;
 pub mod resource;
 pub mod schema;
-pub mod sql;
 
 mod bulk;
 mod discovery;
@@ -216,7 +216,7 @@ pub(crate) async fn list_answer(
     let params = query::ListParams::from_query(q)?;
     Ok(json_response(
         actix_web::http::StatusCode::OK,
-        &sql::list(ctx, kind, &params).await?,
+        &list::list(ctx, kind, &params).await?,
     ))
 }
 
@@ -229,7 +229,7 @@ pub(crate) async fn search_answer(
     let params = query::ListParams::from_search(body)?;
     Ok(json_response(
         actix_web::http::StatusCode::OK,
-        &sql::list(ctx, kind, &params).await?,
+        &list::list(ctx, kind, &params).await?,
     ))
 }
 

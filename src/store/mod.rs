@@ -12,6 +12,7 @@ pub mod mappings;
 pub mod model;
 pub mod oidc_states;
 pub mod scim;
+pub mod scim_filter;
 pub mod sessions;
 pub mod signin_attempts;
 pub mod signing_keys;

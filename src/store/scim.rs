@@ -6,8 +6,8 @@
 use super::entities::*;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, Statement,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, Statement,
 };
 use std::collections::{BTreeSet, HashMap};
 
@@ -419,4 +419,86 @@ pub async fn update_group<C: ConnectionTrait>(
 pub async fn delete_group<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
     group::Entity::delete_by_id(id.to_string()).exec(db).await?;
     Ok(())
+}
+
+/// The order of a list: an optional attribute first, then creation order.
+pub struct ListOrder {
+    pub by: Option<sea_orm::sea_query::SimpleExpr>,
+    pub descending: bool,
+}
+
+/// One page of the account's users matching `cond`, and the total.
+pub async fn users_page<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    cond: Option<Condition>,
+    order: ListOrder,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<user::Model>, u64), DbErr> {
+    let mut q = users_query(account_id, cond);
+    if let Some(e) = order.by {
+        q = q.order_by(e, direction(order.descending));
+    }
+    let q = q
+        .order_by(user::Column::CreatedAt, sea_orm::Order::Asc)
+        .order_by(user::Column::Id, sea_orm::Order::Asc);
+    page(db, q, offset, limit).await
+}
+
+/// One page of the account's groups matching `cond`, and the total.
+pub async fn groups_page<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    cond: Option<Condition>,
+    order: ListOrder,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<group::Model>, u64), DbErr> {
+    let mut q = groups_query(account_id, cond);
+    if let Some(e) = order.by {
+        q = q.order_by(e, direction(order.descending));
+    }
+    let q = q
+        .order_by(group::Column::CreatedAt, sea_orm::Order::Asc)
+        .order_by(group::Column::Id, sea_orm::Order::Asc);
+    page(db, q, offset, limit).await
+}
+
+fn direction(descending: bool) -> sea_orm::Order {
+    if descending {
+        sea_orm::Order::Desc
+    } else {
+        sea_orm::Order::Asc
+    }
+}
+
+/// Up to `limit` users matching `cond`, in creation order.
+pub async fn users_matching<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    cond: Option<Condition>,
+    limit: u64,
+) -> Result<Vec<user::Model>, DbErr> {
+    users_query(account_id, cond)
+        .order_by(user::Column::CreatedAt, sea_orm::Order::Asc)
+        .order_by(user::Column::Id, sea_orm::Order::Asc)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Up to `limit` groups matching `cond`, in creation order.
+pub async fn groups_matching<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    cond: Option<Condition>,
+    limit: u64,
+) -> Result<Vec<group::Model>, DbErr> {
+    groups_query(account_id, cond)
+        .order_by(group::Column::CreatedAt, sea_orm::Order::Asc)
+        .order_by(group::Column::Id, sea_orm::Order::Asc)
+        .limit(limit)
+        .all(db)
+        .await
 }

@@ -1,4 +1,4 @@
-//! Filters to SQL, and the list/search algorithm.
+//! SCIM filters to SQL conditions.
 //!
 //! A filter is translated into a SQL condition for the attributes clients
 //! look up by (userName, externalId, id, active, emails, displayName,
@@ -7,16 +7,12 @@
 //! SQL condition is only a superset prefilter and every candidate is checked
 //! against the parsed filter in memory, so answers are always correct.
 
-use super::error::ScimError;
-use super::filter::{self, AttrPath, CompareOp, Filter};
-use super::query::ListParams;
-use super::schema::ResourceKind;
-use super::{ScimCtx, LIST_URN};
-use crate::store::entities::{group, group_member, user};
-use crate::store::scim as db;
+use super::entities::{group, group_member, user};
+use crate::scim::filter::{AttrPath, CompareOp, Filter};
+use crate::scim::schema::ResourceKind;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
-use sea_orm::{ColumnTrait, Condition, Order, QueryOrder, QuerySelect};
-use serde_json::{json, Value};
+use sea_orm::{ColumnTrait, Condition};
+use serde_json::Value;
 
 #[derive(Debug)]
 pub struct Translation {
@@ -74,8 +70,8 @@ fn column(kind: ResourceKind, p: &AttrPath) -> Option<Col> {
     // Columns hold core attributes only: any other schema's path is left to
     // the in-memory evaluator, which honours its URN.
     let core = match kind {
-        ResourceKind::User => super::USER_URN,
-        ResourceKind::Group => super::GROUP_URN,
+        ResourceKind::User => crate::scim::USER_URN,
+        ResourceKind::Group => crate::scim::GROUP_URN,
     };
     if p.urn
         .as_deref()
@@ -154,7 +150,7 @@ fn compare(kind: ResourceKind, p: &AttrPath, op: CompareOp, v: &Value) -> Transl
         }
         // The stored flag is the truth: a user whose `active` a client
         // removed is active (the default) and matches `active eq true`.
-        Col::Bool(e) => match (op, super::resource::coerce_bool(v)) {
+        Col::Bool(e) => match (op, crate::scim::resource::coerce_bool(v)) {
             (CompareOp::Eq, Some(b)) => exact(Expr::expr(e).eq(b)),
             (CompareOp::Ne, Some(b)) => exact(Expr::expr(e).eq(!b)),
             _ => all(),
@@ -269,8 +265,8 @@ pub fn translate(kind: ResourceKind, f: &Filter) -> Translation {
     }
 }
 
-fn order_column(kind: ResourceKind, sort_by: &str) -> Option<SimpleExpr> {
-    let p = super::query::path_of(sort_by);
+pub fn order_column(kind: ResourceKind, sort_by: &str) -> Option<SimpleExpr> {
+    let p = crate::scim::query::path_of(sort_by);
     let key = p
         .iter()
         .map(|s| s.to_ascii_lowercase())
@@ -299,153 +295,4 @@ fn order_column(kind: ResourceKind, sort_by: &str) -> Option<SimpleExpr> {
         }
         _ => return None,
     })
-}
-
-fn list_response(total: u64, start: u64, page: Vec<Value>) -> Value {
-    json!({"schemas": [LIST_URN], "totalResults": total, "itemsPerPage": page.len(), "startIndex": start, "Resources": page})
-}
-
-/// A sort key from a rendered resource: the (primary) value, case-folded.
-fn sort_key(v: &Value, sort_by: &str) -> String {
-    let mut cur = v;
-    for seg in super::query::path_of(sort_by) {
-        let next = match cur {
-            Value::Object(o) => o
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(&seg))
-                .map(|(_, v)| v),
-            Value::Array(a) => a
-                .iter()
-                .find(|i| i["primary"] == Value::Bool(true))
-                .or_else(|| a.first())
-                .and_then(|i| i.get(&seg)),
-            _ => None,
-        };
-        match next {
-            Some(n) => cur = n,
-            None => return String::new(),
-        }
-    }
-    match cur {
-        Value::String(s) => s.to_lowercase(),
-        Value::Array(a) => a
-            .first()
-            .map(|x| x["value"].as_str().unwrap_or_default().to_lowercase())
-            .unwrap_or_default(),
-        other => other.to_string(),
-    }
-}
-
-/// Answers a list or search request (RFC 7644 §3.4.2).
-pub async fn list(ctx: &ScimCtx, kind: ResourceKind, p: &ListParams) -> Result<Value, ScimError> {
-    let parsed = match &p.filter {
-        Some(f) => Some(
-            filter::parse_filter(f).map_err(|e| ScimError::bad("invalidFilter", e.to_string()))?,
-        ),
-        None => None,
-    };
-    let t = parsed
-        .as_ref()
-        .map(|f| translate(kind, f))
-        .unwrap_or(Translation {
-            cond: None,
-            exact: true,
-        });
-    let order = p.sort_by.as_deref().map(|s| order_column(kind, s));
-    let dir = if p.descending {
-        Order::Desc
-    } else {
-        Order::Asc
-    };
-    let offset = p.start_index - 1;
-    let db = &ctx.state.db;
-    let fast = t.exact && !matches!(order, Some(None));
-    if fast {
-        let (total, page) = match kind {
-            ResourceKind::User => {
-                let mut q = db::users_query(&ctx.account_id, t.cond);
-                if let Some(Some(e)) = order {
-                    q = q.order_by(e, dir.clone());
-                }
-                let q = q
-                    .order_by(user::Column::CreatedAt, Order::Asc)
-                    .order_by(user::Column::Id, Order::Asc);
-                let (rows, total) = db::page(db, q, offset, p.count).await?;
-                (
-                    total,
-                    super::users::render(ctx, &rows, &p.projection).await?,
-                )
-            }
-            ResourceKind::Group => {
-                let mut q = db::groups_query(&ctx.account_id, t.cond);
-                if let Some(Some(e)) = order {
-                    q = q.order_by(e, dir.clone());
-                }
-                let q = q
-                    .order_by(group::Column::CreatedAt, Order::Asc)
-                    .order_by(group::Column::Id, Order::Asc);
-                let (rows, total) = db::page(db, q, offset, p.count).await?;
-                (
-                    total,
-                    super::groups::render(ctx, &rows, &p.projection).await?,
-                )
-            }
-        };
-        let page = page.into_iter().map(|v| p.projection.apply(v)).collect();
-        return Ok(list_response(total, p.start_index, page));
-    }
-    // Slow path: candidates from the prefilter, rendered in full, checked in
-    // memory. Bounded: past `max_filter_scan` candidates the filter is refused
-    // (RFC 7644 `tooMany`) rather than loading the account into memory.
-    let cap = ctx.state.settings.max_filter_scan;
-    let too_many = || {
-        ScimError::bad(
-            "tooMany",
-            format!("this filter needs more than {cap} resources checked one by one; narrow it with userName, externalId, id, emails, displayName or members"),
-        )
-    };
-    let full = super::query::Projection::default();
-    let mut candidates = match kind {
-        ResourceKind::User => {
-            let rows = db::users_query(&ctx.account_id, t.cond)
-                .order_by(user::Column::CreatedAt, Order::Asc)
-                .order_by(user::Column::Id, Order::Asc)
-                .limit(cap + 1)
-                .all(db)
-                .await?;
-            if rows.len() as u64 > cap {
-                return Err(too_many());
-            }
-            super::users::render(ctx, &rows, &full).await?
-        }
-        ResourceKind::Group => {
-            let rows = db::groups_query(&ctx.account_id, t.cond)
-                .order_by(group::Column::CreatedAt, Order::Asc)
-                .order_by(group::Column::Id, Order::Asc)
-                .limit(cap + 1)
-                .all(db)
-                .await?;
-            if rows.len() as u64 > cap {
-                return Err(too_many());
-            }
-            super::groups::render(ctx, &rows, &full).await?
-        }
-    };
-    if let Some(f) = &parsed {
-        candidates.retain(|v| filter::matches(f, v, kind));
-    }
-    if let Some(s) = &p.sort_by {
-        candidates.sort_by_cached_key(|v| sort_key(v, s));
-        if p.descending {
-            candidates.reverse();
-        }
-    }
-    let total = candidates.len() as u64;
-    let page = candidates
-        .into_iter()
-        .skip(offset as usize)
-        .take(p.count as usize)
-        .map(|v| p.projection.apply(v))
-        .collect();
-    Ok(list_response(total, p.start_index, page))
 }

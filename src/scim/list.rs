@@ -1,0 +1,139 @@
+//! The list/search algorithm: a filter runs as SQL where it can (see
+//! `store::scim_filter`); otherwise the SQL condition is a superset
+//! prefilter and every candidate is checked against the parsed filter in
+//! memory, so answers are always exact.
+
+use super::error::ScimError;
+use super::filter;
+use super::query::ListParams;
+use super::schema::ResourceKind;
+use super::{ScimCtx, LIST_URN};
+use crate::store::scim as db;
+use crate::store::scim_filter::{order_column, translate, Translation};
+use serde_json::{json, Value};
+
+fn list_response(total: u64, start: u64, page: Vec<Value>) -> Value {
+    json!({"schemas": [LIST_URN], "totalResults": total, "itemsPerPage": page.len(), "startIndex": start, "Resources": page})
+}
+
+/// A sort key from a rendered resource: the (primary) value, case-folded.
+fn sort_key(v: &Value, sort_by: &str) -> String {
+    let mut cur = v;
+    for seg in super::query::path_of(sort_by) {
+        let next = match cur {
+            Value::Object(o) => o
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(&seg))
+                .map(|(_, v)| v),
+            Value::Array(a) => a
+                .iter()
+                .find(|i| i["primary"] == Value::Bool(true))
+                .or_else(|| a.first())
+                .and_then(|i| i.get(&seg)),
+            _ => None,
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return String::new(),
+        }
+    }
+    match cur {
+        Value::String(s) => s.to_lowercase(),
+        Value::Array(a) => a
+            .first()
+            .map(|x| x["value"].as_str().unwrap_or_default().to_lowercase())
+            .unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+/// Answers a list or search request (RFC 7644 §3.4.2).
+pub async fn list(ctx: &ScimCtx, kind: ResourceKind, p: &ListParams) -> Result<Value, ScimError> {
+    let parsed = match &p.filter {
+        Some(f) => Some(
+            filter::parse_filter(f).map_err(|e| ScimError::bad("invalidFilter", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let t = parsed
+        .as_ref()
+        .map(|f| translate(kind, f))
+        .unwrap_or(Translation {
+            cond: None,
+            exact: true,
+        });
+    let order = p.sort_by.as_deref().map(|s| order_column(kind, s));
+    let offset = p.start_index - 1;
+    let db = &ctx.state.db;
+    let fast = t.exact && !matches!(order, Some(None));
+    if fast {
+        let order = db::ListOrder {
+            by: order.flatten(),
+            descending: p.descending,
+        };
+        let (total, page) = match kind {
+            ResourceKind::User => {
+                let (rows, total) =
+                    db::users_page(db, &ctx.account_id, t.cond, order, offset, p.count).await?;
+                (
+                    total,
+                    super::users::render(ctx, &rows, &p.projection).await?,
+                )
+            }
+            ResourceKind::Group => {
+                let (rows, total) =
+                    db::groups_page(db, &ctx.account_id, t.cond, order, offset, p.count).await?;
+                (
+                    total,
+                    super::groups::render(ctx, &rows, &p.projection).await?,
+                )
+            }
+        };
+        let page = page.into_iter().map(|v| p.projection.apply(v)).collect();
+        return Ok(list_response(total, p.start_index, page));
+    }
+    // Slow path: candidates from the prefilter, rendered in full, checked in
+    // memory. Bounded: past `max_filter_scan` candidates the filter is refused
+    // (RFC 7644 `tooMany`) rather than loading the account into memory.
+    let cap = ctx.state.settings.max_filter_scan;
+    let too_many = || {
+        ScimError::bad(
+            "tooMany",
+            format!("this filter needs more than {cap} resources checked one by one; narrow it with userName, externalId, id, emails, displayName or members"),
+        )
+    };
+    let full = super::query::Projection::default();
+    let mut candidates = match kind {
+        ResourceKind::User => {
+            let rows = db::users_matching(db, &ctx.account_id, t.cond, cap + 1).await?;
+            if rows.len() as u64 > cap {
+                return Err(too_many());
+            }
+            super::users::render(ctx, &rows, &full).await?
+        }
+        ResourceKind::Group => {
+            let rows = db::groups_matching(db, &ctx.account_id, t.cond, cap + 1).await?;
+            if rows.len() as u64 > cap {
+                return Err(too_many());
+            }
+            super::groups::render(ctx, &rows, &full).await?
+        }
+    };
+    if let Some(f) = &parsed {
+        candidates.retain(|v| filter::matches(f, v, kind));
+    }
+    if let Some(s) = &p.sort_by {
+        candidates.sort_by_cached_key(|v| sort_key(v, s));
+        if p.descending {
+            candidates.reverse();
+        }
+    }
+    let total = candidates.len() as u64;
+    let page = candidates
+        .into_iter()
+        .skip(offset as usize)
+        .take(p.count as usize)
+        .map(|v| p.projection.apply(v))
+        .collect();
+    Ok(list_response(total, p.start_index, page))
+}
