@@ -199,6 +199,8 @@ fn one_primary(items: &mut [Value], newest: &[Value]) {
     }
 }
 
+/// Applies one operation at a path: checks the schema, then hands the work
+/// to the function for the path's shape.
 fn at_path(
     res: &mut Value,
     kind: ResourceKind,
@@ -207,6 +209,78 @@ fn at_path(
     value: Option<Value>,
 ) -> Result<(), PatchError> {
     let a: &AttrPath = &p.attr;
+    let enterprise = check_schema(a, kind)?;
+    // The bare extension URN addresses the whole extension object.
+    if a.attr.is_empty() {
+        if !enterprise {
+            return Err(PatchError::InvalidPath("a path needs an attribute".into()));
+        }
+        return whole_extension(res, kind, op, value);
+    }
+    let def = schema::lookup(kind, a.urn.as_deref(), &a.attr, None)
+        .ok_or_else(|| PatchError::InvalidPath(format!("unknown attribute {}", a.attr)))?;
+    check_writable(def, def.name)?;
+    let root = obj(res);
+    let scope: &mut Map<String, Value> = if enterprise {
+        let k = key_in(root, ENTERPRISE_URN);
+        if op == Op::Remove && !root.contains_key(&k) {
+            return Ok(());
+        }
+        obj(root.entry(k).or_insert_with(|| Value::Object(Map::new())))
+    } else {
+        root
+    };
+    let key = key_in(scope, def.name);
+    if let Some(sub) = &a.sub {
+        let sdef = sub_definition(kind, a, def, sub)?;
+        return sub_attribute(scope, key, sdef, op, value);
+    }
+    if let Some(f) = &p.filter {
+        if !def.multi {
+            return Err(PatchError::InvalidPath(format!(
+                "{} is not multi-valued",
+                def.name
+            )));
+        }
+        if let Some(sub) = &p.sub_after {
+            sub_definition(kind, a, def, sub)?;
+        }
+        let items = list_at(scope, key)?;
+        let hits: Vec<usize> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, it)| element_matches(f, it, kind, a))
+            .map(|(i, _)| i)
+            .collect();
+        return match op {
+            Op::Remove => remove_filtered(items, def, &hits, p.sub_after.as_deref()),
+            Op::Add | Op::Replace => {
+                let v = value.unwrap_or(Value::Null);
+                set_filtered(items, def, f, &hits, p.sub_after.as_deref(), v)
+            }
+        };
+    }
+    match op {
+        Op::Remove => {
+            remove_whole(scope, &key, def, value);
+            Ok(())
+        }
+        Op::Add | Op::Replace => {
+            let v = value.unwrap_or(Value::Null);
+            if def.multi {
+                set_multi(scope, key, def, op, v)
+            } else if def.ty == Type::Complex {
+                set_complex(scope, key, def, v)
+            } else {
+                set_simple(scope, key, def, v)
+            }
+        }
+    }
+}
+
+/// A path's schema URN must be the resource's own or (users) the enterprise
+/// extension; true for the enterprise extension.
+fn check_schema(a: &AttrPath, kind: ResourceKind) -> Result<bool, PatchError> {
     let enterprise = a
         .urn
         .as_deref()
@@ -224,367 +298,368 @@ fn at_path(
             ));
         }
     }
-    // The bare extension URN addresses the whole extension object.
-    if a.attr.is_empty() {
-        if !enterprise {
-            return Err(PatchError::InvalidPath("a path needs an attribute".into()));
-        }
-        let root = obj(res);
-        let key = key_in(root, ENTERPRISE_URN);
-        return match (op, value) {
-            (Op::Remove, _) => {
-                root.remove(&key);
-                Ok(())
-            }
-            (_, Some(Value::Object(m))) => {
-                for (k, v) in m
-                    .into_iter()
-                    .filter(|(k, _)| !SKIP_PATHLESS.iter().any(|s| s.eq_ignore_ascii_case(k)))
-                {
-                    let sub = PatchPath {
-                        attr: AttrPath {
-                            urn: Some(ENTERPRISE_URN.into()),
-                            attr: k,
-                            sub: None,
-                        },
-                        filter: None,
-                        sub_after: None,
-                    };
-                    at_path(res, kind, op, &sub, Some(v))?;
-                }
-                Ok(())
-            }
-            _ => Err(PatchError::InvalidValue(
-                "the enterprise extension value must be an object".into(),
-            )),
-        };
-    }
-    let def = schema::lookup(kind, a.urn.as_deref(), &a.attr, None)
-        .ok_or_else(|| PatchError::InvalidPath(format!("unknown attribute {}", a.attr)))?;
-    check_writable(def, def.name)?;
+    Ok(enterprise)
+}
+
+/// The enterprise extension object as a whole: removed, or each key applied.
+fn whole_extension(
+    res: &mut Value,
+    kind: ResourceKind,
+    op: Op,
+    value: Option<Value>,
+) -> Result<(), PatchError> {
     let root = obj(res);
-    let scope: &mut Map<String, Value> = if enterprise {
-        let k = key_in(root, ENTERPRISE_URN);
-        if op == Op::Remove && !root.contains_key(&k) {
-            return Ok(());
+    let key = key_in(root, ENTERPRISE_URN);
+    match (op, value) {
+        (Op::Remove, _) => {
+            root.remove(&key);
+            Ok(())
         }
-        obj(root.entry(k).or_insert_with(|| Value::Object(Map::new())))
-    } else {
-        root
-    };
-    let key = key_in(scope, def.name);
-    let by_value = def.name == "members";
-
-    // attr.sub (no filter)
-    if let Some(sub) = &a.sub {
-        let sdef = schema::lookup(kind, a.urn.as_deref(), &a.attr, Some(sub)).ok_or_else(|| {
-            PatchError::InvalidPath(format!("unknown attribute {}.{sub}", a.attr))
-        })?;
-        check_writable(sdef, &format!("{}.{}", def.name, sdef.name))?;
-        if op == Op::Remove {
-            match scope.get_mut(&key) {
-                Some(Value::Object(o)) => {
-                    let k = key_in(o, sdef.name);
-                    o.remove(&k);
-                }
-                Some(Value::Array(items)) => {
-                    for it in items.iter_mut().filter_map(Value::as_object_mut) {
-                        let k = key_in(it, sdef.name);
-                        it.remove(&k);
-                    }
-                }
-                _ => {}
-            }
-            return Ok(());
-        }
-        let v = value.unwrap_or(Value::Null);
-        match scope
-            .entry(key)
-            .or_insert_with(|| Value::Object(Map::new()))
-        {
-            Value::Array(items) => {
-                for it in items.iter_mut().filter_map(Value::as_object_mut) {
-                    let k = key_in(it, sdef.name);
-                    it.insert(k, v.clone());
-                }
-            }
-            target => {
-                let o = obj(target);
-                let k = key_in(o, sdef.name);
-                o.insert(k, v);
-            }
-        }
-        return Ok(());
-    }
-
-    // attr[filter](.sub)
-    if let Some(f) = &p.filter {
-        if !def.multi {
-            return Err(PatchError::InvalidPath(format!(
-                "{} is not multi-valued",
-                def.name
-            )));
-        }
-        if let Some(sub) = &p.sub_after {
-            let sdef =
-                schema::lookup(kind, a.urn.as_deref(), &a.attr, Some(sub)).ok_or_else(|| {
-                    PatchError::InvalidPath(format!("unknown attribute {}.{sub}", a.attr))
-                })?;
-            check_writable(sdef, &format!("{}.{}", def.name, sdef.name))?;
-        }
-        let items = match scope
-            .entry(key.clone())
-            .or_insert_with(|| Value::Array(vec![]))
-        {
-            Value::Array(items) => items,
-            other => {
-                *other = Value::Array(vec![]);
-                match other {
-                    Value::Array(items) => items,
-                    _ => return Err(PatchError::InvalidValue("not a list".into())),
-                }
-            }
-        };
-        let hits: Vec<usize> = items
-            .iter()
-            .enumerate()
-            .filter(|(_, it)| element_matches(f, it, kind, a))
-            .map(|(i, _)| i)
-            .collect();
-        match op {
-            Op::Remove => {
-                if hits.is_empty() {
-                    // Removing a member who is not there is a no-op (idempotent for retrying IdPs).
-                    return if by_value {
-                        Ok(())
-                    } else {
-                        Err(PatchError::NoTarget(format!(
-                            "no {} value matches the filter",
-                            def.name
-                        )))
-                    };
-                }
-                match &p.sub_after {
-                    Some(sub) => {
-                        for &i in &hits {
-                            if let Some(o) = items.get_mut(i).and_then(Value::as_object_mut) {
-                                let k = key_in(o, sub);
-                                o.remove(&k);
-                            }
-                        }
-                    }
-                    None => {
-                        let mut i = 0;
-                        items.retain(|_| {
-                            let keep = !hits.contains(&i);
-                            i += 1;
-                            keep
-                        });
-                    }
-                }
-            }
-            Op::Add | Op::Replace => {
-                let v = value.unwrap_or(Value::Null);
-                if hits.is_empty() {
-                    // Entra: `emails[type eq "work"].value` on a user without one adds it.
-                    let Some(seed) = seed_from_filter(f) else {
-                        return Err(PatchError::NoTarget(format!(
-                            "no {} value matches the filter",
-                            def.name
-                        )));
-                    };
-                    let new = match &p.sub_after {
-                        Some(sub) => {
-                            let mut o = seed;
-                            o.insert(sub.clone(), v);
-                            Value::Object(o)
-                        }
-                        None => match v {
-                            Value::Object(mut o) => {
-                                for (k, sv) in seed {
-                                    o.entry(k).or_insert(sv);
-                                }
-                                Value::Object(o)
-                            }
-                            _ => {
-                                return Err(PatchError::InvalidValue(format!(
-                                    "{} values are objects",
-                                    def.name
-                                )))
-                            }
-                        },
-                    };
-                    items.push(new.clone());
-                    one_primary(items, &[new]);
-                    return Ok(());
-                }
-                let mut changed = vec![];
-                for &i in &hits {
-                    let Some(item) = items.get_mut(i) else {
-                        continue;
-                    };
-                    match &p.sub_after {
-                        Some(sub) => {
-                            let o = obj(item);
-                            let k = key_in(o, sub);
-                            o.insert(k, v.clone());
-                        }
-                        None => {
-                            if !v.is_object() {
-                                return Err(PatchError::InvalidValue(format!(
-                                    "{} values are objects",
-                                    def.name
-                                )));
-                            }
-                            *item = v.clone();
-                        }
-                    }
-                    changed.push(item.clone());
-                }
-                one_primary(items, &changed);
-            }
-        }
-        return Ok(());
-    }
-
-    // Whole attribute.
-    match op {
-        Op::Remove => {
-            match (def.multi, value) {
-                // Entra: remove members listed in value, not all of them.
-                (true, Some(v)) if !v.is_null() => {
-                    let gone = as_list(v);
-                    if let Some(Value::Array(items)) = scope.get_mut(&key) {
-                        let gone: std::collections::HashSet<&str> = gone
-                            .iter()
-                            .filter_map(|g| g.get("value").and_then(Value::as_str))
-                            .collect();
-                        items.retain(|it| {
-                            !it.get("value")
-                                .and_then(Value::as_str)
-                                .is_some_and(|v| gone.contains(v))
-                        });
-                    }
-                }
-                _ => {
-                    scope.remove(&key);
-                }
+        (_, Some(Value::Object(m))) => {
+            for (k, v) in m
+                .into_iter()
+                .filter(|(k, _)| !SKIP_PATHLESS.iter().any(|s| s.eq_ignore_ascii_case(k)))
+            {
+                let sub = PatchPath {
+                    attr: AttrPath {
+                        urn: Some(ENTERPRISE_URN.into()),
+                        attr: k,
+                        sub: None,
+                    },
+                    filter: None,
+                    sub_after: None,
+                };
+                at_path(res, kind, op, &sub, Some(v))?;
             }
             Ok(())
         }
-        Op::Add | Op::Replace => {
-            let v = value.unwrap_or(Value::Null);
-            if def.multi {
-                let new = as_list(v);
-                if new
+        _ => Err(PatchError::InvalidValue(
+            "the enterprise extension value must be an object".into(),
+        )),
+    }
+}
+
+/// The definition of `attr.sub`, which must exist and be writable.
+fn sub_definition(
+    kind: ResourceKind,
+    a: &AttrPath,
+    def: &schema::Attr,
+    sub: &str,
+) -> Result<&'static schema::Attr, PatchError> {
+    let sdef = schema::lookup(kind, a.urn.as_deref(), &a.attr, Some(sub))
+        .ok_or_else(|| PatchError::InvalidPath(format!("unknown attribute {}.{sub}", a.attr)))?;
+    check_writable(sdef, &format!("{}.{}", def.name, sdef.name))?;
+    Ok(sdef)
+}
+
+/// `attr.sub` without a filter: on the object, or on every item of a list.
+fn sub_attribute(
+    scope: &mut Map<String, Value>,
+    key: String,
+    sdef: &schema::Attr,
+    op: Op,
+    value: Option<Value>,
+) -> Result<(), PatchError> {
+    if op == Op::Remove {
+        match scope.get_mut(&key) {
+            Some(Value::Object(o)) => {
+                let k = key_in(o, sdef.name);
+                o.remove(&k);
+            }
+            Some(Value::Array(items)) => {
+                for it in items.iter_mut().filter_map(Value::as_object_mut) {
+                    let k = key_in(it, sdef.name);
+                    it.remove(&k);
+                }
+            }
+            _ => {}
+        }
+        return Ok(());
+    }
+    let v = value.unwrap_or(Value::Null);
+    match scope
+        .entry(key)
+        .or_insert_with(|| Value::Object(Map::new()))
+    {
+        Value::Array(items) => {
+            for it in items.iter_mut().filter_map(Value::as_object_mut) {
+                let k = key_in(it, sdef.name);
+                it.insert(k, v.clone());
+            }
+        }
+        target => {
+            let o = obj(target);
+            let k = key_in(o, sdef.name);
+            o.insert(k, v);
+        }
+    }
+    Ok(())
+}
+
+/// The list stored under `key`, made one if it is missing or not a list.
+fn list_at(scope: &mut Map<String, Value>, key: String) -> Result<&mut Vec<Value>, PatchError> {
+    let slot = scope.entry(key).or_insert_with(|| Value::Array(vec![]));
+    if !slot.is_array() {
+        *slot = Value::Array(vec![]);
+    }
+    slot.as_array_mut()
+        .ok_or_else(|| PatchError::InvalidValue("not a list".into()))
+}
+
+/// `remove attr[filter](.sub)`.
+fn remove_filtered(
+    items: &mut Vec<Value>,
+    def: &schema::Attr,
+    hits: &[usize],
+    sub_after: Option<&str>,
+) -> Result<(), PatchError> {
+    if hits.is_empty() {
+        // Removing a member who is not there is a no-op (idempotent for retrying IdPs).
+        return if def.name == "members" {
+            Ok(())
+        } else {
+            Err(PatchError::NoTarget(format!(
+                "no {} value matches the filter",
+                def.name
+            )))
+        };
+    }
+    match sub_after {
+        Some(sub) => {
+            for &i in hits {
+                if let Some(o) = items.get_mut(i).and_then(Value::as_object_mut) {
+                    let k = key_in(o, sub);
+                    o.remove(&k);
+                }
+            }
+        }
+        None => {
+            let hits: std::collections::HashSet<usize> = hits.iter().copied().collect();
+            let mut i = 0;
+            items.retain(|_| {
+                let keep = !hits.contains(&i);
+                i += 1;
+                keep
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `add|replace attr[filter](.sub)`: on the matching items, or (Entra's
+/// `emails[type eq "work"].value` on a user without one) a new item seeded
+/// from the filter.
+fn set_filtered(
+    items: &mut Vec<Value>,
+    def: &schema::Attr,
+    f: &Filter,
+    hits: &[usize],
+    sub_after: Option<&str>,
+    v: Value,
+) -> Result<(), PatchError> {
+    let objects_only = || PatchError::InvalidValue(format!("{} values are objects", def.name));
+    if hits.is_empty() {
+        let Some(seed) = seed_from_filter(f) else {
+            return Err(PatchError::NoTarget(format!(
+                "no {} value matches the filter",
+                def.name
+            )));
+        };
+        let new = match (sub_after, v) {
+            (Some(sub), v) => {
+                let mut o = seed;
+                o.insert(sub.to_string(), v);
+                Value::Object(o)
+            }
+            (None, Value::Object(mut o)) => {
+                for (k, sv) in seed {
+                    o.entry(k).or_insert(sv);
+                }
+                Value::Object(o)
+            }
+            (None, _) => return Err(objects_only()),
+        };
+        items.push(new.clone());
+        one_primary(items, &[new]);
+        return Ok(());
+    }
+    let mut changed = vec![];
+    for &i in hits {
+        let Some(item) = items.get_mut(i) else {
+            continue;
+        };
+        match sub_after {
+            Some(sub) => {
+                let o = obj(item);
+                let k = key_in(o, sub);
+                o.insert(k, v.clone());
+            }
+            None if v.is_object() => *item = v.clone(),
+            None => return Err(objects_only()),
+        }
+        changed.push(item.clone());
+    }
+    one_primary(items, &changed);
+    Ok(())
+}
+
+/// `remove attr`: the whole attribute, or (Entra, multi-valued with a
+/// value) only the items listed.
+fn remove_whole(
+    scope: &mut Map<String, Value>,
+    key: &str,
+    def: &schema::Attr,
+    value: Option<Value>,
+) {
+    match (def.multi, value) {
+        (true, Some(v)) if !v.is_null() => {
+            let gone = as_list(v);
+            if let Some(Value::Array(items)) = scope.get_mut(key) {
+                let gone: std::collections::HashSet<&str> = gone
                     .iter()
-                    .any(|n| def.ty == Type::Complex && !n.is_object())
-                {
-                    return Err(PatchError::InvalidValue(format!(
-                        "{} values are objects",
-                        def.name
-                    )));
+                    .filter_map(|g| g.get("value").and_then(Value::as_str))
+                    .collect();
+                items.retain(|it| {
+                    !it.get("value")
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| gone.contains(v))
+                });
+            }
+        }
+        _ => {
+            scope.remove(key);
+        }
+    }
+}
+
+/// `add|replace` of a multi-valued attribute: replace sets the list; add
+/// merges (members by id, others by value and type), linear in both lists.
+fn set_multi(
+    scope: &mut Map<String, Value>,
+    key: String,
+    def: &schema::Attr,
+    op: Op,
+    v: Value,
+) -> Result<(), PatchError> {
+    let new = as_list(v);
+    if new
+        .iter()
+        .any(|n| def.ty == Type::Complex && !n.is_object())
+    {
+        return Err(PatchError::InvalidValue(format!(
+            "{} values are objects",
+            def.name
+        )));
+    }
+    if op == Op::Replace {
+        let mut new = new;
+        let last: Vec<Value> = new.last().cloned().into_iter().collect();
+        one_primary(&mut new, &last);
+        scope.insert(key, Value::Array(new));
+        return Ok(());
+    }
+    let items = list_at(scope, key)?;
+    if def.name == "members" {
+        merge_by_value(items, &new);
+    } else {
+        merge_by_identity(items, &new);
+    }
+    one_primary(items, &new);
+    Ok(())
+}
+
+/// Members are matched by id with a set: groups hold thousands.
+fn merge_by_value(items: &mut Vec<Value>, new: &[Value]) {
+    let mut present: std::collections::HashSet<String> = items
+        .iter()
+        .filter_map(|i| i.get("value").and_then(Value::as_str).map(String::from))
+        .collect();
+    for n in new {
+        let fresh = n
+            .get("value")
+            .and_then(Value::as_str)
+            .is_none_or(|v| present.insert(v.to_string()));
+        if fresh {
+            items.push(n.clone());
+        }
+    }
+}
+
+/// Indexed by item identity, so a merge stays linear.
+fn merge_by_identity(items: &mut Vec<Value>, new: &[Value]) {
+    let mut at: std::collections::HashMap<String, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (item_identity(it), i))
+        .collect();
+    for n in new {
+        match at.get(&item_identity(n)) {
+            Some(&i) => {
+                if let Some(existing) = items.get_mut(i) {
+                    *existing = n.clone();
                 }
-                if op == Op::Replace {
-                    let mut new = new;
-                    let last: Vec<Value> = new.last().cloned().into_iter().collect();
-                    one_primary(&mut new, &last);
-                    scope.insert(key, Value::Array(new));
-                    return Ok(());
-                }
-                let items = match scope.entry(key).or_insert_with(|| Value::Array(vec![])) {
-                    Value::Array(items) => items,
-                    other => {
-                        *other = Value::Array(vec![]);
-                        match other {
-                            Value::Array(items) => items,
-                            _ => return Err(PatchError::InvalidValue("not a list".into())),
-                        }
-                    }
-                };
-                if by_value {
-                    // Members are matched by id with a set: groups hold thousands.
-                    let mut present: std::collections::HashSet<String> = items
-                        .iter()
-                        .filter_map(|i| i.get("value").and_then(Value::as_str).map(String::from))
-                        .collect();
-                    for n in &new {
-                        let fresh = n
-                            .get("value")
-                            .and_then(Value::as_str)
-                            .is_none_or(|v| present.insert(v.to_string()));
-                        if fresh {
-                            items.push(n.clone());
-                        }
-                    }
-                } else {
-                    // Indexed by item identity, so a merge stays linear.
-                    let mut at: std::collections::HashMap<String, usize> = items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, it)| (item_identity(it), i))
-                        .collect();
-                    for n in &new {
-                        match at.get(&item_identity(n)) {
-                            Some(&i) => {
-                                if let Some(existing) = items.get_mut(i) {
-                                    *existing = n.clone();
-                                }
-                            }
-                            None => {
-                                at.insert(item_identity(n), items.len());
-                                items.push(n.clone());
-                            }
-                        }
-                    }
-                }
-                one_primary(items, &new);
-                Ok(())
-            } else if def.ty == Type::Complex {
-                // Entra's bare-string manager: kept as given, stored as {value} by `resource`.
-                if def.name == "manager" && v.is_string() {
-                    scope.insert(key, v);
-                    return Ok(());
-                }
-                let Value::Object(m) = v else {
-                    return Err(PatchError::InvalidValue(format!(
-                        "{} must be an object",
-                        def.name
-                    )));
-                };
-                // Sub-attributes given replace or add; others stay (RFC 7644 §3.5.2.3).
-                let target = obj(scope
-                    .entry(key)
-                    .or_insert_with(|| Value::Object(Map::new())));
-                for (k, sv) in m {
-                    let k = key_in(target, &k);
-                    target.insert(k, sv);
-                }
-                Ok(())
-            } else {
-                if def.ty == Type::Boolean
-                    && super::resource::coerce_bool(&v).is_none()
-                    && !v.is_null()
-                {
-                    return Err(PatchError::InvalidValue(format!(
-                        "{} must be a boolean",
-                        def.name
-                    )));
-                }
-                if matches!(def.ty, Type::String | Type::Reference | Type::DateTime)
-                    && !(v.is_string() || v.is_null())
-                    && def.name != "manager"
-                {
-                    return Err(PatchError::InvalidValue(format!(
-                        "{} must be a string",
-                        def.name
-                    )));
-                }
-                scope.insert(key, v);
-                Ok(())
+            }
+            None => {
+                at.insert(item_identity(n), items.len());
+                items.push(n.clone());
             }
         }
     }
+}
+
+/// `add|replace` of a complex single-valued attribute: sub-attributes given
+/// replace or add, others stay (RFC 7644 §3.5.2.3).
+fn set_complex(
+    scope: &mut Map<String, Value>,
+    key: String,
+    def: &schema::Attr,
+    v: Value,
+) -> Result<(), PatchError> {
+    // Entra's bare-string manager: kept as given, stored as {value} by `resource`.
+    if def.name == "manager" && v.is_string() {
+        scope.insert(key, v);
+        return Ok(());
+    }
+    let Value::Object(m) = v else {
+        return Err(PatchError::InvalidValue(format!(
+            "{} must be an object",
+            def.name
+        )));
+    };
+    let target = obj(scope
+        .entry(key)
+        .or_insert_with(|| Value::Object(Map::new())));
+    for (k, sv) in m {
+        let k = key_in(target, &k);
+        target.insert(k, sv);
+    }
+    Ok(())
+}
+
+/// `add|replace` of a simple attribute, type-checked.
+fn set_simple(
+    scope: &mut Map<String, Value>,
+    key: String,
+    def: &schema::Attr,
+    v: Value,
+) -> Result<(), PatchError> {
+    if def.ty == Type::Boolean && super::resource::coerce_bool(&v).is_none() && !v.is_null() {
+        return Err(PatchError::InvalidValue(format!(
+            "{} must be a boolean",
+            def.name
+        )));
+    }
+    if matches!(def.ty, Type::String | Type::Reference | Type::DateTime)
+        && !(v.is_string() || v.is_null())
+        && def.name != "manager"
+    {
+        return Err(PatchError::InvalidValue(format!(
+            "{} must be a string",
+            def.name
+        )));
+    }
+    scope.insert(key, v);
+    Ok(())
 }
 
 /// For an upsert through `attr[type eq "work"]`, the element to create.
