@@ -249,181 +249,213 @@ async fn real_main() -> Result<()> {
     let j = cli.json;
     match cli.cmd {
         Cmd::Serve => serve(settings).await?,
-        Cmd::Migrate => {
-            open(&settings).await?;
-            emit(
-                j,
-                json!({"migrated": true}),
-                "database is up to date".into(),
-            );
-        }
+        Cmd::Migrate => migrate_cmd(&settings, j).await?,
         Cmd::Catalog {
             what: CatalogCmd::Privileges,
-        } => {
-            let list = idbridge::catalog::PRIVILEGES;
-            let text = list
-                .iter()
-                .map(|p| {
-                    format!(
-                        "{:<50} {}{}",
-                        p.key,
-                        p.name,
-                        if p.deprecated { " (deprecated)" } else { "" }
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
-            emit(j, json!({"privileges": list}), text);
-        }
+        } => catalog_privileges(j).await?,
         Cmd::Catalog {
             what: CatalogCmd::Roles,
-        } => {
-            let roles = idbridge::catalog::roles_view();
-            let text = roles
-                .iter()
-                .map(|r| format!("{:<36} {} privileges", r.name, r.privileges.len()))
-                .collect::<Vec<_>>()
-                .join("\n");
-            emit(j, json!({"roles": roles}), text);
-        }
+        } => catalog_roles(j).await?,
         Cmd::Account {
             cmd: AccountCmd::Create { name, admin_email },
-        } => {
-            let db = open(&settings).await?;
-            let (acct, bg) = store::accounts::create(&db, &name, &admin_email).await?;
-            audit::record(
-                &db,
-                audit::Event::new(Some(&acct.id), "cli", "account.create", &acct.id)
-                    .details(json!({"name": name, "break_glass": bg.email})),
-            )
-            .await?;
-            let text = format!(
-                "account {}\nbreak-glass administrator {} (user {})\npassword: {}\nTOTP secret: {}\n{}\nThese are shown once; store them safely.",
-                acct.id, bg.email, bg.user_id, bg.password, bg.totp_secret, bg.otpauth_uri
-            );
-            emit(j, json!({"account_id": acct.id, "break_glass": bg}), text);
-        }
+        } => account_create(&settings, j, name, admin_email).await?,
         Cmd::BreakGlass {
             cmd: BreakGlassCmd::Reset { account, email },
-        } => {
-            let db = open(&settings).await?;
-            // Credential, sessions, keys and the audit event change together.
-            let txn = store::write_txn(&db).await?;
-            let bg = store::accounts::reset_break_glass(&txn, &account, &email).await?;
-            let sessions = idbridge::store::sessions::revoke_user(&txn, &bg.user_id).await?;
-            store::changes::record(&txn, Some(&account), store::changes::Change::ApiKeys).await?;
-            audit::record(
-                &txn,
-                audit::Event::new(Some(&account), "cli", "break_glass.reset", &bg.user_id)
-                    .details(json!({"sessions_revoked": sessions, "api_keys_revoked": true})),
-            )
-            .await?;
-            txn.commit().await?;
-            let text = format!(
-                "password: {}\nTOTP secret: {}\n{}",
-                bg.password, bg.totp_secret, bg.otpauth_uri
-            );
-            emit(
-                j,
-                json!({"email": bg.email, "password": bg.password, "totp_secret": bg.totp_secret, "otpauth_uri": bg.otpauth_uri}),
-                text,
-            );
-        }
+        } => break_glass_reset(&settings, j, account, email).await?,
         Cmd::ApiKey { cmd } => api_key(&settings, j, cmd).await?,
         Cmd::ScimToken { cmd } => scim_token(&settings, j, cmd).await?,
-        Cmd::Sso {
-            cmd:
-                SsoCmd::Set {
-                    account,
-                    issuer,
-                    client_id,
-                    client_secret,
-                    mode,
-                    groups_claim,
-                    role_source,
-                    scopes,
-                    jit,
-                },
-        } => {
-            let db = open(&settings).await?;
-            store::model::account(&db, &account)
-                .await?
-                .ok_or_else(|| format!("no account {account}"))?;
-            let input = idbridge::sso::settings::SsoInput {
-                issuer,
-                client_id,
-                client_secret,
-                scopes: Some(scopes),
-                groups_claim,
-                role_source,
-                mode,
-                jit: Some(jit),
-            };
-            let sealer = idbridge::secrets::Sealer::new(settings.secrets_key.as_deref())?;
-            let txn = store::write_txn(&db).await?;
-            let saved = idbridge::sso::settings::put(&txn, &sealer, &account, input)
-                .await
-                .map_err(|e| match e {
-                    Ok(db) => db.to_string(),
-                    Err(msg) => msg,
-                })?;
-            store::changes::record(&txn, Some(&account), store::changes::Change::Account).await?;
-            audit::record(
-                &txn,
-                audit::Event::new(Some(&account), "cli", "sso.settings.update", &account)
-                    .details(json!({"issuer": saved.issuer, "mode": saved.mode})),
-            )
-            .await?;
-            txn.commit().await?;
-            let view = idbridge::sso::settings::view(&saved, &settings.public_url);
-            emit(
-                j,
-                json!(view),
-                format!(
-                    "SSO for {account}: {} via {} (mode {}); redirect URI {}",
-                    saved.client_id, saved.issuer, saved.mode, view.redirect_uri
-                ),
-            );
-        }
+        Cmd::Sso { cmd } => sso_set(&settings, j, cmd).await?,
         Cmd::Keys {
             cmd: KeysCmd::Rotate,
-        } => {
-            let db = open(&settings).await?;
-            let sealer = idbridge::secrets::Sealer::new(settings.secrets_key.as_deref())?;
-            let kid = idbridge::store::signing_keys::rotate(&db, &sealer)
-                .await
-                .map_err(|e| e.to_string())?;
-            audit::record(&db, audit::Event::new(None, "cli", "keys.rotate", &kid)).await?;
-            emit(
-                j,
-                json!({"kid": kid}),
-                format!("now signing with key {kid}"),
-            );
-        }
+        } => keys_rotate(&settings, j).await?,
         Cmd::Demo => demo(settings).await?,
         Cmd::Db {
             cmd: DbCmd::Copy { from, to },
-        } => {
-            let src = store::connect(&from).await?;
-            store::migrate(&src).await?;
-            let dst = store::connect(&to).await?;
-            let report = store::copy::copy(&src, &dst).await?;
-            let text = report
-                .iter()
-                .map(|(t, n)| format!("{t}: {n}"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            let tables: serde_json::Map<String, serde_json::Value> = report
-                .iter()
-                .map(|(t, n)| ((*t).to_string(), json!(n)))
-                .collect();
-            emit(
-                j,
-                json!({"copied": tables, "verified": true}),
-                format!("{text}\nverified: every table holds as many rows as the source"),
-            );
-        }
+        } => db_copy(j, from, to).await?,
     }
+    Ok(())
+}
+
+async fn migrate_cmd(settings: &Settings, j: bool) -> Result<()> {
+    open(settings).await?;
+    emit(
+        j,
+        json!({"migrated": true}),
+        "database is up to date".into(),
+    );
+    Ok(())
+}
+
+async fn catalog_privileges(j: bool) -> Result<()> {
+    let list = idbridge::catalog::PRIVILEGES;
+    let text = list
+        .iter()
+        .map(|p| {
+            format!(
+                "{:<50} {}{}",
+                p.key,
+                p.name,
+                if p.deprecated { " (deprecated)" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    emit(j, json!({"privileges": list}), text);
+    Ok(())
+}
+
+async fn catalog_roles(j: bool) -> Result<()> {
+    let roles = idbridge::catalog::roles_view();
+    let text = roles
+        .iter()
+        .map(|r| format!("{:<36} {} privileges", r.name, r.privileges.len()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    emit(j, json!({"roles": roles}), text);
+    Ok(())
+}
+
+async fn account_create(
+    settings: &Settings,
+    j: bool,
+    name: String,
+    admin_email: String,
+) -> Result<()> {
+    let db = open(settings).await?;
+    let (acct, bg) = store::accounts::create(&db, &name, &admin_email).await?;
+    audit::record(
+        &db,
+        audit::Event::new(Some(&acct.id), "cli", "account.create", &acct.id)
+            .details(json!({"name": name, "break_glass": bg.email})),
+    )
+    .await?;
+    let text = format!(
+        "account {}\nbreak-glass administrator {} (user {})\npassword: {}\nTOTP secret: {}\n{}\nThese are shown once; store them safely.",
+        acct.id, bg.email, bg.user_id, bg.password, bg.totp_secret, bg.otpauth_uri
+    );
+    emit(j, json!({"account_id": acct.id, "break_glass": bg}), text);
+    Ok(())
+}
+
+async fn break_glass_reset(
+    settings: &Settings,
+    j: bool,
+    account: String,
+    email: String,
+) -> Result<()> {
+    let db = open(settings).await?;
+    // Credential, sessions, keys and the audit event change together.
+    let txn = store::write_txn(&db).await?;
+    let bg = store::accounts::reset_break_glass(&txn, &account, &email).await?;
+    let sessions = idbridge::store::sessions::revoke_user(&txn, &bg.user_id).await?;
+    store::changes::record(&txn, Some(&account), store::changes::Change::ApiKeys).await?;
+    audit::record(
+        &txn,
+        audit::Event::new(Some(&account), "cli", "break_glass.reset", &bg.user_id)
+            .details(json!({"sessions_revoked": sessions, "api_keys_revoked": true})),
+    )
+    .await?;
+    txn.commit().await?;
+    let text = format!(
+        "password: {}\nTOTP secret: {}\n{}",
+        bg.password, bg.totp_secret, bg.otpauth_uri
+    );
+    emit(
+        j,
+        json!({"email": bg.email, "password": bg.password, "totp_secret": bg.totp_secret, "otpauth_uri": bg.otpauth_uri}),
+        text,
+    );
+    Ok(())
+}
+
+async fn sso_set(settings: &Settings, j: bool, cmd: SsoCmd) -> Result<()> {
+    let SsoCmd::Set {
+        account,
+        issuer,
+        client_id,
+        client_secret,
+        mode,
+        groups_claim,
+        role_source,
+        scopes,
+        jit,
+    } = cmd;
+    let db = open(settings).await?;
+    store::model::account(&db, &account)
+        .await?
+        .ok_or_else(|| format!("no account {account}"))?;
+    let input = idbridge::sso::settings::SsoInput {
+        issuer,
+        client_id,
+        client_secret,
+        scopes: Some(scopes),
+        groups_claim,
+        role_source,
+        mode,
+        jit: Some(jit),
+    };
+    let sealer = idbridge::secrets::Sealer::new(settings.secrets_key.as_deref())?;
+    let txn = store::write_txn(&db).await?;
+    let saved = idbridge::sso::settings::put(&txn, &sealer, &account, input)
+        .await
+        .map_err(|e| match e {
+            Ok(db) => db.to_string(),
+            Err(msg) => msg,
+        })?;
+    store::changes::record(&txn, Some(&account), store::changes::Change::Account).await?;
+    audit::record(
+        &txn,
+        audit::Event::new(Some(&account), "cli", "sso.settings.update", &account)
+            .details(json!({"issuer": saved.issuer, "mode": saved.mode})),
+    )
+    .await?;
+    txn.commit().await?;
+    let view = idbridge::sso::settings::view(&saved, &settings.public_url);
+    emit(
+        j,
+        json!(view),
+        format!(
+            "SSO for {account}: {} via {} (mode {}); redirect URI {}",
+            saved.client_id, saved.issuer, saved.mode, view.redirect_uri
+        ),
+    );
+    Ok(())
+}
+
+async fn keys_rotate(settings: &Settings, j: bool) -> Result<()> {
+    let db = open(settings).await?;
+    let sealer = idbridge::secrets::Sealer::new(settings.secrets_key.as_deref())?;
+    let kid = idbridge::store::signing_keys::rotate(&db, &sealer)
+        .await
+        .map_err(|e| e.to_string())?;
+    audit::record(&db, audit::Event::new(None, "cli", "keys.rotate", &kid)).await?;
+    emit(
+        j,
+        json!({"kid": kid}),
+        format!("now signing with key {kid}"),
+    );
+    Ok(())
+}
+
+async fn db_copy(j: bool, from: String, to: String) -> Result<()> {
+    let src = store::connect(&from).await?;
+    store::migrate(&src).await?;
+    let dst = store::connect(&to).await?;
+    let report = store::copy::copy(&src, &dst).await?;
+    let text = report
+        .iter()
+        .map(|(t, n)| format!("{t}: {n}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let tables: serde_json::Map<String, serde_json::Value> = report
+        .iter()
+        .map(|(t, n)| ((*t).to_string(), json!(n)))
+        .collect();
+    emit(
+        j,
+        json!({"copied": tables, "verified": true}),
+        format!("{text}\nverified: every table holds as many rows as the source"),
+    );
     Ok(())
 }
 
