@@ -6,8 +6,7 @@
 //! `nonce`; asymmetric algorithms only). Provider metadata and keys are
 //! cached; a token signed by an unknown key triggers one re-discovery.
 
-use super::pages::refusal;
-use super::signin::internal;
+use super::error::SsoError;
 use super::{settings, signin};
 use crate::secrets;
 use crate::state::State;
@@ -152,53 +151,17 @@ pub async fn login(
     state: State,
     account: web::Path<String>,
     q: web::Query<LoginQuery>,
-) -> HttpResponse {
+) -> Result<HttpResponse, SsoError> {
     let account = account.into_inner();
-    let Ok(return_to) = safe_return_to(q.return_to.as_deref()) else {
-        return refusal(
+    let return_to = safe_return_to(q.return_to.as_deref()).map_err(|()| {
+        SsoError::refused(
             StatusCode::BAD_REQUEST,
             "Sign-in failed",
             "return_to must be a path on this site.",
-            "",
-        );
-    };
-    let cfg = match settings::get(&state.db, &account).await {
-        Ok(Some(c)) if c.mode != "off" => c,
-        Ok(_) => {
-            return refusal(
-                StatusCode::NOT_FOUND,
-                "Single sign-on is not enabled",
-                "This account does not sign in through an identity provider.",
-                "",
-            )
-        }
-        Err(e) => return internal(e),
-    };
-    let meta = match state.oidc.metadata(&cfg.issuer, false).await {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::warn!(error = %e, account = %account, "OIDC discovery failed");
-            return refusal(
-                StatusCode::BAD_GATEWAY,
-                "Identity provider unavailable",
-                "The identity provider could not be reached. Try again shortly.",
-                "",
-            );
-        }
-    };
-    let Ok(redirect) = RedirectUrl::new(settings::redirect_uri(&state.settings.public_url)) else {
-        return refusal(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Misconfigured",
-            "IDBRIDGE_PUBLIC_URL is not a URL.",
-            "",
-        );
-    };
-    let secret = match state.sealer.open(&cfg.client_secret) {
-        Ok(s) => s,
-        Err(e) => return internal(e),
-    };
-    let client = client_for(meta, &cfg, &secret, redirect);
+        )
+    })?;
+    let cfg = enabled_settings(&state, &account).await?;
+    let client = oidc_client(&state, &cfg, false).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut req = client
         .authorize_url(
@@ -216,18 +179,13 @@ pub async fn login(
     }
     // Anyone can start sign-ins: bound the pending ones per account so an
     // unauthenticated loop cannot fill the table.
-    match oidc_states::pending(&state.db, &account).await {
-        Ok(n) if n >= state.settings.max_pending_sign_ins => {
-            tracing::warn!(account = ?account, "too many pending SSO sign-ins");
-            return refusal(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many sign-ins",
-                "Too many sign-ins are in progress for this account. Try again in a few minutes.",
-                "",
-            );
-        }
-        Ok(_) => {}
-        Err(e) => return internal(e),
+    if oidc_states::pending(&state.db, &account).await? >= state.settings.max_pending_sign_ins {
+        tracing::warn!(account = ?account, "too many pending SSO sign-ins");
+        return Err(SsoError::refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ins",
+            "Too many sign-ins are in progress for this account. Try again in a few minutes.",
+        ));
     }
     let (url, csrf, nonce) = req.url();
     let binding = secrets::random_token();
@@ -240,9 +198,7 @@ pub async fn login(
         return_to,
         expires_at: now_ms() + STATE_TTL_MS,
     };
-    if let Err(e) = oidc_states::insert(&state.db, row).await {
-        return internal(e);
-    }
+    oidc_states::insert(&state.db, row).await?;
     if let Err(e) = oidc_states::sweep(&state.db).await {
         tracing::warn!(error = %e, "could not sweep expired sign-in states");
     }
@@ -253,11 +209,46 @@ pub async fn login(
         .same_site(SameSite::Lax)
         .max_age(actix_web::cookie::time::Duration::minutes(10))
         .finish();
-    HttpResponse::Found()
+    Ok(HttpResponse::Found()
         .insert_header(("Location", url.to_string()))
         .insert_header(("Cache-Control", "no-store"))
         .cookie(cookie)
-        .finish()
+        .finish())
+}
+
+/// The account's SSO settings when single sign-on is on; a 404 page otherwise.
+async fn enabled_settings(state: &State, account: &str) -> Result<SsoSettings, SsoError> {
+    match settings::get(&state.db, account).await? {
+        Some(c) if c.mode != "off" => Ok(c),
+        _ => Err(SsoError::refused(
+            StatusCode::NOT_FOUND,
+            "Single sign-on is not enabled",
+            "This account does not sign in through an identity provider.",
+        )),
+    }
+}
+
+/// The configured IdP's client (discovery cached; `refresh` re-discovers).
+async fn oidc_client(state: &State, cfg: &SsoSettings, refresh: bool) -> Result<Client, SsoError> {
+    let meta = state
+        .oidc
+        .metadata(&cfg.issuer, refresh)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, issuer = ?cfg.issuer, "OIDC discovery failed");
+            SsoError::refused(
+                StatusCode::BAD_GATEWAY,
+                "Identity provider unavailable",
+                "The identity provider could not be reached. Try again shortly.",
+            )
+        })?;
+    let redirect = RedirectUrl::new(settings::redirect_uri(&state.settings.public_url))
+        .map_err(|_| SsoError::internal("IDBRIDGE_PUBLIC_URL is not a URL"))?;
+    let secret = state
+        .sealer
+        .open(&cfg.client_secret)
+        .map_err(SsoError::internal)?;
+    Ok(client_for(meta, cfg, &secret, redirect))
 }
 
 #[derive(Deserialize)]
@@ -270,24 +261,55 @@ pub struct CallbackQuery {
 }
 
 /// Takes the state row (single use) if it exists, is fresh and belongs to
-/// this browser. `Err(Some(account))` when the state was real but refused.
+/// this browser; otherwise the refusal is audited (on the account when the
+/// state was real) and answered.
 async fn take_state(
     state: &State,
     req: &HttpRequest,
     value: &str,
-) -> Result<Result<oidc_states::PendingSignIn, Option<String>>, StoreError> {
+) -> Result<oidc_states::PendingSignIn, SsoError> {
     // Deleting first makes a replayed state fail even when two requests race.
-    let Some((row, taken)) = oidc_states::take(&state.db, &secrets::hash_secret(value)).await?
-    else {
-        return Ok(Err(None));
+    let taken = oidc_states::take(&state.db, &secrets::hash_secret(value)).await?;
+    let refused_on = match taken {
+        None => None,
+        Some((row, taken)) => {
+            let bound = req
+                .cookie(BINDING_COOKIE)
+                .is_some_and(|c| secrets::verify_secret(c.value(), &row.browser_hash));
+            if taken && row.expires_at >= now_ms() && bound {
+                return Ok(row);
+            }
+            Some(row.account_id)
+        }
     };
-    let bound = req
-        .cookie(BINDING_COOKIE)
-        .is_some_and(|c| secrets::verify_secret(c.value(), &row.browser_hash));
-    if !taken || row.expires_at < now_ms() || !bound {
-        return Ok(Err(Some(row.account_id)));
-    }
-    Ok(Ok(row))
+    signin::audit(
+        state,
+        refused_on.as_deref(),
+        "anonymous",
+        "sso.denied_state",
+        "callback",
+        json!({"reason": "unknown, reused, expired or foreign state"}),
+    )
+    .await;
+    Err(SsoError::refused(
+        StatusCode::BAD_REQUEST,
+        "Sign-in expired",
+        "This sign-in link is no longer valid. Start again.",
+    ))
+}
+
+/// Audits a refused callback on the account and answers with a page.
+async fn refuse_callback(
+    state: &State,
+    acct: &str,
+    action: &str,
+    details: serde_json::Value,
+    status: StatusCode,
+    title: &'static str,
+    detail: impl Into<String>,
+) -> SsoError {
+    signin::audit(state, Some(acct), "anonymous", action, "callback", details).await;
+    SsoError::refused(status, title, detail)
 }
 
 /// Reads the groups claim from a verified ID token's payload.
@@ -411,113 +433,69 @@ pub async fn callback(
     state: State,
     req: HttpRequest,
     q: web::Query<CallbackQuery>,
-) -> HttpResponse {
+) -> Result<HttpResponse, SsoError> {
     let q = q.into_inner();
-    let Some(state_value) = q.state.as_deref() else {
-        return refusal(
+    let state_value = q.state.as_deref().ok_or_else(|| {
+        SsoError::refused(
             StatusCode::BAD_REQUEST,
             "Sign-in failed",
             "The sign-in request is missing its state.",
-            "",
-        );
-    };
-    let row = match take_state(&state, &req, state_value).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(account)) => {
-            signin::audit(
-                &state,
-                account.as_deref(),
-                "anonymous",
-                "sso.denied_state",
-                "callback",
-                json!({"reason": "unknown, reused, expired or foreign state"}),
-            )
-            .await;
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                "Sign-in expired",
-                "This sign-in link is no longer valid. Start again.",
-                "",
-            );
-        }
-        Err(e) => return internal(e),
-    };
+        )
+    })?;
+    let row = take_state(&state, &req, state_value).await?;
     let acct = row.account_id.clone();
-    let cfg = match settings::get(&state.db, &acct).await {
-        Ok(Some(c)) if c.mode != "off" => c,
-        Ok(_) => {
-            return refusal(
-                StatusCode::NOT_FOUND,
-                "Single sign-on is not enabled",
-                "This account does not sign in through an identity provider.",
-                "",
-            )
-        }
-        Err(e) => return internal(e),
-    };
+    let cfg = enabled_settings(&state, &acct).await?;
     if let Some(err) = q.error {
         let detail = q.error_description.unwrap_or_default();
-        signin::audit(
+        let details = json!({"error": err, "description": detail});
+        let text = format!("The identity provider answered: {err}");
+        return Err(refuse_callback(
             &state,
-            Some(&acct),
-            "anonymous",
+            &acct,
             "sso.denied_idp",
-            "callback",
-            json!({"error": err, "description": detail}),
-        )
-        .await;
-        return refusal(
+            details,
             StatusCode::BAD_REQUEST,
             "Sign-in failed",
-            &format!("The identity provider answered: {err}"),
-            "",
-        );
+            text,
+        )
+        .await);
     }
     // RFC 9207: when the IdP names itself, it must be the configured issuer.
     if q.iss.as_deref().is_some_and(|i| i != cfg.issuer) {
-        signin::audit(
+        let details = json!({"reason": "iss parameter does not match the issuer"});
+        return Err(refuse_callback(
             &state,
-            Some(&acct),
-            "anonymous",
+            &acct,
             "sso.denied_token",
-            "callback",
-            json!({"reason": "iss parameter does not match the issuer"}),
-        )
-        .await;
-        return refusal(
+            details,
             StatusCode::BAD_REQUEST,
             "Sign-in failed",
             "The response came from an unexpected identity provider.",
-            "",
-        );
+        )
+        .await);
     }
-    let Some(code) = q.code else {
-        return refusal(
+    let code = q.code.ok_or_else(|| {
+        SsoError::refused(
             StatusCode::BAD_REQUEST,
             "Sign-in failed",
             "The identity provider sent no code.",
-            "",
-        );
-    };
+        )
+    })?;
     let verified = match exchange(&state, &cfg, code, &row).await {
         Ok(l) => l,
         Err(reason) => {
             tracing::warn!(account = %acct, %reason, "ID token or code exchange refused");
-            signin::audit(
+            let details = json!({"reason": reason});
+            return Err(refuse_callback(
                 &state,
-                Some(&acct),
-                "anonymous",
+                &acct,
                 "sso.denied_token",
-                "callback",
-                json!({"reason": reason}),
-            )
-            .await;
-            return refusal(
+                details,
                 StatusCode::FORBIDDEN,
                 "Sign-in refused",
                 "The identity provider's answer could not be verified.",
-                "",
-            );
+            )
+            .await);
         }
     };
     signin::complete_sso(&state, &cfg, verified, row.return_to).await

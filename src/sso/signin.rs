@@ -1,8 +1,9 @@
 //! Sign-in outcomes (the SSO rule, local break-glass sign-in), sessions,
 //! `/auth/session` tokens and the JWKS.
 
+use super::error::SsoError;
 use super::oidc::VerifiedLogin;
-use super::pages::{local_form, refusal};
+use super::pages::local_form;
 use crate::catalog::ADMINISTRATOR;
 use crate::secrets;
 use crate::state::State;
@@ -76,13 +77,13 @@ fn looks_like_email(s: &str) -> bool {
     }
 }
 
-fn admin_page(account: &str) -> HttpResponse {
-    refusal(
-        StatusCode::FORBIDDEN,
-        "Administrators sign in locally",
-        "Your account holds the built-in Administrator role, which never signs in through single sign-on.",
-        &format!("<p><a href=\"/auth/local?account={}\">Sign in with your administrator credential</a></p>", super::pages::escape(account)),
-    )
+fn admin_refusal(account: &str) -> SsoError {
+    SsoError::Refused {
+        status: StatusCode::FORBIDDEN,
+        title: "Administrators sign in locally",
+        detail: "Your account holds the built-in Administrator role, which never signs in through single sign-on.".into(),
+        extra_html: format!("<p><a href=\"/auth/local?account={}\">Sign in with your administrator credential</a></p>", super::pages::escape(account)),
+    }
 }
 
 /// Applies the SSO rule to a verified IdP login and starts a session.
@@ -91,94 +92,87 @@ pub async fn complete_sso(
     cfg: &SsoSettings,
     login: VerifiedLogin,
     return_to: Option<String>,
-) -> HttpResponse {
+) -> Result<HttpResponse, SsoError> {
     let acct = cfg.account_id.as_str();
-    let email = login.email.clone();
-    let details = json!({"email": email, "sub": login.subject, "groups": login.groups, "email_verified": login.email_verified});
-    let (who, seen) = (&email, &details);
-    let deny = |action: &'static str, title: &'static str, text: &'static str| async move {
-        audit(state, Some(acct), who, action, who, seen.clone()).await;
-        refusal(StatusCode::FORBIDDEN, title, text, "")
-    };
-    if !looks_like_email(&email) {
-        return deny(
-            "sso.denied_token",
-            "Sign-in refused",
-            "Your identity provider did not send an email address.",
-        )
-        .await;
-    }
-    if login.email_verified == Some(false) {
-        return deny("sso.denied_unverified", "Email not verified", "Your identity provider says your email address is not verified, so it cannot identify you here.").await;
-    }
-    // Matched on the email only (never an id or a userName), and it must name one user.
-    let user = match model::user_by_email(&state.db, acct, &email).await {
-        Ok(model::Lookup::One(u)) => *u,
-        Ok(model::Lookup::Ambiguous) => {
-            return deny("sso.denied_ambiguous", "Sign-in refused", "More than one user in this account has your email address. Ask your administrator to fix the directory.").await;
-        }
-        // A new person is created only on an email the IdP vouches for.
-        Ok(model::Lookup::None) if cfg.jit && login.email_verified == Some(true) => {
-            match jit_user(state, acct, &email).await {
-                Ok(u) => u,
-                Err(e) => return internal(e),
-            }
-        }
-        Ok(model::Lookup::None) => {
-            return deny("sso.denied_unknown", "Not provisioned", "Your identity provider signed you in, but no user with your email exists in this account.").await;
-        }
-        Err(e) => return internal(e),
-    };
+    let user = sso_user(state, cfg, &login).await?;
+    let email = login.email.as_str();
     let details = json!({"email": email, "sub": login.subject, "groups": login.groups});
     // SCIM is authoritative: a deactivated user stays out whatever the IdP says.
     if !user.active {
         audit(
             state,
             Some(acct),
-            &email,
+            email,
             "sso.denied_inactive",
             &user.id,
             details,
         )
         .await;
-        return refusal(
+        return Err(SsoError::refused(
             StatusCode::FORBIDDEN,
             "Account deactivated",
             "Your user is deactivated in this account.",
-            "",
-        );
+        ));
     }
-    match holds_builtin_admin(state, acct, &user.id).await {
-        Ok(true) => {
-            audit(
-                state,
-                Some(acct),
-                &email,
-                "sso.denied_admin",
-                &user.id,
-                details,
-            )
-            .await;
-            return admin_page(acct);
-        }
-        Ok(false) => {}
-        Err(e) => return internal(e),
+    if holds_builtin_admin(state, acct, &user.id).await? {
+        audit(
+            state,
+            Some(acct),
+            email,
+            "sso.denied_admin",
+            &user.id,
+            details,
+        )
+        .await;
+        return Err(admin_refusal(acct));
     }
     let claims = (cfg.role_source != "scim").then(|| login.groups.clone());
-    let started = start_session(state, acct, &user.id, &["sso"], claims, |s| {
-        vec![Event::new(Some(acct), email.clone(), "sso.login", &user.id)
+    let (cookie, _) = start_session(state, acct, &user.id, &["sso"], claims, |s| {
+        vec![Event::new(Some(acct), email, "sso.login", &user.id)
             .details(json!({"session": s.id, "sub": login.subject, "groups": login.groups}))]
     })
-    .await;
-    let (cookie, _) = match started {
-        Ok(x) => x,
-        Err(e) => return internal(e),
-    };
-    HttpResponse::Found()
+    .await?;
+    Ok(HttpResponse::Found()
         .insert_header(("Location", return_to.unwrap_or_else(|| "/".into())))
         .insert_header(("Cache-Control", "no-store"))
         .cookie(session_cookie(state, cookie))
-        .finish()
+        .finish())
+}
+
+/// The one user a verified login names: matched on the email only (never an
+/// id or a userName), which must name exactly one user; created just in time
+/// only for an email the IdP vouches for. Refusals are audited.
+async fn sso_user(
+    state: &State,
+    cfg: &SsoSettings,
+    login: &VerifiedLogin,
+) -> Result<User, SsoError> {
+    let acct = cfg.account_id.as_str();
+    let email = login.email.as_str();
+    let deny = |action: &'static str, title: &'static str, text: &'static str| async move {
+        let details = json!({"email": email, "sub": login.subject, "groups": login.groups, "email_verified": login.email_verified});
+        audit(state, Some(acct), email, action, email, details).await;
+        SsoError::refused(StatusCode::FORBIDDEN, title, text)
+    };
+    if !looks_like_email(email) {
+        return Err(deny(
+            "sso.denied_token",
+            "Sign-in refused",
+            "Your identity provider did not send an email address.",
+        )
+        .await);
+    }
+    if login.email_verified == Some(false) {
+        return Err(deny("sso.denied_unverified", "Email not verified", "Your identity provider says your email address is not verified, so it cannot identify you here.").await);
+    }
+    match model::user_by_email(&state.db, acct, email).await? {
+        model::Lookup::One(u) => Ok(*u),
+        model::Lookup::Ambiguous => Err(deny("sso.denied_ambiguous", "Sign-in refused", "More than one user in this account has your email address. Ask your administrator to fix the directory.").await),
+        model::Lookup::None if cfg.jit && login.email_verified == Some(true) => {
+            Ok(jit_user(state, acct, email).await?)
+        }
+        model::Lookup::None => Err(deny("sso.denied_unknown", "Not provisioned", "Your identity provider signed you in, but no user with your email exists in this account.").await),
+    }
 }
 
 async fn jit_user(
@@ -241,16 +235,6 @@ async fn start_session(
     Ok((cookie, s))
 }
 
-pub(super) fn internal(e: impl std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %e, "sign-in failed internally");
-    refusal(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Sign-in failed",
-        "Something went wrong on our side.",
-        "",
-    )
-}
-
 #[derive(Deserialize)]
 pub struct LocalQuery {
     account: Option<String>,
@@ -291,10 +275,6 @@ fn unauthorized(json_client: bool, account: &str) -> HttpResponse {
         *r.status_mut() = StatusCode::UNAUTHORIZED;
         r
     }
-}
-
-fn json_error(status: StatusCode, error: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(json!({"error": error, "message": message}))
 }
 
 /// A browser request sent from another site (login CSRF, forced logout).
@@ -342,27 +322,27 @@ pub async fn local_login(
     state: State,
     req: HttpRequest,
     body: web::Either<web::Json<LocalLogin>, web::Form<LocalLogin>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, SsoError> {
     let Some(json_client) = body_kind(&req) else {
-        return json_error(
+        return Err(SsoError::json(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send application/json or application/x-www-form-urlencoded",
-        );
+        ));
     };
     if cross_site(&req, &state.settings.public_url) {
-        return json_error(
+        return Err(SsoError::json(
             StatusCode::FORBIDDEN,
             "cross_site",
             "sign-in must come from this site",
-        );
+        ));
     }
     let b = match body {
         web::Either::Left(j) => j.into_inner(),
         web::Either::Right(f) => f.into_inner(),
     };
     if let Err(m) = b.check_lengths() {
-        return json_error(StatusCode::BAD_REQUEST, "bad_request", m);
+        return Err(SsoError::json(StatusCode::BAD_REQUEST, "bad_request", m));
     }
     let acct = b.account.trim().to_string();
     let client_key = req
@@ -376,18 +356,18 @@ pub async fn local_login(
         Ok(None) => {
             let throttled = match state.throttle.reserve_client(&state.db, &client_key).await {
                 Ok(r) => r.is_err(),
-                Err(e) => return internal(e),
+                Err(e) => return Err(SsoError::internal(e)),
             };
             tracing::info!(account = ?acct, client = ?client_key, throttled, "local sign-in for an unknown account");
-            return unauthorized(json_client, &acct);
+            return Ok(unauthorized(json_client, &acct));
         }
-        Err(e) => return internal(e),
+        Err(e) => return Err(SsoError::internal(e)),
     }
     let user = match model::local_user(&state.db, &acct, &b.email).await {
         Ok(model::Lookup::One(u)) => Some(*u),
         // Two local users answering one login cannot be told apart: neither signs in.
         Ok(model::Lookup::None | model::Lookup::Ambiguous) => None,
-        Err(e) => return internal(e),
+        Err(e) => return Err(SsoError::internal(e)),
     };
     // One bucket per user whatever name they were addressed by.
     let user_key = format!(
@@ -403,11 +383,11 @@ pub async fn local_login(
     {
         Ok(r) => r,
         // Throttling cannot be checked: the attempt is refused.
-        Err(e) => return internal(e),
+        Err(e) => return Err(SsoError::internal(e)),
     };
     let reservation = match reserved {
         Ok(r) => r,
-        Err(t) => return throttled(&state, &acct, &email, &client_key, t).await,
+        Err(t) => return Ok(throttled(&state, &acct, &email, &client_key, t).await),
     };
     let outcome = match check_local_credential(&state, user, &b).await {
         Ok(o) => o,
@@ -416,7 +396,7 @@ pub async fn local_login(
             if let Err(e) = state.throttle.release(&state.db, reservation).await {
                 tracing::error!(error = %e, "could not hand back a sign-in reservation");
             }
-            return resp;
+            return Err(resp);
         }
     };
     let u = match outcome {
@@ -431,7 +411,7 @@ pub async fn local_login(
                 json!({"reason": reason, "client": client_key}),
             )
             .await;
-            return unauthorized(json_client, &acct);
+            return Ok(unauthorized(json_client, &acct));
         }
     };
     if let Err(e) = state
@@ -439,7 +419,7 @@ pub async fn local_login(
         .succeeded(&state.db, &user_key, reservation)
         .await
     {
-        return internal(e);
+        return Err(SsoError::internal(e));
     }
     start_local_session(
         &state,
@@ -500,20 +480,15 @@ async fn check_local_credential(
     state: &State,
     user: Option<User>,
     b: &LocalLogin,
-) -> Result<Result<User, &'static str>, HttpResponse> {
-    let busy = || {
-        HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", "1"))
-            .json(json!({"error": "busy", "message": "too many sign-ins at once; try again"}))
-    };
+) -> Result<Result<User, &'static str>, SsoError> {
     let Some(hash) = hash_to_check(
         user.as_ref().and_then(|u| u.password_hash.clone()),
         secrets::dummy_password_hash(),
     ) else {
-        return Err(internal("could not prepare the password check"));
+        return Err(SsoError::internal("could not prepare the password check"));
     };
     let Ok(password_ok) = state.password_checks.verify(b.password.clone(), hash).await else {
-        return Err(busy());
+        return Err(SsoError::Busy);
     };
     let Some(u) = user else {
         return Ok(Err("unknown user"));
@@ -536,7 +511,7 @@ async fn check_local_credential(
     match users::claim_totp_step(&state.db, &u.id, step).await {
         Ok(true) => Ok(Ok(u)),
         Ok(false) => Ok(Err("one-time code replayed")),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(SsoError::internal(e)),
     }
 }
 
@@ -548,18 +523,19 @@ async fn start_local_session(
     client_key: &str,
     json_client: bool,
     return_to: Option<&str>,
-) -> HttpResponse {
-    let is_admin = match holds_builtin_admin(state, acct, &u.id).await {
-        Ok(a) => a,
-        Err(e) => return internal(e),
-    };
+) -> Result<HttpResponse, SsoError> {
+    let is_admin = holds_builtin_admin(state, acct, &u.id)
+        .await
+        .map_err(SsoError::internal)?;
     // An unreadable mode refuses: `required` must never silently become `off`.
     let mode = match super::settings::get(&state.db, acct).await {
         Ok(cfg) => cfg.map_or_else(|| "off".to_string(), |c| c.mode),
-        Err(e) => return internal(e),
+        Err(e) => return Err(SsoError::internal(e)),
     };
     if !["off", "optional", "required"].contains(&mode.as_str()) {
-        return internal(format!("account {acct}: unreadable SSO mode {mode:?}"));
+        return Err(SsoError::internal(format!(
+            "account {acct}: unreadable SSO mode {mode:?}"
+        )));
     }
     if mode == "required" && !is_admin {
         audit(
@@ -571,7 +547,7 @@ async fn start_local_session(
             json!({"reason": "account requires SSO", "client": client_key}),
         )
         .await;
-        return HttpResponse::Forbidden().json(json!({"error": "sso_required", "message": "this account signs in through its identity provider", "login": format!("/sso/{acct}/login")}));
+        return Ok(HttpResponse::Forbidden().json(json!({"error": "sso_required", "message": "this account signs in through its identity provider", "login": format!("/sso/{acct}/login")})));
     }
     let started = start_session(state, acct, &u.id, &["pwd", "otp"], None, |s| {
         let d = json!({"session": s.id, "client": client_key});
@@ -586,26 +562,24 @@ async fn start_local_session(
         events
     })
     .await;
-    let (cookie, s) = match started {
-        Ok(x) => x,
-        Err(e) => return internal(e),
-    };
+    let (cookie, s) = started.map_err(SsoError::internal)?;
     if is_admin {
         tracing::warn!(account = ?acct, user = ?u.user_name, client = ?client_key, "break-glass administrator signed in");
     }
     let c = session_cookie(state, cookie);
     if json_client {
-        HttpResponse::Ok().cookie(c).json(json!({"user_id": u.id, "email": u.user_name, "account": acct, "amr": ["pwd", "otp"], "expires_at": crate::store::credentials::iso(s.expires_at)}))
-    } else {
+        return Ok(HttpResponse::Ok().cookie(c).json(json!({"user_id": u.id, "email": u.user_name, "account": acct, "amr": ["pwd", "otp"], "expires_at": crate::store::credentials::iso(s.expires_at)})));
+    }
+    {
         // Same rule as SSO: a path on this site (no `//`, no backslash tricks).
         let to = super::oidc::safe_return_to(return_to)
             .ok()
             .flatten()
             .unwrap_or_else(|| "/".into());
-        HttpResponse::SeeOther()
+        Ok(HttpResponse::SeeOther()
             .insert_header(("Location", to))
             .cookie(c)
-            .finish()
+            .finish())
     }
 }
 
@@ -628,18 +602,18 @@ struct SessionClaims {
 
 /// The live session: who, with which roles now, and a fresh short-lived JWT.
 #[get("/auth/session")]
-pub async fn current_session(state: State, req: HttpRequest) -> HttpResponse {
+pub async fn current_session(state: State, req: HttpRequest) -> Result<HttpResponse, SsoError> {
     let unauthorized = || {
         HttpResponse::Unauthorized()
             .json(json!({"error": "unauthorized", "message": "no live session"}))
     };
     let Some(c) = req.cookie(sessions::COOKIE) else {
-        return unauthorized();
+        return Ok(unauthorized());
     };
     let live = match state.resolver.session_access(&state.db, c.value()).await {
         Ok(Some(l)) => l,
-        Ok(None) => return unauthorized(),
-        Err(e) => return internal(e),
+        Ok(None) => return Ok(unauthorized()),
+        Err(e) => return Err(SsoError::internal(e)),
     };
     let (s, u, acct, access, amr) = (live.session, live.user, live.account, live.access, live.amr);
     let roles: Vec<String> = access.roles.iter().map(|r| r.name.clone()).collect();
@@ -665,30 +639,27 @@ pub async fn current_session(state: State, req: HttpRequest) -> HttpResponse {
         // Never outlives the session.
         exp: (iat + state.settings.token_ttl_secs).min(s.expires_at / 1000),
     };
-    let key = match signing_keys::current(&state.db, &state.sealer).await {
-        Ok(k) => k,
-        Err(e) => return internal(e),
-    };
+    let key = signing_keys::current(&state.db, &state.sealer)
+        .await
+        .map_err(SsoError::internal)?;
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
     header.kid = Some(key.kid.clone());
-    let token = match jsonwebtoken::encode(&header, &claims, &key.encoding) {
-        Ok(t) => t,
-        Err(e) => return internal(e),
-    };
-    HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({
+    let token =
+        jsonwebtoken::encode(&header, &claims, &key.encoding).map_err(SsoError::internal)?;
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({
         "user_id": u.id, "email": u.user_name, "account": s.account_id, "roles": roles, "privileges": privs,
         "environments": envs, "amr": amr, "expires_at": crate::store::credentials::iso(s.expires_at), "token": token
-    }))
+    })))
 }
 
 #[post("/auth/logout")]
-pub async fn logout(state: State, req: HttpRequest) -> HttpResponse {
+pub async fn logout(state: State, req: HttpRequest) -> Result<HttpResponse, SsoError> {
     if cross_site(&req, &state.settings.public_url) {
-        return json_error(
+        return Err(SsoError::json(
             StatusCode::FORBIDDEN,
             "cross_site",
             "sign-out must come from this site",
-        );
+        ));
     }
     if let Some(c) = req.cookie(sessions::COOKIE) {
         if let Ok(Some(s)) = sessions::lookup(&state.db, c.value()).await {
@@ -704,28 +675,26 @@ pub async fn logout(state: State, req: HttpRequest) -> HttpResponse {
             }
             .await;
             if let Err(e) = ended {
-                return internal(e);
+                return Err(SsoError::internal(e));
             }
         }
     }
     let mut gone = session_cookie(&state, String::new());
     gone.make_removal();
-    HttpResponse::NoContent().cookie(gone).finish()
+    Ok(HttpResponse::NoContent().cookie(gone).finish())
 }
 
 #[get("/.well-known/jwks.json")]
-pub async fn jwks(state: State) -> HttpResponse {
+pub async fn jwks(state: State) -> Result<HttpResponse, SsoError> {
     // Retired keys stay published while tokens they signed may still be valid.
-    match signing_keys::jwks(
+    let keys = signing_keys::jwks(
         &state.db,
         &state.sealer,
         state.settings.token_ttl_secs * 1000 + 60_000,
     )
     .await
-    {
-        Ok(v) => HttpResponse::Ok()
-            .insert_header(("Cache-Control", "public, max-age=60"))
-            .json(v),
-        Err(e) => internal(e),
-    }
+    .map_err(SsoError::internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=60"))
+        .json(keys))
 }
