@@ -80,6 +80,72 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(maps.iter().map(|(m, r)| view(m, r)).collect::<Vec<_>>()))
 }
 
+/// A mapping the actor may create: exactly one group key, known roles the
+/// actor may hand out (never the built-in Administrator), known environments.
+fn checked_mapping(
+    actor: &Actor,
+    b: &MappingBody,
+    id: &str,
+    account_id: &str,
+) -> Result<mappings::MappingRow, ApiError> {
+    actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
+    let model = &actor.account.model;
+    let (kind, value) = match (&b.group.display_name, &b.group.external_id, &b.group.id) {
+        (Some(v), None, None) => ("displayName", v.clone()),
+        (None, Some(v), None) => ("externalId", v.clone()),
+        (None, None, Some(v)) => ("id", v.clone()),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "group must name exactly one of displayName, externalId or id".into(),
+            ))
+        }
+    };
+    if value.trim().is_empty() {
+        return Err(ApiError::BadRequest("group value must not be empty".into()));
+    }
+    if b.roles.is_empty() {
+        return Err(ApiError::BadRequest(
+            "a mapping names at least one role".into(),
+        ));
+    }
+    let mut roles = vec![];
+    for r in &b.roles {
+        let rid = model
+            .find_role(r)
+            .ok_or_else(|| ApiError::BadRequest(format!("unknown role: {r}")))?;
+        check_mappable(&rid)?;
+        model.check_assignable(&rid)?;
+        actor
+            .access
+            .may_assign(&model.effective_privileges(&rid)?)?;
+        if !roles.contains(&rid) {
+            roles.push(rid);
+        }
+    }
+    let environments = match &b.environments {
+        None => None,
+        Some(names) => Some(
+            names
+                .iter()
+                .map(|e| {
+                    model
+                        .find_environment(e)
+                        .map(|x| x.id.clone())
+                        .ok_or_else(|| ApiError::BadRequest(format!("unknown environment: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    Ok(mappings::MappingRow {
+        id: id.to_string(),
+        account_id: account_id.to_string(),
+        match_kind: kind,
+        match_value: value,
+        roles,
+        environments,
+    })
+}
+
 #[utoipa::path(request_body = MappingBody, responses((status = 201, body = MappingView), (status = 400), (status = 403)), tag = "group-mappings")]
 #[post("/accounts/{id}/group-mappings")]
 pub async fn create(
@@ -100,68 +166,8 @@ pub async fn create(
         &id,
         details,
         async |txn| {
-            actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
-            let model = &actor.account.model;
-            let (kind, value) = match (&b.group.display_name, &b.group.external_id, &b.group.id) {
-                (Some(v), None, None) => ("displayName", v.clone()),
-                (None, Some(v), None) => ("externalId", v.clone()),
-                (None, None, Some(v)) => ("id", v.clone()),
-                _ => {
-                    return Err(ApiError::BadRequest(
-                        "group must name exactly one of displayName, externalId or id".into(),
-                    ))
-                }
-            };
-            if value.trim().is_empty() {
-                return Err(ApiError::BadRequest("group value must not be empty".into()));
-            }
-            if b.roles.is_empty() {
-                return Err(ApiError::BadRequest(
-                    "a mapping names at least one role".into(),
-                ));
-            }
-            let mut roles = vec![];
-            for r in &b.roles {
-                let rid = model
-                    .find_role(r)
-                    .ok_or_else(|| ApiError::BadRequest(format!("unknown role: {r}")))?;
-                check_mappable(&rid)?;
-                model.check_assignable(&rid)?;
-                actor
-                    .access
-                    .may_assign(&model.effective_privileges(&rid)?)?;
-                if !roles.contains(&rid) {
-                    roles.push(rid);
-                }
-            }
-            let envs = match &b.environments {
-                None => None,
-                Some(names) => Some(
-                    names
-                        .iter()
-                        .map(|e| {
-                            model
-                                .find_environment(e)
-                                .map(|x| x.id.clone())
-                                .ok_or_else(|| {
-                                    ApiError::BadRequest(format!("unknown environment: {e}"))
-                                })
-                        })
-                        .collect::<Result<Vec<_>, _>>()?,
-                ),
-            };
-            mappings::insert(
-                txn,
-                mappings::MappingRow {
-                    id: id.clone(),
-                    account_id: path.to_string(),
-                    match_kind: kind,
-                    match_value: value,
-                    roles,
-                    environments: envs,
-                },
-            )
-            .await?;
+            let row = checked_mapping(&actor, &b, &id, &path)?;
+            mappings::insert(txn, row).await?;
             Ok(())
         },
     )

@@ -316,21 +316,21 @@ fn body_kind(req: &HttpRequest) -> Option<bool> {
     }
 }
 
-/// Local sign-in with password + TOTP. Every failure looks the same (401).
-#[post("/auth/local")]
-pub async fn local_login(
-    state: State,
-    req: HttpRequest,
+/// A sign-in post this server will look at: JSON or a form (true for
+/// JSON), from this site, with every field within its length.
+fn admit(
+    state: &State,
+    req: &HttpRequest,
     body: web::Either<web::Json<LocalLogin>, web::Form<LocalLogin>>,
-) -> Result<HttpResponse, SsoError> {
-    let Some(json_client) = body_kind(&req) else {
-        return Err(SsoError::json(
+) -> Result<(LocalLogin, bool), SsoError> {
+    let json_client = body_kind(req).ok_or_else(|| {
+        SsoError::json(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send application/json or application/x-www-form-urlencoded",
-        ));
-    };
-    if cross_site(&req, &state.settings.public_url) {
+        )
+    })?;
+    if cross_site(req, &state.settings.public_url) {
         return Err(SsoError::json(
             StatusCode::FORBIDDEN,
             "cross_site",
@@ -341,9 +341,19 @@ pub async fn local_login(
         web::Either::Left(j) => j.into_inner(),
         web::Either::Right(f) => f.into_inner(),
     };
-    if let Err(m) = b.check_lengths() {
-        return Err(SsoError::json(StatusCode::BAD_REQUEST, "bad_request", m));
-    }
+    b.check_lengths()
+        .map_err(|m| SsoError::json(StatusCode::BAD_REQUEST, "bad_request", m))?;
+    Ok((b, json_client))
+}
+
+/// Local sign-in with password + TOTP. Every failure looks the same (401).
+#[post("/auth/local")]
+pub async fn local_login(
+    state: State,
+    req: HttpRequest,
+    body: web::Either<web::Json<LocalLogin>, web::Form<LocalLogin>>,
+) -> Result<HttpResponse, SsoError> {
+    let (b, json_client) = admit(&state, &req, body)?;
     let acct = b.account.trim().to_string();
     let client_key = req
         .peer_addr()
@@ -351,23 +361,19 @@ pub async fn local_login(
         .unwrap_or_default();
     // Unknown accounts get the same 401, count against the client, and leave
     // no row behind (anyone could send them).
-    match state.resolver.account(&state.db, &acct).await {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            let throttled = match state.throttle.reserve_client(&state.db, &client_key).await {
-                Ok(r) => r.is_err(),
-                Err(e) => return Err(SsoError::internal(e)),
-            };
-            tracing::info!(account = ?acct, client = ?client_key, throttled, "local sign-in for an unknown account");
-            return Ok(unauthorized(json_client, &acct));
-        }
-        Err(e) => return Err(SsoError::internal(e)),
+    if state.resolver.account(&state.db, &acct).await?.is_none() {
+        let throttled = state
+            .throttle
+            .reserve_client(&state.db, &client_key)
+            .await?
+            .is_err();
+        tracing::info!(account = ?acct, client = ?client_key, throttled, "local sign-in for an unknown account");
+        return Ok(unauthorized(json_client, &acct));
     }
-    let user = match model::local_user(&state.db, &acct, &b.email).await {
-        Ok(model::Lookup::One(u)) => Some(*u),
+    let user = match model::local_user(&state.db, &acct, &b.email).await? {
+        model::Lookup::One(u) => Some(*u),
         // Two local users answering one login cannot be told apart: neither signs in.
-        Ok(model::Lookup::None | model::Lookup::Ambiguous) => None,
-        Err(e) => return Err(SsoError::internal(e)),
+        model::Lookup::None | model::Lookup::Ambiguous => None,
     };
     // One bucket per user whatever name they were addressed by.
     let user_key = format!(
@@ -376,15 +382,11 @@ pub async fn local_login(
             .map_or_else(|| b.email.trim().to_lowercase(), |u| u.id.clone())
     );
     let email = b.email.trim().to_string();
-    let reserved = match state
+    // Throttling that cannot be checked refuses the attempt (`?`).
+    let reserved = state
         .throttle
         .reserve(&state.db, &user_key, &client_key)
-        .await
-    {
-        Ok(r) => r,
-        // Throttling cannot be checked: the attempt is refused.
-        Err(e) => return Err(SsoError::internal(e)),
-    };
+        .await?;
     let reservation = match reserved {
         Ok(r) => r,
         Err(t) => return Ok(throttled(&state, &acct, &email, &client_key, t).await),
@@ -414,13 +416,10 @@ pub async fn local_login(
             return Ok(unauthorized(json_client, &acct));
         }
     };
-    if let Err(e) = state
+    state
         .throttle
         .succeeded(&state.db, &user_key, reservation)
-        .await
-    {
-        return Err(SsoError::internal(e));
-    }
+        .await?;
     start_local_session(
         &state,
         &acct,
