@@ -220,78 +220,20 @@ pub fn user_input(body: Value) -> Result<UserInput, ScimError> {
         }
         if name == "roles" {
             let list = normalise_multi("roles", v)?;
+            roles = Some(role_values(&list));
             // Kept as sent (display, type, primary) so reads echo it back.
-            attrs.insert("roles".into(), list.clone());
-            roles = Some(
-                list.as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|r| {
-                                r["value"]
-                                    .as_str()
-                                    .or(r["display"].as_str())
-                                    .map(String::from)
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            );
+            attrs.insert("roles".into(), list);
             continue;
         }
-        let v = if MULTI.contains(&name) {
-            normalise_multi(name, v)?
-        } else if name == "active" {
-            Value::Bool(
-                coerce_bool(&v)
-                    .ok_or_else(|| ScimError::invalid_value("active must be a boolean"))?,
-            )
-        } else if name == "name" {
-            match v {
-                Value::Object(_) | Value::Null => v,
-                _ => return Err(ScimError::invalid_value("name must be an object")),
-            }
-        } else {
-            expect_string(name, &v)?;
-            v
-        };
+        let v = user_attribute(name, v)?;
         if !v.is_null() {
             attrs.insert(name.into(), v);
         }
     }
-    let user_name = attrs
-        .get("userName")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_string();
-    if user_name.is_empty() {
-        return Err(ScimError::invalid_value("userName is required"));
-    }
-    if user_name.len() > 512 {
-        return Err(ScimError::invalid_value(
-            "userName is longer than 512 characters",
-        ));
-    }
+    let user_name = checked_user_name(&attrs)?;
     attrs.insert("userName".into(), Value::String(user_name.clone()));
     let active = attrs.get("active").and_then(Value::as_bool).unwrap_or(true);
-    let primary_email = attrs
-        .get("emails")
-        .and_then(Value::as_array)
-        .and_then(|emails| {
-            emails
-                .iter()
-                .find(|e| e["primary"] == Value::Bool(true))
-                .or_else(|| emails.first())
-                .and_then(|e| e["value"].as_str())
-                .map(|s| s.trim().to_lowercase())
-        })
-        // Provisioned without an email: a userName that is an address is the
-        // email sign-in matches (Okta and Entra commonly send only that).
-        .or_else(|| {
-            user_name
-                .contains('@')
-                .then(|| user_name.trim().to_lowercase())
-        });
+    let primary_email = primary_email(&attrs, &user_name);
     Ok(UserInput {
         external_id: attrs
             .get("externalId")
@@ -307,6 +249,85 @@ pub fn user_input(body: Value) -> Result<UserInput, ScimError> {
         roles,
         attributes: Value::Object(attrs),
     })
+}
+
+/// The role names or keys a `roles` list asks for (`value`, else `display`).
+fn role_values(list: &Value) -> Vec<String> {
+    list.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| {
+                    r.get("value")
+                        .and_then(Value::as_str)
+                        .or_else(|| r.get("display").and_then(Value::as_str))
+                        .map(String::from)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One core User attribute, type-checked and normalised.
+fn user_attribute(name: &'static str, v: Value) -> Result<Value, ScimError> {
+    if MULTI.contains(&name) {
+        return normalise_multi(name, v);
+    }
+    match name {
+        "active" => {
+            Ok(Value::Bool(coerce_bool(&v).ok_or_else(|| {
+                ScimError::invalid_value("active must be a boolean")
+            })?))
+        }
+        "name" => match v {
+            Value::Object(_) | Value::Null => Ok(v),
+            _ => Err(ScimError::invalid_value("name must be an object")),
+        },
+        _ => {
+            expect_string(name, &v)?;
+            Ok(v)
+        }
+    }
+}
+
+/// The trimmed userName: required, at most 512 characters.
+fn checked_user_name(attrs: &Map<String, Value>) -> Result<String, ScimError> {
+    let user_name = attrs
+        .get("userName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string();
+    if user_name.is_empty() {
+        return Err(ScimError::invalid_value("userName is required"));
+    }
+    if user_name.len() > 512 {
+        return Err(ScimError::invalid_value(
+            "userName is longer than 512 characters",
+        ));
+    }
+    Ok(user_name)
+}
+
+/// The email sign-in matches: the primary (else first) email; for a user
+/// provisioned without one, a userName that is an address (Okta and Entra
+/// commonly send only that).
+fn primary_email(attrs: &Map<String, Value>, user_name: &str) -> Option<String> {
+    attrs
+        .get("emails")
+        .and_then(Value::as_array)
+        .and_then(|emails| {
+            emails
+                .iter()
+                .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+                .or_else(|| emails.first())
+                .and_then(|e| e.get("value").and_then(Value::as_str))
+                .map(|s| s.trim().to_lowercase())
+        })
+        .or_else(|| {
+            user_name
+                .contains('@')
+                .then(|| user_name.trim().to_lowercase())
+        })
 }
 
 fn meta(base: &str, kind: &str, id: &str, created: i64, updated: i64, version: i64) -> Value {

@@ -304,43 +304,7 @@ pub async fn user_grants<C: ConnectionTrait>(
         }
     }
     if let Some(claims) = claim_groups {
-        // A claim value matches a mapping directly, or through the SCIM group it names.
-        let known = if claims.is_empty() {
-            vec![]
-        } else {
-            let norms: Vec<String> = claims.iter().map(|c| c.to_lowercase()).collect();
-            group::Entity::find()
-                .filter(group::Column::AccountId.eq(account_id))
-                .filter(
-                    Condition::any()
-                        .add(group::Column::Id.is_in(claims.to_vec()))
-                        .add(group::Column::ExternalId.is_in(claims.to_vec()))
-                        .add(group::Column::DisplayNameNorm.is_in(norms)),
-                )
-                .all(db)
-                .await?
-        };
-        for c in claims {
-            let cn = c.to_lowercase();
-            mapping_grants(
-                &maps,
-                |m| {
-                    let direct = if m.match_kind == "displayName" {
-                        m.match_value_norm == cn
-                    } else {
-                        &m.match_value == c
-                    };
-                    let through = known.iter().any(|g| {
-                        (g.id == *c
-                            || g.external_id.as_deref() == Some(c)
-                            || g.display_name_norm == cn)
-                            && group_matches(m, g)
-                    });
-                    (direct || through).then(|| Via::Claims { group: c.clone() })
-                },
-                &mut out,
-            )?;
-        }
+        claim_grants(db, account_id, claims, &maps, &mut out).await?;
     }
     Ok(out)
 }
@@ -352,4 +316,51 @@ pub async fn role_source<C: ConnectionTrait>(db: &C, account_id: &str) -> Result
         .one(db)
         .await?
         .map_or_else(|| "scim".to_string(), |s| s.role_source))
+}
+
+/// Grants from an ID token's groups claim: a claim value matches a mapping
+/// directly, or through the SCIM group it names (id, externalId or name).
+async fn claim_grants<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    claims: &[String],
+    maps: &[(group_mapping::Model, Vec<group_mapping_role::Model>)],
+    out: &mut Vec<Grant>,
+) -> Result<(), DbErr> {
+    // A claim value matches a mapping directly, or through the SCIM group it names.
+    let known = if claims.is_empty() {
+        vec![]
+    } else {
+        let norms: Vec<String> = claims.iter().map(|c| c.to_lowercase()).collect();
+        group::Entity::find()
+            .filter(group::Column::AccountId.eq(account_id))
+            .filter(
+                Condition::any()
+                    .add(group::Column::Id.is_in(claims.to_vec()))
+                    .add(group::Column::ExternalId.is_in(claims.to_vec()))
+                    .add(group::Column::DisplayNameNorm.is_in(norms)),
+            )
+            .all(db)
+            .await?
+    };
+    for c in claims {
+        let cn = c.to_lowercase();
+        mapping_grants(
+            maps,
+            |m| {
+                let direct = if m.match_kind == "displayName" {
+                    m.match_value_norm == cn
+                } else {
+                    &m.match_value == c
+                };
+                let through = known.iter().any(|g| {
+                    (g.id == *c || g.external_id.as_deref() == Some(c) || g.display_name_norm == cn)
+                        && group_matches(m, g)
+                });
+                (direct || through).then(|| Via::Claims { group: c.clone() })
+            },
+            out,
+        )?;
+    }
+    Ok(())
 }
