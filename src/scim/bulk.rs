@@ -156,34 +156,7 @@ async fn run(
 
 async fn bulk(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimError> {
     let body = body.0;
-    if let Some(s) = field(&body, "schemas") {
-        if !s
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| x == BULK_REQUEST_URN))
-        {
-            return Err(ScimError::invalid_syntax(format!(
-                "schemas must include {BULK_REQUEST_URN}"
-            )));
-        }
-    }
-    let ops = field(&body, "Operations")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ScimError::invalid_syntax("a BulkRequest needs an Operations array"))?;
-    let max = ctx.state.settings.bulk_max_operations;
-    if ops.len() > max {
-        return Err(ScimError::new(
-            413,
-            None,
-            format!("at most {max} operations per bulk request"),
-        ));
-    }
-    let fail_on_errors =
-        match field(&body, "failOnErrors") {
-            None | Some(Value::Null) => usize::MAX,
-            Some(v) => v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-                ScimError::invalid_value("failOnErrors must be a positive integer")
-            })? as usize,
-        };
+    let (ops, fail_on_errors) = bulk_request(&ctx, &body)?;
     let mut created: HashMap<String, String> = HashMap::new();
     let mut results = vec![];
     let mut errors = 0;
@@ -204,32 +177,16 @@ async fn bulk(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimError> {
         }
         match run(&ctx, op, &created).await {
             Ok((status, location, response)) => {
-                if let (Some(b), Some(loc)) = (&bulk_id, &location) {
-                    if status == 201 {
-                        if let Some(id) = loc.rsplit('/').next() {
-                            created.insert(b.clone(), id.to_string());
-                        }
+                if let (Some(b), Some(loc), 201) = (&bulk_id, &location, status) {
+                    if let Some(id) = loc.rsplit('/').next() {
+                        created.insert(b.clone(), id.to_string());
                     }
                 }
-                crate::json::set(&mut entry, "status", json!(status.to_string()));
-                if let Some(l) = location {
-                    crate::json::set(&mut entry, "location", json!(l));
-                }
-                if let Some(v) = response
-                    .as_ref()
-                    .and_then(|r| crate::json::str_at(r, "/meta/version"))
-                {
-                    crate::json::set(&mut entry, "version", json!(v));
-                }
+                succeeded(&mut entry, status, location, response.as_ref());
             }
             Err(e) => {
                 errors += 1;
-                let mut r = json!({"schemas": [super::error::ERROR_URN], "status": e.status.to_string(), "detail": e.detail});
-                if let Some(t) = e.scim_type {
-                    crate::json::set(&mut r, "scimType", json!(t));
-                }
-                crate::json::set(&mut entry, "status", json!(e.status.to_string()));
-                crate::json::set(&mut entry, "response", r);
+                failed(&mut entry, &e);
             }
         }
         results.push(entry);
@@ -238,4 +195,59 @@ async fn bulk(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimError> {
         StatusCode::OK,
         &json!({"schemas": [BULK_RESPONSE_URN], "Operations": results}),
     ))
+}
+
+/// The operations of a BulkRequest and how many errors end it.
+fn bulk_request<'a>(ctx: &ScimCtx, body: &'a Value) -> Result<(&'a Vec<Value>, usize), ScimError> {
+    if let Some(s) = field(body, "schemas") {
+        if !s
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == BULK_REQUEST_URN))
+        {
+            return Err(ScimError::invalid_syntax(format!(
+                "schemas must include {BULK_REQUEST_URN}"
+            )));
+        }
+    }
+    let ops = field(body, "Operations")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ScimError::invalid_syntax("a BulkRequest needs an Operations array"))?;
+    let max = ctx.state.settings.bulk_max_operations;
+    if ops.len() > max {
+        return Err(ScimError::new(
+            413,
+            None,
+            format!("at most {max} operations per bulk request"),
+        ));
+    }
+    let fail_on_errors = match field(body, "failOnErrors") {
+        None | Some(Value::Null) => usize::MAX,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| *n > 0)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| ScimError::invalid_value("failOnErrors must be a positive integer"))?,
+    };
+    Ok((ops, fail_on_errors))
+}
+
+/// A successful operation's entry: status, location, version.
+fn succeeded(entry: &mut Value, status: u16, location: Option<String>, response: Option<&Value>) {
+    crate::json::set(entry, "status", json!(status.to_string()));
+    if let Some(l) = location {
+        crate::json::set(entry, "location", json!(l));
+    }
+    if let Some(v) = response.and_then(|r| crate::json::str_at(r, "/meta/version")) {
+        crate::json::set(entry, "version", json!(v));
+    }
+}
+
+/// A failed operation's entry: status and the SCIM error body.
+fn failed(entry: &mut Value, e: &ScimError) {
+    let mut r = json!({"schemas": [super::error::ERROR_URN], "status": e.status.to_string(), "detail": e.detail});
+    if let Some(t) = e.scim_type {
+        crate::json::set(&mut r, "scimType", json!(t));
+    }
+    crate::json::set(entry, "status", json!(e.status.to_string()));
+    crate::json::set(entry, "response", r);
 }

@@ -63,62 +63,14 @@ pub async fn list(ctx: &ScimCtx, kind: ResourceKind, p: &ListParams) -> Result<V
             exact: true,
         });
     let order = p.sort_by.as_deref().map(|s| order_column(kind, s));
-    let offset = p.start_index - 1;
-    let db = &ctx.state.db;
-    let fast = t.exact && !matches!(order, Some(None));
-    if fast {
+    if t.exact && !matches!(order, Some(None)) {
         let order = db::ListOrder {
             by: order.flatten(),
             descending: p.descending,
         };
-        let (total, page) = match kind {
-            ResourceKind::User => {
-                let (rows, total) =
-                    db::users_page(db, &ctx.account_id, t.cond, order, offset, p.count).await?;
-                (
-                    total,
-                    super::users::render(ctx, &rows, &p.projection).await?,
-                )
-            }
-            ResourceKind::Group => {
-                let (rows, total) =
-                    db::groups_page(db, &ctx.account_id, t.cond, order, offset, p.count).await?;
-                (
-                    total,
-                    super::groups::render(ctx, &rows, &p.projection).await?,
-                )
-            }
-        };
-        let page = page.into_iter().map(|v| p.projection.apply(v)).collect();
-        return Ok(list_response(total, p.start_index, page));
+        return sql_page(ctx, kind, p, t, order).await;
     }
-    // Slow path: candidates from the prefilter, rendered in full, checked in
-    // memory. Bounded: past `max_filter_scan` candidates the filter is refused
-    // (RFC 7644 `tooMany`) rather than loading the account into memory.
-    let cap = ctx.state.settings.max_filter_scan;
-    let too_many = || {
-        ScimError::bad(
-            "tooMany",
-            format!("this filter needs more than {cap} resources checked one by one; narrow it with userName, externalId, id, emails, displayName or members"),
-        )
-    };
-    let full = super::query::Projection::default();
-    let mut candidates = match kind {
-        ResourceKind::User => {
-            let rows = db::users_matching(db, &ctx.account_id, t.cond, cap + 1).await?;
-            if rows.len() as u64 > cap {
-                return Err(too_many());
-            }
-            super::users::render(ctx, &rows, &full).await?
-        }
-        ResourceKind::Group => {
-            let rows = db::groups_matching(db, &ctx.account_id, t.cond, cap + 1).await?;
-            if rows.len() as u64 > cap {
-                return Err(too_many());
-            }
-            super::groups::render(ctx, &rows, &full).await?
-        }
-    };
+    let mut candidates = candidates(ctx, kind, t).await?;
     if let Some(f) = &parsed {
         candidates.retain(|v| filter::matches(f, v, kind));
     }
@@ -131,9 +83,74 @@ pub async fn list(ctx: &ScimCtx, kind: ResourceKind, p: &ListParams) -> Result<V
     let total = candidates.len() as u64;
     let page = candidates
         .into_iter()
-        .skip(offset as usize)
+        .skip((p.start_index - 1) as usize)
         .take(p.count as usize)
         .map(|v| p.projection.apply(v))
         .collect();
     Ok(list_response(total, p.start_index, page))
+}
+
+/// The exact case: the database filters, orders and pages.
+async fn sql_page(
+    ctx: &ScimCtx,
+    kind: ResourceKind,
+    p: &ListParams,
+    t: Translation,
+    order: db::ListOrder,
+) -> Result<Value, ScimError> {
+    let (db, offset) = (&ctx.state.db, p.start_index - 1);
+    let (total, page) = match kind {
+        ResourceKind::User => {
+            let (rows, total) =
+                db::users_page(db, &ctx.account_id, t.cond, order, offset, p.count).await?;
+            (
+                total,
+                super::users::render(ctx, &rows, &p.projection).await?,
+            )
+        }
+        ResourceKind::Group => {
+            let (rows, total) =
+                db::groups_page(db, &ctx.account_id, t.cond, order, offset, p.count).await?;
+            (
+                total,
+                super::groups::render(ctx, &rows, &p.projection).await?,
+            )
+        }
+    };
+    let page = page.into_iter().map(|v| p.projection.apply(v)).collect();
+    Ok(list_response(total, p.start_index, page))
+}
+
+/// The inexact case: candidates from the prefilter, rendered in full, to be
+/// checked in memory. Bounded: past `max_filter_scan` candidates the filter
+/// is refused (RFC 7644 `tooMany`) rather than loading the account into memory.
+async fn candidates(
+    ctx: &ScimCtx,
+    kind: ResourceKind,
+    t: Translation,
+) -> Result<Vec<Value>, ScimError> {
+    let (db, cap) = (&ctx.state.db, ctx.state.settings.max_filter_scan);
+    let too_many = || {
+        ScimError::bad(
+            "tooMany",
+            format!("this filter needs more than {cap} resources checked one by one; narrow it with userName, externalId, id, emails, displayName or members"),
+        )
+    };
+    let full = super::query::Projection::default();
+    match kind {
+        ResourceKind::User => {
+            let rows = db::users_matching(db, &ctx.account_id, t.cond, cap + 1).await?;
+            if rows.len() as u64 > cap {
+                return Err(too_many());
+            }
+            super::users::render(ctx, &rows, &full).await
+        }
+        ResourceKind::Group => {
+            let rows = db::groups_matching(db, &ctx.account_id, t.cond, cap + 1).await?;
+            if rows.len() as u64 > cap {
+                return Err(too_many());
+            }
+            super::groups::render(ctx, &rows, &full).await
+        }
+    }
 }
