@@ -124,30 +124,8 @@ fn compare(kind: ResourceKind, p: &AttrPath, op: CompareOp, v: &Value) -> Transl
         return all();
     };
     match col {
-        Col::Folded(e) | Col::Exact(e) if v.is_string() => {
-            let folded = matches!(column(kind, p), Some(Col::Folded(_)));
-            let s = v.as_str().unwrap_or_default();
-            let s = if folded {
-                s.to_lowercase()
-            } else {
-                s.to_string()
-            };
-            let like = |pat: String| Expr::expr(e.clone()).like(LikeExpr::new(pat).escape('\\'));
-            let t = match op {
-                CompareOp::Eq => exact(Expr::expr(e.clone()).eq(s)),
-                CompareOp::Co => exact(like(format!("%{}%", like_escape(&s)))),
-                CompareOp::Sw => exact(like(format!("{}%", like_escape(&s)))),
-                CompareOp::Ew => exact(like(format!("%{}", like_escape(&s)))),
-                // Collations order strings differently from the evaluator: no prefilter.
-                _ => return all(),
-            };
-            // SQLite's LIKE ignores ASCII case: exact only on folded columns.
-            if folded || op == CompareOp::Eq {
-                t
-            } else {
-                Translation { exact: false, ..t }
-            }
-        }
+        Col::Folded(e) => string_compare(e, true, op, v),
+        Col::Exact(e) => string_compare(e, false, op, v),
         // The stored flag is the truth: a user whose `active` a client
         // removed is active (the default) and matches `active eq true`.
         Col::Bool(e) => match (op, crate::scim::resource::coerce_bool(v)) {
@@ -168,42 +146,71 @@ fn compare(kind: ResourceKind, p: &AttrPath, op: CompareOp, v: &Value) -> Transl
             })
         }
         Col::Emails => match (op, v.as_str()) {
-            // The primary email is indexed; other emails live in the JSON text,
-            // so this is a superset checked again in memory.
-            (CompareOp::Eq, Some(s)) => {
-                let s = s.to_lowercase();
-                let text: SimpleExpr =
-                    Func::lower(Expr::col((user::Entity, user::Column::Attributes))).into();
-                superset(
-                    Condition::any()
-                        .add(user::Column::EmailNorm.eq(s.clone()))
-                        .add(
-                            Expr::expr(text)
-                                .like(LikeExpr::new(format!("%{}%", like_escape(&s))).escape('\\')),
-                        )
-                        .into(),
-                )
-            }
+            (CompareOp::Eq, Some(s)) => email_eq(s),
             _ => all(),
         },
         Col::Members => match (op, v.as_str()) {
-            (CompareOp::Eq, Some(s)) => exact(Expr::exists(
-                Query::select()
-                    .expr(Expr::val(1))
-                    .from(group_member::Entity)
-                    .and_where(
-                        Expr::col((group_member::Entity, group_member::Column::GroupId))
-                            .equals((group::Entity, group::Column::Id)),
-                    )
-                    .and_where(
-                        Expr::col((group_member::Entity, group_member::Column::UserId)).eq(s),
-                    )
-                    .to_owned(),
-            )),
+            (CompareOp::Eq, Some(s)) => has_member(s),
             _ => all(),
         },
-        _ => all(),
     }
+}
+
+/// `eq`, `co`, `sw`, `ew` on a string column (lowercased copy when `folded`).
+fn string_compare(e: SimpleExpr, folded: bool, op: CompareOp, v: &Value) -> Translation {
+    let Some(s) = v.as_str() else {
+        return all();
+    };
+    let s = if folded {
+        s.to_lowercase()
+    } else {
+        s.to_string()
+    };
+    let like = |pat: String| Expr::expr(e.clone()).like(LikeExpr::new(pat).escape('\\'));
+    let t = match op {
+        CompareOp::Eq => exact(Expr::expr(e.clone()).eq(s)),
+        CompareOp::Co => exact(like(format!("%{}%", like_escape(&s)))),
+        CompareOp::Sw => exact(like(format!("{}%", like_escape(&s)))),
+        CompareOp::Ew => exact(like(format!("%{}", like_escape(&s)))),
+        // Collations order strings differently from the evaluator: no prefilter.
+        _ => return all(),
+    };
+    // SQLite's LIKE ignores ASCII case: exact only on folded columns.
+    if folded || op == CompareOp::Eq {
+        t
+    } else {
+        Translation { exact: false, ..t }
+    }
+}
+
+/// `emails eq`: the primary email is indexed; other emails live in the JSON
+/// text, so this is a superset checked again in memory.
+fn email_eq(s: &str) -> Translation {
+    let s = s.to_lowercase();
+    let text: SimpleExpr = Func::lower(Expr::col((user::Entity, user::Column::Attributes))).into();
+    superset(
+        Condition::any()
+            .add(user::Column::EmailNorm.eq(s.clone()))
+            .add(
+                Expr::expr(text).like(LikeExpr::new(format!("%{}%", like_escape(&s))).escape('\\')),
+            )
+            .into(),
+    )
+}
+
+/// `members eq U`: groups with that member.
+fn has_member(user_id: &str) -> Translation {
+    exact(Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(group_member::Entity)
+            .and_where(
+                Expr::col((group_member::Entity, group_member::Column::GroupId))
+                    .equals((group::Entity, group::Column::Id)),
+            )
+            .and_where(Expr::col((group_member::Entity, group_member::Column::UserId)).eq(user_id))
+            .to_owned(),
+    ))
 }
 
 fn present(kind: ResourceKind, p: &AttrPath) -> Translation {
