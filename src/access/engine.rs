@@ -365,9 +365,34 @@ impl AccountModel {
                 additive_only: false,
             });
         }
+        let (allowed, additive_only, reason) = self.in_environment(p, e, &holders, &reachers);
+        Ok(Decision {
+            allowed,
+            reason,
+            via,
+            additive_only,
+        })
+    }
+
+    /// An environment-scoped privilege in an environment: one role granting
+    /// both (allowed), or — additive scoping only — privilege and reach from
+    /// different roles (allowed, flagged); otherwise refused, with the reason.
+    fn in_environment(
+        &self,
+        p: &catalog::Privilege,
+        e: &Environment,
+        holders: &[&HeldRole],
+        reachers: &[&HeldRole],
+    ) -> (bool, bool, String) {
+        let names = |rs: &[&HeldRole]| {
+            rs.iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let single = holders.iter().any(|h| h.environments.contains(&e.id));
         let additive = !holders.is_empty() && !reachers.is_empty();
-        let (allowed, additive_only, reason) = match (self.scoping, single, additive) {
+        match (self.scoping, single, additive) {
             (_, true, _) => (true, false, format!("{} is granted in {} by a role that reaches it", p.name, e.name)),
             (Scoping::Additive, false, true) => (
                 true,
@@ -375,9 +400,9 @@ impl AccountModel {
                 format!(
                     "allowed only by additive mixing: {} comes from {} while {} is reached through {}",
                     p.name,
-                    via_priv.join(", "),
+                    names(holders),
                     e.name,
-                    via_env.join(", ")
+                    names(reachers)
                 ),
             ),
             (Scoping::Strict, false, true) => (
@@ -387,13 +412,7 @@ impl AccountModel {
             ),
             (_, false, false) if holders.is_empty() => (false, false, format!("no role held grants {}", p.name)),
             _ => (false, false, format!("no role held reaches environment {}", e.name)),
-        };
-        Ok(Decision {
-            allowed,
-            reason,
-            via,
-            additive_only,
-        })
+        }
     }
 }
 
