@@ -17,9 +17,12 @@
 
 pub mod access;
 pub mod api;
+pub mod caller;
 pub mod catalog;
 pub mod config;
+pub mod follow;
 pub mod json;
+pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod rejections;
@@ -61,7 +64,7 @@ impl Application {
         store::migrate(&db).await?;
         let port = listener.local_addr()?.port();
         let shared = AppState::new(db, settings)?;
-        tokio::spawn(resolver::follow_changes(shared.clone()));
+        tokio::spawn(follow::follow_changes(shared.clone()));
         let state = web::Data::from(shared.clone());
         let server = run(listener, state)?;
         Ok(Application {

@@ -8,9 +8,9 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Settings,
     pub resolver: Resolver,
-    pub metrics: crate::ops::Metrics,
+    pub metrics: crate::metrics::Metrics,
     pub throttle: crate::store::signin_attempts::Throttles,
-    pub oidc: crate::sso::oidc::ProviderCache,
+    pub oidc: crate::sso::client::ProviderCache,
     pub sealer: crate::secrets::Sealer,
     /// Bounded argon2 checks, so sign-in floods cannot exhaust memory.
     pub password_checks: crate::sso::password_checks::PasswordChecks,

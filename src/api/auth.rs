@@ -2,7 +2,7 @@
 
 use super::error::ApiError;
 use crate::access::Access;
-use crate::rejections::Caller;
+use crate::caller::Caller;
 use crate::resolver::CachedAccount;
 use crate::state::State;
 use actix_web::{dev::Payload, FromRequest, HttpRequest};

@@ -30,30 +30,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-pub(super) async fn render(
-    ctx: &ScimCtx,
-    rows: &[db::Group],
-    projection: &Projection,
-) -> Result<Vec<Value>, ScimError> {
-    let base = ctx.base();
-    // Entra asks with excludedAttributes=members: skip loading them at all.
-    if projection.excludes("members") {
-        return Ok(rows.iter().map(|g| group_json(&base, g, None)).collect());
-    }
-    let ids: Vec<String> = rows.iter().map(|g| g.id.clone()).collect();
-    let members = db::members_of_groups(&ctx.state.db, &ids).await?;
-    Ok(rows
-        .iter()
-        .map(|g| {
-            group_json(
-                &base,
-                g,
-                Some(members.get(&g.id).map(Vec::as_slice).unwrap_or_default()),
-            )
-        })
-        .collect())
-}
-
 async fn find(ctx: &ScimCtx, id: &str) -> Result<db::Group, ScimError> {
     db::group(&ctx.state.db, &ctx.account_id, id)
         .await?
@@ -62,7 +38,7 @@ async fn find(ctx: &ScimCtx, id: &str) -> Result<db::Group, ScimError> {
 
 async fn rendered(ctx: &ScimCtx, id: &str, projection: &Projection) -> Result<Value, ScimError> {
     let g = find(ctx, id).await?;
-    let v = render(ctx, &[g], projection)
+    let v = super::render::groups(ctx, &[g], projection)
         .await?
         .pop()
         .ok_or_else(ScimError::internal)?;
@@ -73,11 +49,11 @@ async fn list(
     ctx: ScimCtx,
     q: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ScimError> {
-    super::list_answer(&ctx, ResourceKind::Group, &q).await
+    super::list::list_answer(&ctx, ResourceKind::Group, &q).await
 }
 
 async fn search(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimError> {
-    super::search_answer(&ctx, ResourceKind::Group, &body.0).await
+    super::list::search_answer(&ctx, ResourceKind::Group, &body.0).await
 }
 
 async fn get(
@@ -94,7 +70,7 @@ async fn get(
             .insert_header((actix_web::http::header::ETAG, tag))
             .finish());
     }
-    let v = render(&ctx, &[g], &projection)
+    let v = super::render::groups(&ctx, &[g], &projection)
         .await?
         .pop()
         .ok_or_else(ScimError::internal)?;

@@ -10,6 +10,7 @@ use super::schema::ResourceKind;
 use super::{ScimCtx, LIST_URN};
 use crate::store::scim as db;
 use crate::store::scim_filter::{order_column, translate, Translation};
+use actix_web::HttpResponse;
 use serde_json::{json, Value};
 
 fn list_response(total: u64, start: u64, page: Vec<Value>) -> Value {
@@ -105,7 +106,7 @@ async fn sql_page(
                 db::users_page(db, &ctx.account_id, t.cond, order, offset, p.count).await?;
             (
                 total,
-                super::users::render(ctx, &rows, &p.projection).await?,
+                super::render::users(ctx, &rows, &p.projection).await?,
             )
         }
         ResourceKind::Group => {
@@ -113,7 +114,7 @@ async fn sql_page(
                 db::groups_page(db, &ctx.account_id, t.cond, order, offset, p.count).await?;
             (
                 total,
-                super::groups::render(ctx, &rows, &p.projection).await?,
+                super::render::groups(ctx, &rows, &p.projection).await?,
             )
         }
     };
@@ -143,14 +144,40 @@ async fn candidates(
             if rows.len() as u64 > cap {
                 return Err(too_many());
             }
-            super::users::render(ctx, &rows, &full).await
+            super::render::users(ctx, &rows, &full).await
         }
         ResourceKind::Group => {
             let rows = db::groups_matching(db, &ctx.account_id, t.cond, cap + 1).await?;
             if rows.len() as u64 > cap {
                 return Err(too_many());
             }
-            super::groups::render(ctx, &rows, &full).await
+            super::render::groups(ctx, &rows, &full).await
         }
     }
+}
+
+/// `GET /Users|/Groups`: a list answer for `kind`.
+pub(crate) async fn list_answer(
+    ctx: &ScimCtx,
+    kind: ResourceKind,
+    q: &std::collections::HashMap<String, String>,
+) -> Result<HttpResponse, ScimError> {
+    let params = ListParams::from_query(q)?;
+    Ok(super::json_response(
+        actix_web::http::StatusCode::OK,
+        &list(ctx, kind, &params).await?,
+    ))
+}
+
+/// `POST /Users/.search|/Groups/.search`.
+pub(crate) async fn search_answer(
+    ctx: &ScimCtx,
+    kind: ResourceKind,
+    body: &Value,
+) -> Result<HttpResponse, ScimError> {
+    let params = ListParams::from_search(body)?;
+    Ok(super::json_response(
+        actix_web::http::StatusCode::OK,
+        &list(ctx, kind, &params).await?,
+    ))
 }

@@ -11,6 +11,7 @@ pub mod patch;
 mod props;
 pub mod query;
 pub mod rate_limit;
+mod render;
 pub mod resource;
 pub mod schema;
 
@@ -54,7 +55,7 @@ pub struct ScimCtx {
     pub state: State,
     pub account_id: String,
     pub token_id: String,
-    pub caller: crate::rejections::Caller,
+    pub caller: crate::caller::Caller,
 }
 
 impl ScimCtx {
@@ -116,7 +117,7 @@ async fn authenticate(req: HttpRequest) -> Result<ScimCtx, ScimError> {
     if !state.scim_rate.allow(&t.id) {
         return Err(ScimError::too_many_requests(1));
     }
-    let caller = crate::rejections::Caller::new(
+    let caller = crate::caller::Caller::new(
         &t.account_id,
         &format!("scim:{}", t.id),
         &format!("scim_token:{}", t.id),
@@ -130,7 +131,7 @@ async fn authenticate(req: HttpRequest) -> Result<ScimCtx, ScimError> {
 }
 
 /// The caller of a SCIM request, for auditing a refusal.
-pub async fn caller(req: &HttpRequest) -> Option<crate::rejections::Caller> {
+pub async fn caller(req: &HttpRequest) -> Option<crate::caller::Caller> {
     authenticate(req.clone()).await.ok().map(|c| c.caller)
 }
 
@@ -205,32 +206,6 @@ impl FromRequest for ScimBody {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         Box::pin(read_body(req.clone(), payload.take()))
     }
-}
-
-/// `GET /Users|/Groups`: a list answer for `kind`.
-pub(crate) async fn list_answer(
-    ctx: &ScimCtx,
-    kind: schema::ResourceKind,
-    q: &std::collections::HashMap<String, String>,
-) -> Result<HttpResponse, ScimError> {
-    let params = query::ListParams::from_query(q)?;
-    Ok(json_response(
-        actix_web::http::StatusCode::OK,
-        &list::list(ctx, kind, &params).await?,
-    ))
-}
-
-/// `POST /Users/.search|/Groups/.search`.
-pub(crate) async fn search_answer(
-    ctx: &ScimCtx,
-    kind: schema::ResourceKind,
-    body: &Value,
-) -> Result<HttpResponse, ScimError> {
-    let params = query::ListParams::from_search(body)?;
-    Ok(json_response(
-        actix_web::http::StatusCode::OK,
-        &list::list(ctx, kind, &params).await?,
-    ))
 }
 
 pub fn json_response(status: actix_web::http::StatusCode, body: &Value) -> HttpResponse {

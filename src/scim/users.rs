@@ -2,7 +2,7 @@
 
 use super::error::ScimError;
 use super::query::Projection;
-use super::resource::{user_input, user_json, UserInput};
+use super::resource::{user_input, UserInput};
 use super::{
     check_if_match, if_match, not_modified, resource_response, schema::ResourceKind, ScimBody,
     ScimCtx,
@@ -29,60 +29,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// (reference, name) of stored role references.
-async fn role_names(ctx: &ScimCtx, refs: &[String]) -> Result<Vec<(String, String)>, ScimError> {
-    if refs.is_empty() {
-        return Ok(vec![]);
-    }
-    let acct = ctx
-        .state
-        .resolver
-        .account(&ctx.state.db, &ctx.account_id)
-        .await?
-        .ok_or_else(ScimError::internal)?;
-    Ok(refs
-        .iter()
-        .map(|r| (r.clone(), acct.model.role_name(r)))
-        .collect())
-}
-
-/// Renders stored users, loading groups and roles for all of them at once.
-pub(super) async fn render(
-    ctx: &ScimCtx,
-    rows: &[db::User],
-    projection: &Projection,
-) -> Result<Vec<Value>, ScimError> {
-    let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
-    let groups = if projection.excludes("groups") {
-        HashMap::new()
-    } else {
-        db::groups_of_users(&ctx.state.db, &ids).await?
-    };
-    let roles = if projection.excludes("roles") {
-        HashMap::new()
-    } else {
-        db::roles_of_users(&ctx.state.db, &ids).await?
-    };
-    let base = ctx.base();
-    let mut out = Vec::with_capacity(rows.len());
-    for u in rows {
-        let names =
-            role_names(ctx, roles.get(&u.id).map(Vec::as_slice).unwrap_or_default()).await?;
-        out.push(user_json(
-            &base,
-            u,
-            groups.get(&u.id).map(Vec::as_slice).unwrap_or_default(),
-            &names,
-        ));
-    }
-    Ok(out)
-}
-
 async fn one(ctx: &ScimCtx, id: &str) -> Result<(db::User, Value), ScimError> {
     let u = db::user(&ctx.state.db, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
-    let v = render(ctx, std::slice::from_ref(&u), &Projection::default())
+    let v = super::render::users(ctx, std::slice::from_ref(&u), &Projection::default())
         .await?
         .pop()
         .ok_or_else(ScimError::internal)?;
@@ -93,11 +44,11 @@ async fn list(
     ctx: ScimCtx,
     q: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ScimError> {
-    super::list_answer(&ctx, ResourceKind::User, &q).await
+    super::list::list_answer(&ctx, ResourceKind::User, &q).await
 }
 
 async fn search(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimError> {
-    super::search_answer(&ctx, ResourceKind::User, &body.0).await
+    super::list::search_answer(&ctx, ResourceKind::User, &body.0).await
 }
 
 async fn get(

@@ -1,5 +1,6 @@
 //! Sign-in: OIDC single sign-on, local break-glass sign-in, sessions and the JWKS.
 
+pub mod client;
 pub mod error;
 pub mod oidc;
 pub mod pages;

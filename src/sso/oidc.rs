@@ -6,106 +6,26 @@
 //! `nonce`; asymmetric algorithms only). Provider metadata and keys are
 //! cached; a token signed by an unknown key triggers one re-discovery.
 
+use super::client::{client_for, groups_claim, http_client, Client, VerifiedLogin, ALLOWED_ALGS};
 use super::error::SsoError;
 use super::{settings, signin};
 use crate::secrets;
 use crate::state::State;
+use crate::store::now_ms;
 use crate::store::oidc_states;
 use crate::store::sso_settings::SsoSettings;
-use crate::store::{now_ms, StoreError};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{get, http::StatusCode, web, HttpRequest, HttpResponse};
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-};
+use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, CsrfToken, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse,
 };
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 const BINDING_COOKIE: &str = "idbridge_oidc";
 const STATE_TTL_MS: i64 = 10 * 60 * 1000;
-const METADATA_TTL: Duration = Duration::from_secs(3600);
-
-/// Provider metadata (with its JWKS) per issuer.
-#[derive(Default)]
-pub struct ProviderCache {
-    entries: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum OidcError {
-    #[error("identity provider unavailable: {0}")]
-    Provider(String),
-    #[error(transparent)]
-    Db(#[from] StoreError),
-}
-
-pub fn http_client() -> Result<reqwest::Client, OidcError> {
-    // No redirects: a discovery or token URL must not bounce us elsewhere (SSRF).
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| OidcError::Provider(e.to_string()))
-}
-
-impl ProviderCache {
-    pub async fn metadata(
-        &self,
-        issuer: &str,
-        refresh: bool,
-    ) -> Result<CoreProviderMetadata, OidcError> {
-        if !refresh {
-            if let Ok(map) = self.entries.lock() {
-                if let Some((at, m)) = map.get(issuer) {
-                    if at.elapsed() < METADATA_TTL {
-                        return Ok(m.clone());
-                    }
-                }
-            }
-        }
-        let url =
-            IssuerUrl::new(issuer.to_string()).map_err(|e| OidcError::Provider(e.to_string()))?;
-        let m = CoreProviderMetadata::discover_async(url, &http_client()?)
-            .await
-            .map_err(|e| OidcError::Provider(format!("discovery failed: {e}")))?;
-        if let Ok(mut map) = self.entries.lock() {
-            map.insert(issuer.to_string(), (Instant::now(), m.clone()));
-        }
-        Ok(m)
-    }
-}
-
-/// A client after discovery: authorization and token endpoints set.
-type Client = CoreClient<
-    openidconnect::EndpointSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointMaybeSet,
-    openidconnect::EndpointMaybeSet,
->;
-
-fn client_for(
-    meta: CoreProviderMetadata,
-    cfg: &SsoSettings,
-    secret: &str,
-    redirect: RedirectUrl,
-) -> Client {
-    CoreClient::from_provider_metadata(
-        meta,
-        ClientId::new(cfg.client_id.clone()),
-        Some(ClientSecret::new(secret.to_string())),
-    )
-    .set_redirect_uri(redirect)
-}
-
 /// A same-origin path, or nothing.
 pub(super) fn safe_return_to(r: Option<&str>) -> Result<Option<String>, ()> {
     match r {
@@ -311,50 +231,6 @@ async fn refuse_callback(
     signin::audit(state, Some(acct), "anonymous", action, "callback", details).await;
     SsoError::refused(status, title, detail)
 }
-
-/// Reads the groups claim from a verified ID token's payload.
-fn groups_claim(id_token: &str, claim: &str) -> Vec<String> {
-    use base64::Engine;
-    let Some(payload) = id_token.split('.').nth(1) else {
-        return vec![];
-    };
-    let Ok(bytes) =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
-    else {
-        return vec![];
-    };
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return vec![];
-    };
-    match v.get(claim).unwrap_or(&serde_json::Value::Null) {
-        serde_json::Value::Array(a) => a
-            .iter()
-            .filter_map(|g| g.as_str().map(String::from))
-            .collect(),
-        serde_json::Value::String(s) => vec![s.clone()],
-        _ => vec![],
-    }
-}
-
-pub struct VerifiedLogin {
-    pub email: String,
-    /// The IdP's `email_verified`, when it sends one.
-    pub email_verified: Option<bool>,
-    pub subject: String,
-    pub groups: Vec<String>,
-}
-
-const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-    CoreJwsSigningAlgorithm::EdDsa,
-];
 
 /// Exchanges the code and verifies the ID token. Err is a reason for the audit log.
 async fn exchange(

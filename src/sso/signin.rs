@@ -1,8 +1,8 @@
 //! Sign-in outcomes (the SSO rule, local break-glass sign-in), sessions,
 //! `/auth/session` tokens and the JWKS.
 
+use super::client::VerifiedLogin;
 use super::error::SsoError;
-use super::oidc::VerifiedLogin;
 use super::pages::local_form;
 use crate::catalog::ADMINISTRATOR;
 use crate::secrets;

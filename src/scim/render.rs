@@ -1,0 +1,84 @@
+//! Stored users and groups rendered as SCIM resources, with what they
+//! reference (groups, roles, members) loaded for a whole page at once.
+
+use super::error::ScimError;
+use super::query::Projection;
+use super::resource::{group_json, user_json};
+use super::ScimCtx;
+use crate::store::scim as db;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// (reference, name) of stored role references.
+async fn role_names(ctx: &ScimCtx, refs: &[String]) -> Result<Vec<(String, String)>, ScimError> {
+    if refs.is_empty() {
+        return Ok(vec![]);
+    }
+    let acct = ctx
+        .state
+        .resolver
+        .account(&ctx.state.db, &ctx.account_id)
+        .await?
+        .ok_or_else(ScimError::internal)?;
+    Ok(refs
+        .iter()
+        .map(|r| (r.clone(), acct.model.role_name(r)))
+        .collect())
+}
+
+/// Renders stored users, loading groups and roles for all of them at once.
+pub(super) async fn users(
+    ctx: &ScimCtx,
+    rows: &[db::User],
+    projection: &Projection,
+) -> Result<Vec<Value>, ScimError> {
+    let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
+    let groups = if projection.excludes("groups") {
+        HashMap::new()
+    } else {
+        db::groups_of_users(&ctx.state.db, &ids).await?
+    };
+    let roles = if projection.excludes("roles") {
+        HashMap::new()
+    } else {
+        db::roles_of_users(&ctx.state.db, &ids).await?
+    };
+    let base = ctx.base();
+    let mut out = Vec::with_capacity(rows.len());
+    for u in rows {
+        let names =
+            role_names(ctx, roles.get(&u.id).map(Vec::as_slice).unwrap_or_default()).await?;
+        out.push(user_json(
+            &base,
+            u,
+            groups.get(&u.id).map(Vec::as_slice).unwrap_or_default(),
+            &names,
+        ));
+    }
+    Ok(out)
+}
+
+/// Renders stored groups, loading members for all of them at once.
+pub(super) async fn groups(
+    ctx: &ScimCtx,
+    rows: &[db::Group],
+    projection: &Projection,
+) -> Result<Vec<Value>, ScimError> {
+    let base = ctx.base();
+    // Entra asks with excludedAttributes=members: skip loading them at all.
+    if projection.excludes("members") {
+        return Ok(rows.iter().map(|g| group_json(&base, g, None)).collect());
+    }
+    let ids: Vec<String> = rows.iter().map(|g| g.id.clone()).collect();
+    let members = db::members_of_groups(&ctx.state.db, &ids).await?;
+    Ok(rows
+        .iter()
+        .map(|g| {
+            group_json(
+                &base,
+                g,
+                Some(members.get(&g.id).map(Vec::as_slice).unwrap_or_default()),
+            )
+        })
+        .collect())
+}
