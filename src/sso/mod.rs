@@ -5,6 +5,7 @@ pub mod error;
 pub mod oidc;
 pub mod pages;
 pub mod password_checks;
+pub mod return_to;
 pub mod signin;
 
 /// SSO settings live in the store; kept reachable under their old name.

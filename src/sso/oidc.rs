@@ -8,6 +8,7 @@
 
 use super::client::{client_for, groups_claim, http_client, Client, VerifiedLogin, ALLOWED_ALGS};
 use super::error::SsoError;
+use super::return_to::safe_return_to;
 use super::{settings, signin};
 use crate::secrets;
 use crate::state::State;
@@ -26,41 +27,6 @@ use serde_json::json;
 
 const BINDING_COOKIE: &str = "idbridge_oidc";
 const STATE_TTL_MS: i64 = 10 * 60 * 1000;
-/// A same-origin path, or nothing.
-pub(super) fn safe_return_to(r: Option<&str>) -> Result<Option<String>, ()> {
-    match r {
-        None | Some("") => Ok(None),
-        Some(p)
-            if p.starts_with('/')
-                && !p.starts_with("//")
-                && !p.contains('\\')
-                && !p.chars().any(char::is_control) =>
-        {
-            Ok(Some(p.to_string()))
-        }
-        Some(_) => Err(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn return_to_stays_on_site() {
-        use super::safe_return_to as f;
-        assert_eq!(f(Some("/home?x=1")), Ok(Some("/home?x=1".into())));
-        assert_eq!(f(None), Ok(None));
-        for bad in [
-            "//evil.example",
-            "/\\evil.example",
-            "https://evil.example",
-            "evil",
-            "/a\nb",
-        ] {
-            assert!(f(Some(bad)).is_err(), "{bad}");
-        }
-    }
-}
-
 #[derive(Deserialize)]
 pub struct LoginQuery {
     return_to: Option<String>,
@@ -73,7 +39,7 @@ pub async fn login(
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, SsoError> {
     let account = account.into_inner();
-    let return_to = safe_return_to(q.return_to.as_deref()).map_err(|()| {
+    let return_to = safe_return_to(q.return_to.as_deref()).map_err(|_| {
         SsoError::refused(
             StatusCode::BAD_REQUEST,
             "Sign-in failed",

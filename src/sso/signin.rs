@@ -571,7 +571,7 @@ async fn start_local_session(
     }
     {
         // Same rule as SSO: a path on this site (no `//`, no backslash tricks).
-        let to = super::oidc::safe_return_to(return_to)
+        let to = super::return_to::safe_return_to(return_to)
             .ok()
             .flatten()
             .unwrap_or_else(|| "/".into());
