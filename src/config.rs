@@ -3,7 +3,7 @@
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     pub database_url: String,
@@ -73,7 +73,34 @@ impl Default for Settings {
     }
 }
 
+/// Settings as logs may show them: the sealing key never appears.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &self.database_url)
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("secrets_key", &self.secrets_key.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("IDBRIDGE_PUBLIC_URL {0:?} is not an http(s) URL")]
+    PublicUrl(String),
+}
+
 impl Settings {
+    /// Checked once at start: every redirect URI, cookie flag and origin
+    /// check is derived from the public URL.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        match url::Url::parse(&self.public_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+            _ => Err(SettingsError::PublicUrl(self.public_url.clone())),
+        }
+    }
+
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, Box<figment::Error>> {
         let mut f = figment::Figment::from(Serialized::defaults(Settings::default()));
         if let Some(p) = file {

@@ -56,6 +56,7 @@ impl Application {
         settings: config::Settings,
         listener: TcpListener,
     ) -> anyhow_like::Result<Self> {
+        settings.validate()?;
         let db = store::connect_with(
             &settings.database_url,
             std::time::Duration::from_millis(settings.slow_query_ms),

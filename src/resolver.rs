@@ -148,7 +148,8 @@ impl Resolver {
                 return Err(e);
             }
         };
-        let scim_group_roles = store::model::role_source(db, &acct.id).await? != "claims";
+        let scim_group_roles = store::model::role_source(db, &acct.id).await?
+            != store::sso_settings::RoleSource::Claims;
         let cached = Arc::new(CachedAccount {
             account: acct,
             model,

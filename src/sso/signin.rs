@@ -126,7 +126,8 @@ pub async fn complete_sso(
         .await;
         return Err(admin_refusal(acct));
     }
-    let claims = (cfg.role_source != "scim").then(|| login.groups.clone());
+    let claims =
+        (cfg.roles_from()? != super::settings::RoleSource::Scim).then(|| login.groups.clone());
     let (cookie, _) = start_session(state, acct, &user.id, &["sso"], claims, |s| {
         vec![Event::new(Some(acct), email, "sso.login", &user.id)
             .details(json!({"session": s.id, "sub": login.subject, "groups": login.groups}))]
@@ -527,16 +528,11 @@ async fn start_local_session(
         .await
         .map_err(SsoError::internal)?;
     // An unreadable mode refuses: `required` must never silently become `off`.
-    let mode = match super::settings::get(&state.db, acct).await {
-        Ok(cfg) => cfg.map_or_else(|| "off".to_string(), |c| c.mode),
-        Err(e) => return Err(SsoError::internal(e)),
+    let mode = match super::settings::get(&state.db, acct).await? {
+        None => super::settings::SsoMode::Off,
+        Some(cfg) => cfg.sso_mode()?,
     };
-    if !["off", "optional", "required"].contains(&mode.as_str()) {
-        return Err(SsoError::internal(format!(
-            "account {acct}: unreadable SSO mode {mode:?}"
-        )));
-    }
-    if mode == "required" && !is_admin {
+    if mode == super::settings::SsoMode::Required && !is_admin {
         audit(
             state,
             Some(acct),

@@ -309,13 +309,19 @@ pub async fn user_grants<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The account's SSO `role_source` (`scim` when SSO is not configured).
-/// A database error is returned, never replaced by a default.
-pub async fn role_source<C: ConnectionTrait>(db: &C, account_id: &str) -> Result<String, DbErr> {
-    Ok(sso_settings::Entity::find_by_id(account_id.to_string())
+/// The account's SSO role source (SCIM when SSO is not configured). A
+/// database error or an unreadable value is returned, never a default.
+pub async fn role_source<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+) -> Result<super::sso_settings::RoleSource, DbErr> {
+    match sso_settings::Entity::find_by_id(account_id.to_string())
         .one(db)
         .await?
-        .map_or_else(|| "scim".to_string(), |s| s.role_source))
+    {
+        None => Ok(super::sso_settings::RoleSource::Scim),
+        Some(s) => s.roles_from(),
+    }
 }
 
 /// Grants from an ID token's groups claim: a claim value matches a mapping

@@ -8,6 +8,70 @@ use serde::{Deserialize, Serialize};
 pub use sso_settings::Model as SsoSettings;
 
 pub const MODES: &[&str] = &["off", "optional", "required"];
+
+/// Whether and how an account signs in through its IdP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SsoMode {
+    Off,
+    Optional,
+    /// Local sign-in only for built-in Administrators.
+    Required,
+}
+
+impl SsoMode {
+    /// `None` for a value no version of idbridge writes: callers refuse.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(SsoMode::Off),
+            "optional" => Some(SsoMode::Optional),
+            "required" => Some(SsoMode::Required),
+            _ => None,
+        }
+    }
+}
+
+/// Where a user's roles come from at sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleSource {
+    /// Direct assignments and SCIM group mappings.
+    Scim,
+    /// Direct assignments and the ID token's groups claim.
+    Claims,
+    Both,
+}
+
+impl RoleSource {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "scim" => Some(RoleSource::Scim),
+            "claims" => Some(RoleSource::Claims),
+            "both" => Some(RoleSource::Both),
+            _ => None,
+        }
+    }
+}
+
+impl sso_settings::Model {
+    /// The stored mode; an unreadable one is an error (fail closed).
+    pub fn sso_mode(&self) -> Result<SsoMode, DbErr> {
+        SsoMode::parse(&self.mode).ok_or_else(|| {
+            DbErr::Custom(format!(
+                "account {}: unreadable SSO mode {:?}",
+                self.account_id, self.mode
+            ))
+        })
+    }
+
+    /// The stored role source; an unreadable one is an error (fail closed).
+    pub fn roles_from(&self) -> Result<RoleSource, DbErr> {
+        RoleSource::parse(&self.role_source).ok_or_else(|| {
+            DbErr::Custom(format!(
+                "account {}: unreadable role_source {:?}",
+                self.account_id, self.role_source
+            ))
+        })
+    }
+}
 pub const ROLE_SOURCES: &[&str] = &["scim", "claims", "both"];
 
 /// What an administrator sends; `client_secret` may be omitted to keep the stored one.
