@@ -115,3 +115,24 @@ impl Settings {
         self.public_url.starts_with("https://")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+
+    #[test]
+    fn public_url_is_checked_and_the_key_never_printed() {
+        let mut s = Settings {
+            secrets_key: Some("c2VjcmV0LWtleS1ub3QtZm9yLWxvZ3MtMTIzNDU2Nzg=".into()),
+            ..Settings::default()
+        };
+        assert!(s.validate().is_ok());
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        assert!(shown.contains("<set>"));
+        for bad in ["", "127.0.0.1:8080", "ftp://x.example", "https://"] {
+            s.public_url = bad.into();
+            assert!(s.validate().is_err(), "{bad}");
+        }
+    }
+}
