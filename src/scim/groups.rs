@@ -107,11 +107,29 @@ async fn create(
     ))
 }
 
+/// Group displayNames are unique per account ignoring case (Entra's
+/// validator expects 409 `uniqueness`, and `displayName eq` lookups must
+/// find one group).
+async fn unique_name(
+    ctx: &ScimCtx,
+    txn: &DatabaseTransaction,
+    display_name: &str,
+    except: Option<&str>,
+) -> Result<(), ScimError> {
+    if db::other_group_named(txn, &ctx.account_id, display_name, except).await? {
+        return Err(ScimError::uniqueness(format!(
+            "a group named {display_name:?} already exists"
+        )));
+    }
+    Ok(())
+}
+
 /// Creates a group; returns its id.
 pub(super) async fn create_group(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
     let input = group_input(body)?;
     let id = new_id();
     let txn = write_txn(&ctx.state.db).await?;
+    unique_name(ctx, &txn, &input.display_name, None).await?;
     let (members, ignored) =
         known_members(ctx, &txn, &input.members.clone().unwrap_or_default()).await?;
     let fields = db::GroupFields {
@@ -152,6 +170,9 @@ async fn store(
             )
         }
     };
+    if input.display_name.to_lowercase() != current.display_name_norm {
+        unique_name(ctx, &txn, &input.display_name, Some(&current.id)).await?;
+    }
     let (added, ignored) = known_members(ctx, &txn, &added).await?;
     let fields = db::GroupFields {
         display_name: &input.display_name,

@@ -40,6 +40,22 @@ pub async fn user_by_name<C: ConnectionTrait>(
         .await
 }
 
+/// Another group of the account with this displayName (ignoring case).
+pub async fn other_group_named<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    display_name: &str,
+    except_id: Option<&str>,
+) -> Result<bool, DbErr> {
+    let mut q = group::Entity::find()
+        .filter(group::Column::AccountId.eq(account_id))
+        .filter(group::Column::DisplayNameNorm.eq(display_name.to_lowercase()));
+    if let Some(id) = except_id {
+        q = q.filter(group::Column::Id.ne(id));
+    }
+    Ok(q.one(db).await?.is_some())
+}
+
 pub async fn group<C: ConnectionTrait>(
     db: &C,
     account_id: &str,

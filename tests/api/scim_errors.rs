@@ -7,8 +7,61 @@ both_backends!(
     error_bodies_and_unchanged_data,
     break_glass_is_untouchable,
     tokens_and_isolation,
-    no_500_for_client_input
+    no_500_for_client_input,
+    group_names_are_unique
 );
+
+/// Entra's validator: a second group with the same displayName (any case)
+/// is 409 `uniqueness`, on create and on rename, and changes nothing.
+async fn group_names_are_unique(app: &TestApp) {
+    let (s, g, _) = app
+        .scim("POST", "/Groups", Some(json!({"displayName": "Finance"})))
+        .await;
+    assert_eq!(s, 201);
+    let (s, b, _) = app
+        .scim("POST", "/Groups", Some(json!({"displayName": "FINANCE"})))
+        .await;
+    assert_eq!(
+        (s, b["scimType"].clone()),
+        (409, json!("uniqueness")),
+        "{b}"
+    );
+    let (s, other, _) = app
+        .scim("POST", "/Groups", Some(json!({"displayName": "Legal"})))
+        .await;
+    assert_eq!(s, 201);
+    let oid = other["id"].as_str().unwrap();
+    let (s, b, _) = app
+        .scim(
+            "PATCH",
+            &format!("/Groups/{oid}"),
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "finance"}]})),
+        )
+        .await;
+    assert_eq!(
+        (s, b["scimType"].clone()),
+        (409, json!("uniqueness")),
+        "{b}"
+    );
+    // Renaming a group to its own name in another case is fine.
+    let gid = g["id"].as_str().unwrap();
+    let (s, _, _) = app
+        .scim(
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "FINANCE"}]})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, found, _) = app
+        .scim(
+            "GET",
+            "/Groups?filter=displayName%20eq%20%22finance%22",
+            None,
+        )
+        .await;
+    assert_eq!(found["totalResults"], json!(1));
+}
 
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
