@@ -452,13 +452,12 @@ pub async fn users_page<C: ConnectionTrait>(
     offset: u64,
     limit: u64,
 ) -> Result<(Vec<user::Model>, u64), DbErr> {
-    let mut q = users_query(account_id, cond);
-    if let Some(e) = order.by {
-        q = q.order_by(e, direction(order.descending));
-    }
-    let q = q
-        .order_by(user::Column::CreatedAt, sea_orm::Order::Asc)
-        .order_by(user::Column::Id, sea_orm::Order::Asc);
+    let q = listed(
+        users_query(account_id, cond),
+        order,
+        user::Column::CreatedAt,
+        user::Column::Id,
+    );
     page(db, q, offset, limit).await
 }
 
@@ -471,14 +470,28 @@ pub async fn groups_page<C: ConnectionTrait>(
     offset: u64,
     limit: u64,
 ) -> Result<(Vec<group::Model>, u64), DbErr> {
-    let mut q = groups_query(account_id, cond);
-    if let Some(e) = order.by {
-        q = q.order_by(e, direction(order.descending));
-    }
-    let q = q
-        .order_by(group::Column::CreatedAt, sea_orm::Order::Asc)
-        .order_by(group::Column::Id, sea_orm::Order::Asc);
+    let q = listed(
+        groups_query(account_id, cond),
+        order,
+        group::Column::CreatedAt,
+        group::Column::Id,
+    );
     page(db, q, offset, limit).await
+}
+
+/// A list's order: the requested attribute first, then creation order (stable pages).
+fn listed<E: EntityTrait>(
+    q: Select<E>,
+    order: ListOrder,
+    created: E::Column,
+    id: E::Column,
+) -> Select<E> {
+    let q = match order.by {
+        Some(e) => q.order_by(e, direction(order.descending)),
+        None => q,
+    };
+    q.order_by(created, sea_orm::Order::Asc)
+        .order_by(id, sea_orm::Order::Asc)
 }
 
 fn direction(descending: bool) -> sea_orm::Order {
@@ -496,12 +509,19 @@ pub async fn users_matching<C: ConnectionTrait>(
     cond: Option<Condition>,
     limit: u64,
 ) -> Result<Vec<user::Model>, DbErr> {
-    users_query(account_id, cond)
-        .order_by(user::Column::CreatedAt, sea_orm::Order::Asc)
-        .order_by(user::Column::Id, sea_orm::Order::Asc)
-        .limit(limit)
-        .all(db)
-        .await
+    let by = ListOrder {
+        by: None,
+        descending: false,
+    };
+    listed(
+        users_query(account_id, cond),
+        by,
+        user::Column::CreatedAt,
+        user::Column::Id,
+    )
+    .limit(limit)
+    .all(db)
+    .await
 }
 
 /// Up to `limit` groups matching `cond`, in creation order.
@@ -511,10 +531,17 @@ pub async fn groups_matching<C: ConnectionTrait>(
     cond: Option<Condition>,
     limit: u64,
 ) -> Result<Vec<group::Model>, DbErr> {
-    groups_query(account_id, cond)
-        .order_by(group::Column::CreatedAt, sea_orm::Order::Asc)
-        .order_by(group::Column::Id, sea_orm::Order::Asc)
-        .limit(limit)
-        .all(db)
-        .await
+    let by = ListOrder {
+        by: None,
+        descending: false,
+    };
+    listed(
+        groups_query(account_id, cond),
+        by,
+        group::Column::CreatedAt,
+        group::Column::Id,
+    )
+    .limit(limit)
+    .all(db)
+    .await
 }

@@ -54,45 +54,46 @@ pub async fn lookup<C: ConnectionTrait>(
     Ok((live && secrets::verify_secret(secret, &s.secret_hash)).then_some(s))
 }
 
-pub async fn revoke<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
-    session::Entity::update_many()
+/// Ends the live sessions matching `which`; how many ended.
+async fn end_where<C: ConnectionTrait>(db: &C, which: sea_orm::Condition) -> Result<u64, DbErr> {
+    let r = session::Entity::update_many()
         .col_expr(
             session::Column::RevokedAt,
             sea_orm::sea_query::Expr::value(now_ms()),
         )
-        .filter(session::Column::Id.eq(id))
+        .filter(which)
         .filter(session::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
+    Ok(r.rows_affected)
+}
+
+pub async fn revoke<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+    end_where(
+        db,
+        sea_orm::Condition::all().add(session::Column::Id.eq(id)),
+    )
+    .await?;
     Ok(())
 }
 
 /// Ends every session of a user at once (deactivation, deletion).
 pub async fn revoke_user<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<u64, DbErr> {
-    let r = session::Entity::update_many()
-        .col_expr(
-            session::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(now_ms()),
-        )
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(r.rows_affected)
+    end_where(
+        db,
+        sea_orm::Condition::all().add(session::Column::UserId.eq(user_id)),
+    )
+    .await
 }
 
 /// Ends a user's sessions that were started through an IdP (the user just
 /// became a built-in Administrator, who signs in locally only).
 pub async fn revoke_sso<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<u64, DbErr> {
-    let r = session::Entity::update_many()
-        .col_expr(
-            session::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(now_ms()),
-        )
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .filter(session::Column::Amr.contains("\"sso\""))
-        .exec(db)
-        .await?;
-    Ok(r.rows_affected)
+    end_where(
+        db,
+        sea_orm::Condition::all()
+            .add(session::Column::UserId.eq(user_id))
+            .add(session::Column::Amr.contains("\"sso\"")),
+    )
+    .await
 }
