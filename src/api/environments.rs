@@ -82,16 +82,7 @@ fn check(actor: &Actor, b: &EnvironmentBody) -> Result<(String, Vec<String>), Ap
             "classification must be \"test\" or \"production\", not {class:?}"
         )));
     }
-    let model = &actor.account.model;
-    let roles = b
-        .roles
-        .iter()
-        .map(|r| {
-            model
-                .find_role(r)
-                .ok_or_else(|| ApiError::BadRequest(format!("unknown role: {r}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let roles: Vec<String> = super::role_refs(&actor.account.model, &b.roles)?;
     Ok((class, roles))
 }
 

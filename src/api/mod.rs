@@ -110,3 +110,18 @@ pub(crate) async fn audited<T>(
     actor.caller.mark_audited();
     result
 }
+
+/// Role references for role names or ids; an unknown one is a 400 naming it.
+pub(crate) fn role_refs<B: FromIterator<String>>(
+    model: &crate::access::AccountModel,
+    names: &[String],
+) -> Result<B, ApiError> {
+    names
+        .iter()
+        .map(|r| {
+            model
+                .find_role(r)
+                .ok_or_else(|| ApiError::BadRequest(format!("unknown role: {r}")))
+        })
+        .collect()
+}

@@ -85,15 +85,7 @@ pub async fn put_roles(
         async |txn| {
             actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
             let model = &actor.account.model;
-            let wanted = b
-                .roles
-                .iter()
-                .map(|r| {
-                    model
-                        .find_role(r)
-                        .ok_or_else(|| ApiError::BadRequest(format!("unknown role: {r}")))
-                })
-                .collect::<Result<BTreeSet<_>, _>>()?;
+            let wanted: BTreeSet<String> = super::role_refs(model, &b.roles)?;
             let current: BTreeSet<String> = direct_roles(txn, &u.id).await?.into_iter().collect();
             for r in wanted.symmetric_difference(&current) {
                 if wanted.contains(r) {
