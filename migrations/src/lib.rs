@@ -26,6 +26,30 @@ impl MigratorTrait for Migrator {
     }
 }
 
+/// A migration made of raw DDL: `UP` and `DOWN` statements in the module.
+macro_rules! ddl_migration {
+    ($name:literal) => {
+        pub struct Migration;
+
+        impl MigrationName for Migration {
+            fn name(&self) -> &str {
+                $name
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl MigrationTrait for Migration {
+            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                crate::run_ddl(manager, UP).await
+            }
+            async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                crate::run_ddl(manager, DOWN).await
+            }
+        }
+    };
+}
+pub(crate) use ddl_migration;
+
 /// Runs each `;`-separated statement, adapting the few backend differences.
 pub(crate) async fn run_ddl(manager: &SchemaManager<'_>, ddl: &str) -> Result<(), DbErr> {
     let conn = manager.get_connection();

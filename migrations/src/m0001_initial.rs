@@ -1,13 +1,5 @@
 use sea_orm_migration::prelude::*;
 
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m0001_initial"
-    }
-}
-
 // Timestamps are milliseconds since the epoch (BIGINT) so both backends
 // compare and sort them the same way. Role references are either a built-in
 // role key (e.g. ADMINISTRATOR) or a custom role id.
@@ -190,12 +182,4 @@ DROP TABLE custom_role_privileges; DROP TABLE custom_roles; DROP TABLE group_mem
 DROP TABLE users; DROP TABLE accounts
 ";
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, UP).await
-    }
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, DOWN).await
-    }
-}
+crate::ddl_migration!("m0001_initial");

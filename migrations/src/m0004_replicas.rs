@@ -1,13 +1,5 @@
 use sea_orm_migration::prelude::*;
 
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m0004_replicas"
-    }
-}
-
 // What replicas share beyond the data itself: a log of changes that make
 // cached access stale (each replica polls it), and sign-in attempts, so
 // throttling counts across replicas.
@@ -29,12 +21,4 @@ CREATE INDEX signin_attempts_bucket ON signin_attempts (bucket, at)
 
 const DOWN: &str = "DROP TABLE signin_attempts; DROP TABLE change_log";
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, UP).await
-    }
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_ddl(manager, DOWN).await
-    }
-}
+crate::ddl_migration!("m0004_replicas");

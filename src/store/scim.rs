@@ -437,7 +437,9 @@ pub async fn delete_group<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), Db
     Ok(())
 }
 
-/// The order of a list: an optional attribute first, then creation order.
+/// The order of a list: an optional attribute first, then creation order
+/// (the default: creation order only).
+#[derive(Default)]
 pub struct ListOrder {
     pub by: Option<sea_orm::sea_query::SimpleExpr>,
     pub descending: bool,
@@ -509,13 +511,9 @@ pub async fn users_matching<C: ConnectionTrait>(
     cond: Option<Condition>,
     limit: u64,
 ) -> Result<Vec<user::Model>, DbErr> {
-    let by = ListOrder {
-        by: None,
-        descending: false,
-    };
     listed(
         users_query(account_id, cond),
-        by,
+        ListOrder::default(),
         user::Column::CreatedAt,
         user::Column::Id,
     )
@@ -531,13 +529,9 @@ pub async fn groups_matching<C: ConnectionTrait>(
     cond: Option<Condition>,
     limit: u64,
 ) -> Result<Vec<group::Model>, DbErr> {
-    let by = ListOrder {
-        by: None,
-        descending: false,
-    };
     listed(
         groups_query(account_id, cond),
-        by,
+        ListOrder::default(),
         group::Column::CreatedAt,
         group::Column::Id,
     )
