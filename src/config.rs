@@ -1,9 +1,10 @@
 //! Settings: defaults, then an optional TOML file, then `IDBRIDGE_*` variables.
 
 use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     pub database_url: String,
@@ -22,7 +23,9 @@ pub struct Settings {
     /// How long another replica's change may take to reach this replica's access cache.
     pub access_cache_ttl_secs: u64,
     /// 32 bytes, base64: seals stored IdP client secrets (see `secrets::Sealer`).
-    pub secrets_key: Option<String>,
+    /// Redacted in `Debug`, never serialized, exposed only to the sealer.
+    #[serde(skip_serializing)]
+    pub secrets_key: Option<SecretString>,
     /// Database statements slower than this are logged at WARN.
     pub slow_query_ms: u64,
     /// `aud` of the session JWTs: the platform services that verify them.
@@ -73,18 +76,6 @@ impl Default for Settings {
     }
 }
 
-/// Settings as logs may show them: the sealing key never appears.
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("database_url", &self.database_url)
-            .field("listen", &self.listen)
-            .field("public_url", &self.public_url)
-            .field("secrets_key", &self.secrets_key.as_ref().map(|_| "<set>"))
-            .finish_non_exhaustive()
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("IDBRIDGE_PUBLIC_URL {0:?} is not an http(s) URL")]
@@ -111,6 +102,11 @@ impl Settings {
             .map_err(Box::new)
     }
 
+    /// The sealing key, for [`crate::secrets::Sealer`] only.
+    pub fn sealing_key(&self) -> Option<&str> {
+        self.secrets_key.as_ref().map(|k| k.expose_secret())
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }
@@ -129,7 +125,7 @@ mod tests {
         assert!(s.validate().is_ok());
         let shown = format!("{s:?}");
         assert!(!shown.contains("c2VjcmV0"), "{shown}");
-        assert!(shown.contains("<set>"));
+        assert!(shown.contains("REDACTED"), "{shown}");
         for bad in ["", "127.0.0.1:8080", "ftp://x.example", "https://"] {
             s.public_url = bad.into();
             assert!(s.validate().is_err(), "{bad}");

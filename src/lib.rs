@@ -45,7 +45,7 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(settings: config::Settings) -> anyhow_like::Result<Self> {
+    pub async fn build(settings: config::Settings) -> Result<Self, StartError> {
         let listener = TcpListener::bind(&settings.listen)?;
         Self::build_on(settings, listener).await
     }
@@ -55,7 +55,7 @@ impl Application {
     pub async fn build_on(
         settings: config::Settings,
         listener: TcpListener,
-    ) -> anyhow_like::Result<Self> {
+    ) -> Result<Self, StartError> {
         settings.validate()?;
         let db = store::connect_with(
             &settings.database_url,
@@ -165,8 +165,15 @@ pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result
     Ok(server)
 }
 
-/// A small boxed error for start-up paths.
-pub mod anyhow_like {
-    pub type Error = Box<dyn std::error::Error + Send + Sync>;
-    pub type Result<T> = std::result::Result<T, Error>;
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("settings: {0}")]
+    Settings(#[from] config::SettingsError),
+    #[error("listener: {0}")]
+    Listen(#[from] std::io::Error),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("sealing key: {0}")]
+    SealingKey(#[from] secrets::SealError),
 }

@@ -8,7 +8,8 @@
 )]
 
 use clap::{Parser, Subcommand};
-use idbridge::anyhow_like::Result;
+/// The command line reports any error and exits non-zero; a boxed error is enough there.
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 use idbridge::config::Settings;
 use idbridge::store::{self, audit, credentials};
 use serde_json::json;
@@ -394,7 +395,7 @@ async fn sso_set(settings: &Settings, j: bool, cmd: SsoCmd) -> Result<()> {
         mode,
         jit: Some(jit),
     };
-    let sealer = idbridge::secrets::Sealer::new(settings.secrets_key.as_deref())?;
+    let sealer = idbridge::secrets::Sealer::new(settings.sealing_key())?;
     let txn = store::write_txn(&db).await?;
     let saved = idbridge::sso::settings::put(&txn, &sealer, &account, input)
         .await
@@ -424,7 +425,7 @@ async fn sso_set(settings: &Settings, j: bool, cmd: SsoCmd) -> Result<()> {
 
 async fn keys_rotate(settings: &Settings, j: bool) -> Result<()> {
     let db = open(settings).await?;
-    let sealer = idbridge::secrets::Sealer::new(settings.secrets_key.as_deref())?;
+    let sealer = idbridge::secrets::Sealer::new(settings.sealing_key())?;
     let kid = idbridge::store::signing_keys::rotate(&db, &sealer)
         .await
         .map_err(|e| e.to_string())?;

@@ -26,7 +26,7 @@ impl AppState {
         db: DatabaseConnection,
         settings: Settings,
     ) -> Result<Arc<Self>, crate::secrets::SealError> {
-        let sealer = crate::secrets::Sealer::new(settings.secrets_key.as_deref())?;
+        let sealer = crate::secrets::Sealer::new(settings.sealing_key())?;
         if !sealer.has_key() {
             tracing::warn!(
                 "IDBRIDGE_SECRETS_KEY is not set: IdP client secrets are stored unsealed"

@@ -4,110 +4,128 @@
 //! platform documentation in `shared/seeds/000..002`; descriptions are ours.
 
 use super::{BuiltinRole, Privilege};
+use PrivilegeKey as P;
 
-macro_rules! p {
-    ($key:literal, $name:literal, $desc:literal, [$($alias:literal),*], dep=$dep:literal, env=$env:literal, custom=$custom:literal) => {
-        Privilege { key: $key, name: $name, description: $desc, aliases: &[$($alias),*], deprecated: $dep, environment_scoped: $env, custom_role_allowed: $custom }
+/// Generates [`PrivilegeKey`] (one variant a privilege, so the compiler
+/// checks every reference) and the [`PRIVILEGES`] table from one list.
+macro_rules! catalog {
+    ($($id:ident: $key:literal, $name:literal, $desc:literal, [$($alias:literal),*], dep=$dep:literal, env=$env:literal, custom=$custom:literal;)*) => {
+        /// A privilege's identity; its machine key is [`PrivilegeKey::key`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum PrivilegeKey { $($id),* }
+
+        impl PrivilegeKey {
+            pub const fn key(self) -> &'static str {
+                match self { $(Self::$id => $key),* }
+            }
+            pub fn def(self) -> &'static Privilege {
+                match self { $(Self::$id => &Privilege { id: Self::$id, key: $key, name: $name, description: $desc, aliases: &[$($alias),*], deprecated: $dep, environment_scoped: $env, custom_role_allowed: $custom }),* }
+            }
+        }
+
+        pub static PRIVILEGES: &[Privilege] = &[
+            $(Privilege { id: PrivilegeKey::$id, key: $key, name: $name, description: $desc, aliases: &[$($alias),*], deprecated: $dep, environment_scoped: $env, custom_role_allowed: $custom }),*
+        ];
     };
 }
 
-pub static PRIVILEGES: &[Privilege] = &[
-    p!("API_ACCESS", "API Access", "Call the platform's programmatic API on behalf of the account.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_ACCESS", "API Management - Access", "Enter the API Management area; changing deployments inside an environment still needs access to that environment.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_APIS", "API Management - APIs", "Create and change APIs: deployed APIs, their lifecycle and API definitions.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_APPLICATIONS", "API Management - Applications", "Create and change API applications and subscriptions, and approve access requests.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_DASHBOARD", "API Management - Dashboard", "Open the API Management dashboard, with read access to deployed APIs.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_GATEWAY", "API Management - Gateway", "Configure and administer API gateways.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_PLANS", "API Management - Plans", "Create and change API plans.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_AUTHENTICATION", "API Management - Authentication", "Create and change API authentication sources.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_DEVELOPER_PORTAL_PUBLISHING", "API Management - Developer Portal Publishing", "Publish the developer portal.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_READ_APIS", "API Management - Read APIs", "See APIs, their lifecycle and definitions without changing them.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_READ_APPLICATIONS", "API Management - Read Applications", "See API applications and approval requests without changing them.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_READ_GATEWAY", "API Management - Read Gateway", "See gateway configuration and environment migration status without acting on it.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_READ_PLANS", "API Management - Read Plans", "See API plans without changing them.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_READ_AUTHENTICATION", "API Management - Read authentication", "See API authentication sources without changing them.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_READ_DEVELOPER_PORTAL", "API Management - Read Developer Portal", "See developer portal publishing without changing it.", [], dep=false, env=false, custom=true),
-    p!("API_MANAGEMENT_ROLES", "API Management - Roles", "Former way to manage API Management roles; kept only so existing grants still resolve.", [], dep=true, env=false, custom=false),
-    p!("API_MANAGEMENT_TESTING", "API Management - Testing", "Former API testing right; kept only so existing grants still resolve.", [], dep=true, env=false, custom=false),
-    p!("API_CONTROL_PLANE_USER", "API Control Plane User", "Open the API Control Plane administrator and developer portals.", [], dep=false, env=false, custom=false),
-    p!("CLOUD_API_MANAGEMENT_USER", "Cloud API Management User", "Open Cloud API Management.", [], dep=false, env=false, custom=false),
-    p!("ACCOUNT_ADMINISTRATION", "Account Administration", "Change account-wide configuration such as its name, SSO and tokens.", [], dep=false, env=false, custom=true),
-    p!("ACCOUNT_GROUP_MANAGEMENT", "Account Group Management", "Manage account groups and the restrictions placed on them.", [], dep=false, env=false, custom=true),
-    p!("RUNTIME_MANAGEMENT", "Runtime Management", "Configure runtimes and clusters, change their properties and download installers.", ["Atom Management"], dep=false, env=true, custom=true),
-    p!("RUNTIME_MANAGEMENT_READ_ACCESS", "Runtime Management Read Access", "See runtime properties and settings without changing them.", ["Atom Management Read Access"], dep=false, env=true, custom=true),
-    p!("BOOMI_ASSURE", "Boomi Assure", "Administer regression-test (Assure) data.", [], dep=false, env=false, custom=true),
-    p!("BRANCH_CREATE_AND_MODIFY_ACCESS", "Branch Create & Modify Access", "Create and update branches, including hotfix branches from deployments.", [], dep=false, env=false, custom=true),
-    p!("BRANCH_DELETE_ACCESS", "Branch Delete Access", "Delete branches.", [], dep=false, env=false, custom=true),
-    p!("BRANCH_READ_AND_WRITE_ACCESS", "Branch Read and Write Access", "Read components on every branch and change them on every branch except main.", [], dep=false, env=false, custom=true),
-    p!("BUILD_READ_ACCESS", "Build Read Access", "See processes and components on all branches without changing them.", [], dep=false, env=false, custom=true),
-    p!("BUILD_READ_AND_WRITE_ACCESS", "Build Read and Write Access", "Design, build and change processes and components.", [], dep=false, env=false, custom=true),
-    p!("DASHBOARD", "Dashboard", "Open the account, HTML status and real-time dashboards.", [], dep=false, env=false, custom=true),
-    p!("DEDICATED_CLOUDS_MANAGEMENT", "Dedicated Clouds Management", "Configure and administer dedicated clouds.", [], dep=false, env=false, custom=true),
-    p!("PRIVATE_CLOUD_MANAGEMENT", "Private Cloud Management", "Configure and administer private clouds.", ["Cloud Management"], dep=false, env=false, custom=true),
-    p!("DEVELOPER", "Developer", "Build and publish new connectors with the integration SDKs.", [], dep=false, env=false, custom=true),
-    p!("ENVIRONMENT_MANAGEMENT", "Environment Management", "Manage every environment and decide which roles reach each one; reaches all environments.", [], dep=false, env=false, custom=true),
-    p!("EXECUTE", "Execute", "Run or retry processes.", [], dep=false, env=true, custom=true),
-    p!("INTEGRATION_PACK", "Integration Pack", "Release integration packs and manage their versions.", [], dep=false, env=false, custom=true),
-    p!("LICENSING", "Licensing", "See deployed connections and runtime cloud usage.", [], dep=false, env=false, custom=true),
-    p!("PACKAGED_COMPONENT_MANAGEMENT", "Packaged Component Management", "Create and manage deployable packaged components.", [], dep=false, env=false, custom=true),
-    p!("PACKAGED_COMPONENT_DEPLOYMENT", "Packaged Component Deployment", "Deploy packaged components (or, in legacy deployment, processes) to environments.", ["Process Deployment"], dep=false, env=true, custom=true),
-    p!("PERSISTED_PROCESS_PROPERTY_READ_AND_WRITE_ACCESS", "Persisted Process Property Read and Write Access", "See and change persisted process properties.", [], dep=false, env=true, custom=true),
-    p!("PROCESS_LIBRARY", "Process Library", "Publish processes to the library and manage published versions.", [], dep=false, env=false, custom=true),
-    p!("SCHEDULING", "Scheduling", "Manage process schedules.", [], dep=false, env=true, custom=true),
-    p!("TRADING_PARTNER_MANAGEMENT", "Trading Partner Management", "Create and change trading partners and their groups.", [], dep=false, env=false, custom=true),
-    p!("USER_MANAGEMENT", "User Management", "Manage users and give them any role.", [], dep=false, env=false, custom=true),
-    p!("USER_MANAGEMENT_LIMITED", "User Management - Limited", "Manage users, but only give them roles made entirely of privileges the acting user holds.", [], dep=false, env=false, custom=true),
-    p!("VIEW_AUDIT_LOGS", "View Audit Logs", "Read the account's audit log.", [], dep=false, env=false, custom=true),
-    p!("VIEW_DATA", "View Data", "See the documents processed by executions.", [], dep=false, env=true, custom=true),
-    p!("VIEW_RESULTS", "View Results", "Follow execution activity and logs, without the processed documents.", [], dep=false, env=true, custom=true),
-    p!("DATA_DETECTIVE_READ_ACCESS", "Data Detective Read Access", "See where personal data flows (processes, fields, connectors, countries).", [], dep=false, env=false, custom=true),
-    p!("DATA_DETECTIVE_READ_AND_WRITE_ACCESS", "Data Detective Read & Write Access", "See where personal data flows and propose new or changed data fields.", [], dep=false, env=false, custom=true),
-];
+catalog! {
+    ApiAccess: "API_ACCESS", "API Access", "Call the platform's programmatic API on behalf of the account.", [], dep=false, env=false, custom=true;
+    ApiManagementAccess: "API_MANAGEMENT_ACCESS", "API Management - Access", "Enter the API Management area; changing deployments inside an environment still needs access to that environment.", [], dep=false, env=false, custom=true;
+    ApiManagementApis: "API_MANAGEMENT_APIS", "API Management - APIs", "Create and change APIs: deployed APIs, their lifecycle and API definitions.", [], dep=false, env=false, custom=true;
+    ApiManagementApplications: "API_MANAGEMENT_APPLICATIONS", "API Management - Applications", "Create and change API applications and subscriptions, and approve access requests.", [], dep=false, env=false, custom=true;
+    ApiManagementDashboard: "API_MANAGEMENT_DASHBOARD", "API Management - Dashboard", "Open the API Management dashboard, with read access to deployed APIs.", [], dep=false, env=false, custom=true;
+    ApiManagementGateway: "API_MANAGEMENT_GATEWAY", "API Management - Gateway", "Configure and administer API gateways.", [], dep=false, env=false, custom=true;
+    ApiManagementPlans: "API_MANAGEMENT_PLANS", "API Management - Plans", "Create and change API plans.", [], dep=false, env=false, custom=true;
+    ApiManagementAuthentication: "API_MANAGEMENT_AUTHENTICATION", "API Management - Authentication", "Create and change API authentication sources.", [], dep=false, env=false, custom=true;
+    ApiManagementDeveloperPortalPublishing: "API_MANAGEMENT_DEVELOPER_PORTAL_PUBLISHING", "API Management - Developer Portal Publishing", "Publish the developer portal.", [], dep=false, env=false, custom=true;
+    ApiManagementReadApis: "API_MANAGEMENT_READ_APIS", "API Management - Read APIs", "See APIs, their lifecycle and definitions without changing them.", [], dep=false, env=false, custom=true;
+    ApiManagementReadApplications: "API_MANAGEMENT_READ_APPLICATIONS", "API Management - Read Applications", "See API applications and approval requests without changing them.", [], dep=false, env=false, custom=true;
+    ApiManagementReadGateway: "API_MANAGEMENT_READ_GATEWAY", "API Management - Read Gateway", "See gateway configuration and environment migration status without acting on it.", [], dep=false, env=false, custom=true;
+    ApiManagementReadPlans: "API_MANAGEMENT_READ_PLANS", "API Management - Read Plans", "See API plans without changing them.", [], dep=false, env=false, custom=true;
+    ApiManagementReadAuthentication: "API_MANAGEMENT_READ_AUTHENTICATION", "API Management - Read authentication", "See API authentication sources without changing them.", [], dep=false, env=false, custom=true;
+    ApiManagementReadDeveloperPortal: "API_MANAGEMENT_READ_DEVELOPER_PORTAL", "API Management - Read Developer Portal", "See developer portal publishing without changing it.", [], dep=false, env=false, custom=true;
+    ApiManagementRoles: "API_MANAGEMENT_ROLES", "API Management - Roles", "Former way to manage API Management roles; kept only so existing grants still resolve.", [], dep=true, env=false, custom=false;
+    ApiManagementTesting: "API_MANAGEMENT_TESTING", "API Management - Testing", "Former API testing right; kept only so existing grants still resolve.", [], dep=true, env=false, custom=false;
+    ApiControlPlaneUser: "API_CONTROL_PLANE_USER", "API Control Plane User", "Open the API Control Plane administrator and developer portals.", [], dep=false, env=false, custom=false;
+    CloudApiManagementUser: "CLOUD_API_MANAGEMENT_USER", "Cloud API Management User", "Open Cloud API Management.", [], dep=false, env=false, custom=false;
+    AccountAdministration: "ACCOUNT_ADMINISTRATION", "Account Administration", "Change account-wide configuration such as its name, SSO and tokens.", [], dep=false, env=false, custom=true;
+    AccountGroupManagement: "ACCOUNT_GROUP_MANAGEMENT", "Account Group Management", "Manage account groups and the restrictions placed on them.", [], dep=false, env=false, custom=true;
+    RuntimeManagement: "RUNTIME_MANAGEMENT", "Runtime Management", "Configure runtimes and clusters, change their properties and download installers.", ["Atom Management"], dep=false, env=true, custom=true;
+    RuntimeManagementReadAccess: "RUNTIME_MANAGEMENT_READ_ACCESS", "Runtime Management Read Access", "See runtime properties and settings without changing them.", ["Atom Management Read Access"], dep=false, env=true, custom=true;
+    BoomiAssure: "BOOMI_ASSURE", "Boomi Assure", "Administer regression-test (Assure) data.", [], dep=false, env=false, custom=true;
+    BranchCreateAndModifyAccess: "BRANCH_CREATE_AND_MODIFY_ACCESS", "Branch Create & Modify Access", "Create and update branches, including hotfix branches from deployments.", [], dep=false, env=false, custom=true;
+    BranchDeleteAccess: "BRANCH_DELETE_ACCESS", "Branch Delete Access", "Delete branches.", [], dep=false, env=false, custom=true;
+    BranchReadAndWriteAccess: "BRANCH_READ_AND_WRITE_ACCESS", "Branch Read and Write Access", "Read components on every branch and change them on every branch except main.", [], dep=false, env=false, custom=true;
+    BuildReadAccess: "BUILD_READ_ACCESS", "Build Read Access", "See processes and components on all branches without changing them.", [], dep=false, env=false, custom=true;
+    BuildReadAndWriteAccess: "BUILD_READ_AND_WRITE_ACCESS", "Build Read and Write Access", "Design, build and change processes and components.", [], dep=false, env=false, custom=true;
+    Dashboard: "DASHBOARD", "Dashboard", "Open the account, HTML status and real-time dashboards.", [], dep=false, env=false, custom=true;
+    DedicatedCloudsManagement: "DEDICATED_CLOUDS_MANAGEMENT", "Dedicated Clouds Management", "Configure and administer dedicated clouds.", [], dep=false, env=false, custom=true;
+    PrivateCloudManagement: "PRIVATE_CLOUD_MANAGEMENT", "Private Cloud Management", "Configure and administer private clouds.", ["Cloud Management"], dep=false, env=false, custom=true;
+    Developer: "DEVELOPER", "Developer", "Build and publish new connectors with the integration SDKs.", [], dep=false, env=false, custom=true;
+    EnvironmentManagement: "ENVIRONMENT_MANAGEMENT", "Environment Management", "Manage every environment and decide which roles reach each one; reaches all environments.", [], dep=false, env=false, custom=true;
+    Execute: "EXECUTE", "Execute", "Run or retry processes.", [], dep=false, env=true, custom=true;
+    IntegrationPack: "INTEGRATION_PACK", "Integration Pack", "Release integration packs and manage their versions.", [], dep=false, env=false, custom=true;
+    Licensing: "LICENSING", "Licensing", "See deployed connections and runtime cloud usage.", [], dep=false, env=false, custom=true;
+    PackagedComponentManagement: "PACKAGED_COMPONENT_MANAGEMENT", "Packaged Component Management", "Create and manage deployable packaged components.", [], dep=false, env=false, custom=true;
+    PackagedComponentDeployment: "PACKAGED_COMPONENT_DEPLOYMENT", "Packaged Component Deployment", "Deploy packaged components (or, in legacy deployment, processes) to environments.", ["Process Deployment"], dep=false, env=true, custom=true;
+    PersistedProcessPropertyReadAndWriteAccess: "PERSISTED_PROCESS_PROPERTY_READ_AND_WRITE_ACCESS", "Persisted Process Property Read and Write Access", "See and change persisted process properties.", [], dep=false, env=true, custom=true;
+    ProcessLibrary: "PROCESS_LIBRARY", "Process Library", "Publish processes to the library and manage published versions.", [], dep=false, env=false, custom=true;
+    Scheduling: "SCHEDULING", "Scheduling", "Manage process schedules.", [], dep=false, env=true, custom=true;
+    TradingPartnerManagement: "TRADING_PARTNER_MANAGEMENT", "Trading Partner Management", "Create and change trading partners and their groups.", [], dep=false, env=false, custom=true;
+    UserManagement: "USER_MANAGEMENT", "User Management", "Manage users and give them any role.", [], dep=false, env=false, custom=true;
+    UserManagementLimited: "USER_MANAGEMENT_LIMITED", "User Management - Limited", "Manage users, but only give them roles made entirely of privileges the acting user holds.", [], dep=false, env=false, custom=true;
+    ViewAuditLogs: "VIEW_AUDIT_LOGS", "View Audit Logs", "Read the account's audit log.", [], dep=false, env=false, custom=true;
+    ViewData: "VIEW_DATA", "View Data", "See the documents processed by executions.", [], dep=false, env=true, custom=true;
+    ViewResults: "VIEW_RESULTS", "View Results", "Follow execution activity and logs, without the processed documents.", [], dep=false, env=true, custom=true;
+    DataDetectiveReadAccess: "DATA_DETECTIVE_READ_ACCESS", "Data Detective Read Access", "See where personal data flows (processes, fields, connectors, countries).", [], dep=false, env=false, custom=true;
+    DataDetectiveReadAndWriteAccess: "DATA_DETECTIVE_READ_AND_WRITE_ACCESS", "Data Detective Read & Write Access", "See where personal data flows and propose new or changed data fields.", [], dep=false, env=false, custom=true;
+}
 
 /// Standard User privileges (seed 000 matrix).
-const STANDARD_USER: &[&str] = &[
-    "API_MANAGEMENT_GATEWAY",
-    "RUNTIME_MANAGEMENT",
-    "RUNTIME_MANAGEMENT_READ_ACCESS",
-    "BOOMI_ASSURE",
-    "BRANCH_CREATE_AND_MODIFY_ACCESS",
-    "BRANCH_DELETE_ACCESS",
-    "BUILD_READ_AND_WRITE_ACCESS",
-    "DEVELOPER",
-    "ENVIRONMENT_MANAGEMENT",
-    "EXECUTE",
-    "INTEGRATION_PACK",
-    "LICENSING",
-    "PACKAGED_COMPONENT_MANAGEMENT",
-    "PACKAGED_COMPONENT_DEPLOYMENT",
-    "PROCESS_LIBRARY",
-    "SCHEDULING",
-    "TRADING_PARTNER_MANAGEMENT",
-    "VIEW_DATA",
-    "VIEW_RESULTS",
+const STANDARD_USER: &[PrivilegeKey] = &[
+    P::ApiManagementGateway,
+    P::RuntimeManagement,
+    P::RuntimeManagementReadAccess,
+    P::BoomiAssure,
+    P::BranchCreateAndModifyAccess,
+    P::BranchDeleteAccess,
+    P::BuildReadAndWriteAccess,
+    P::Developer,
+    P::EnvironmentManagement,
+    P::Execute,
+    P::IntegrationPack,
+    P::Licensing,
+    P::PackagedComponentManagement,
+    P::PackagedComponentDeployment,
+    P::ProcessLibrary,
+    P::Scheduling,
+    P::TradingPartnerManagement,
+    P::ViewData,
+    P::ViewResults,
 ];
 
 /// Production Support privileges (seed 000 matrix).
-const PRODUCTION_SUPPORT: &[&str] = &[
-    "RUNTIME_MANAGEMENT",
-    "RUNTIME_MANAGEMENT_READ_ACCESS",
-    "DEVELOPER",
-    "EXECUTE",
-    "LICENSING",
-    "PACKAGED_COMPONENT_DEPLOYMENT",
-    "SCHEDULING",
-    "VIEW_DATA",
-    "VIEW_RESULTS",
+const PRODUCTION_SUPPORT: &[PrivilegeKey] = &[
+    P::RuntimeManagement,
+    P::RuntimeManagementReadAccess,
+    P::Developer,
+    P::Execute,
+    P::Licensing,
+    P::PackagedComponentDeployment,
+    P::Scheduling,
+    P::ViewData,
+    P::ViewResults,
 ];
 
 /// Support privileges (seed 000 matrix).
-const SUPPORT: &[&str] = &[
-    "BOOMI_ASSURE",
-    "DEVELOPER",
-    "EXECUTE",
-    "LICENSING",
-    "VIEW_DATA",
-    "VIEW_RESULTS",
+const SUPPORT: &[PrivilegeKey] = &[
+    P::BoomiAssure,
+    P::Developer,
+    P::Execute,
+    P::Licensing,
+    P::ViewData,
+    P::ViewResults,
 ];
 
 pub static BUILTIN_ROLES: &[BuiltinRole] = &[
@@ -147,7 +165,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         key: "API_MANAGER",
         name: "API Manager",
         description: "Works on APIs and API applications.",
-        privileges: Some(&["API_MANAGEMENT_APIS", "API_MANAGEMENT_APPLICATIONS"]),
+        privileges: Some(&[P::ApiManagementApis, P::ApiManagementApplications]),
         extendable: true,
         requires_advanced_user_security: false,
     },
@@ -156,10 +174,10 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "API Infrastructure Manager",
         description: "Works on gateways, plans, authentication sources and the developer portal.",
         privileges: Some(&[
-            "API_MANAGEMENT_PLANS",
-            "API_MANAGEMENT_AUTHENTICATION",
-            "API_MANAGEMENT_DEVELOPER_PORTAL_PUBLISHING",
-            "API_MANAGEMENT_GATEWAY",
+            P::ApiManagementPlans,
+            P::ApiManagementAuthentication,
+            P::ApiManagementDeveloperPortalPublishing,
+            P::ApiManagementGateway,
         ]),
         extendable: true,
         requires_advanced_user_security: false,
@@ -168,7 +186,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         key: "API_CONTROL_PLANE_ADMINISTRATOR",
         name: "API Control Plane Administrator",
         description: "Administers the API Control Plane and its users; cannot be extended.",
-        privileges: Some(&["USER_MANAGEMENT_LIMITED", "API_CONTROL_PLANE_USER"]),
+        privileges: Some(&[P::UserManagementLimited, P::ApiControlPlaneUser]),
         extendable: false,
         requires_advanced_user_security: false,
     },
@@ -176,7 +194,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         key: "CLOUD_API_MANAGEMENT_ADMINISTRATOR",
         name: "Cloud API Management Administrator",
         description: "Administers Cloud API Management and its users; cannot be extended.",
-        privileges: Some(&["USER_MANAGEMENT_LIMITED", "CLOUD_API_MANAGEMENT_USER"]),
+        privileges: Some(&[P::UserManagementLimited, P::CloudApiManagementUser]),
         extendable: false,
         requires_advanced_user_security: false,
     },

@@ -3,13 +3,16 @@
 mod data;
 
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::LazyLock;
 
-pub use data::{BUILTIN_ROLES, PRIVILEGES};
+pub use data::{PrivilegeKey, BUILTIN_ROLES, PRIVILEGES};
 
 /// A named right, identified by a stable machine key.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Privilege {
+    #[serde(skip)]
+    pub id: PrivilegeKey,
     pub key: &'static str,
     pub name: &'static str,
     pub description: &'static str,
@@ -31,7 +34,7 @@ pub struct BuiltinRole {
     pub name: &'static str,
     pub description: &'static str,
     /// `None` means every privilege in the catalog (Administrator).
-    privileges: Option<&'static [&'static str]>,
+    privileges: Option<&'static [PrivilegeKey]>,
     /// Custom roles may inherit it.
     pub extendable: bool,
     /// Only accounts with Advanced User Security may assign it.
@@ -39,17 +42,17 @@ pub struct BuiltinRole {
 }
 
 pub const ADMINISTRATOR: &str = "ADMINISTRATOR";
-pub const USER_MANAGEMENT: &str = "USER_MANAGEMENT";
-pub const USER_MANAGEMENT_LIMITED: &str = "USER_MANAGEMENT_LIMITED";
-pub const ENVIRONMENT_MANAGEMENT: &str = "ENVIRONMENT_MANAGEMENT";
-pub const ACCOUNT_ADMINISTRATION: &str = "ACCOUNT_ADMINISTRATION";
-pub const VIEW_AUDIT_LOGS: &str = "VIEW_AUDIT_LOGS";
-pub const API_ACCESS: &str = "API_ACCESS";
+pub const USER_MANAGEMENT: &str = PrivilegeKey::UserManagement.key();
+pub const USER_MANAGEMENT_LIMITED: &str = PrivilegeKey::UserManagementLimited.key();
+pub const ENVIRONMENT_MANAGEMENT: &str = PrivilegeKey::EnvironmentManagement.key();
+pub const ACCOUNT_ADMINISTRATION: &str = PrivilegeKey::AccountAdministration.key();
+pub const VIEW_AUDIT_LOGS: &str = PrivilegeKey::ViewAuditLogs.key();
+pub const API_ACCESS: &str = PrivilegeKey::ApiAccess.key();
 
 impl BuiltinRole {
     pub fn privileges(&self) -> BTreeSet<&'static str> {
         match self.privileges {
-            Some(list) => list.iter().copied().collect(),
+            Some(list) => list.iter().map(|p| p.key()).collect(),
             None => PRIVILEGES.iter().map(|p| p.key).collect(),
         }
     }
@@ -59,14 +62,28 @@ fn norm(s: &str) -> String {
     s.trim().to_lowercase()
 }
 
+/// Every spelling a privilege answers to (key, display name, legacy
+/// aliases), normalised, built once: a lookup is one hash, not a scan.
+static SPELLINGS: LazyLock<HashMap<String, PrivilegeKey>> = LazyLock::new(|| {
+    let mut m = HashMap::new();
+    for p in PRIVILEGES {
+        for s in [p.key, p.name].iter().chain(p.aliases) {
+            m.insert(norm(s), p.id);
+        }
+    }
+    m
+});
+
+impl PrivilegeKey {
+    /// Parses a key, display name or legacy alias (case-insensitive).
+    pub fn parse(name_or_key: &str) -> Option<Self> {
+        SPELLINGS.get(&norm(name_or_key)).copied()
+    }
+}
+
 /// Finds a privilege by key, display name or legacy alias (case-insensitive).
 pub fn privilege(name_or_key: &str) -> Option<&'static Privilege> {
-    let n = norm(name_or_key);
-    PRIVILEGES.iter().find(|p| {
-        p.key.eq_ignore_ascii_case(&n)
-            || norm(p.name) == n
-            || p.aliases.iter().any(|a| norm(a) == n)
-    })
+    PrivilegeKey::parse(name_or_key).map(PrivilegeKey::def)
 }
 
 /// Finds a built-in role by key or display name (case-insensitive).
@@ -116,6 +133,17 @@ mod tests {
             }
         }
         assert!(PRIVILEGES.len() >= 50, "catalog has {}", PRIVILEGES.len());
+    }
+
+    #[test]
+    fn the_generated_enum_and_the_table_agree() {
+        for (i, p) in PRIVILEGES.iter().enumerate() {
+            assert_eq!(p.id as usize, i, "{}", p.key);
+            assert_eq!(p.id.key(), p.key);
+            assert_eq!(p.id.def().name, p.name);
+            assert_eq!(PrivilegeKey::parse(p.name), Some(p.id));
+            assert_eq!(PrivilegeKey::parse(&p.key.to_lowercase()), Some(p.id));
+        }
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! `POST /Bulk` (RFC 7644 §3.7) and the root `POST /.search`.
 
 use super::error::ScimError;
+use super::groups::Groups;
+use super::handlers::bulk_op;
 use super::query::ListParams;
 use super::schema::ResourceKind;
-use super::{groups, json_response, users, ScimBody, ScimCtx, LIST_URN};
+use super::users::Users;
+use super::{json_response, ScimBody, ScimCtx, LIST_URN};
 use actix_web::{http::StatusCode, web, HttpResponse};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -104,50 +107,9 @@ async fn run(
         .map(|s| resolve_refs(&json!(s), created))
         .transpose()?
         .and_then(|v| v.as_str().map(String::from));
-    let base = ctx.base();
-    match (method.as_str(), segs.first().copied(), id) {
-        ("POST", Some("Users"), None) => {
-            let v = users::create_user(ctx, data).await?;
-            Ok((
-                201,
-                crate::json::str_at(&v, "/meta/location").map(String::from),
-                Some(v),
-            ))
-        }
-        ("POST", Some("Groups"), None) => {
-            let gid = groups::create_group(ctx, data).await?;
-            Ok((
-                201,
-                Some(format!("{base}/Groups/{gid}")),
-                Some(json!({"id": gid})),
-            ))
-        }
-        ("PUT", Some("Users"), Some(id)) => Ok((
-            200,
-            Some(format!("{base}/Users/{id}")),
-            Some(users::replace_user(ctx, &id, data, version).await?),
-        )),
-        ("PATCH", Some("Users"), Some(id)) => Ok((
-            200,
-            Some(format!("{base}/Users/{id}")),
-            Some(users::patch_user(ctx, &id, data, version).await?),
-        )),
-        ("DELETE", Some("Users"), Some(id)) => {
-            users::delete_user(ctx, &id, version).await?;
-            Ok((204, Some(format!("{base}/Users/{id}")), None))
-        }
-        ("PUT", Some("Groups"), Some(id)) => {
-            groups::replace_group(ctx, &id, data, version).await?;
-            Ok((200, Some(format!("{base}/Groups/{id}")), None))
-        }
-        ("PATCH", Some("Groups"), Some(id)) => {
-            groups::patch_group(ctx, &id, data, version).await?;
-            Ok((200, Some(format!("{base}/Groups/{id}")), None))
-        }
-        ("DELETE", Some("Groups"), Some(id)) => {
-            groups::delete_group(ctx, &id, version).await?;
-            Ok((204, Some(format!("{base}/Groups/{id}")), None))
-        }
+    match segs.first().copied() {
+        Some("Users") => bulk_op::<Users>(ctx, &method, path, id, data, version).await,
+        Some("Groups") => bulk_op::<Groups>(ctx, &method, path, id, data, version).await,
         _ => Err(ScimError::invalid_syntax(format!(
             "unsupported bulk operation {method} {path}"
         ))),

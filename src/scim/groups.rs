@@ -2,80 +2,68 @@
 //! transaction with the group row locked, so concurrent PATCHes lose nothing.
 
 use super::error::ScimError;
+use super::handlers::Resource;
 use super::query::Projection;
 use super::resource::{group_input, group_json, GroupInput};
-use super::{
-    check_if_match, if_match, not_modified, resource_response, schema::ResourceKind, ScimBody,
-    ScimCtx,
-};
+use super::{check_if_match, schema::ResourceKind, ScimCtx};
 use crate::store::{new_id, scim as db, write_txn};
-use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use sea_orm::DatabaseTransaction;
 use serde_json::{json, Value};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/Groups")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(web::resource("/Groups/.search").route(web::post().to(search)))
-    .service(
-        web::resource("/Groups/{id}")
-            .route(web::get().to(get))
-            .route(web::put().to(replace))
-            .route(web::patch().to(patch))
-            .route(web::delete().to(delete)),
-    );
+/// The `/Groups` resource type.
+pub(super) struct Groups;
+
+impl Resource for Groups {
+    const KIND: ResourceKind = ResourceKind::Group;
+    const PATH: &'static str = "/Groups";
+    const BULK_ECHO: bool = false;
+
+    async fn read(
+        ctx: &ScimCtx,
+        id: &str,
+        projection: &Projection,
+    ) -> Result<(i64, Value), ScimError> {
+        let g = find(ctx, id).await?;
+        let version = g.version;
+        let v = super::render::groups(ctx, &[g], projection)
+            .await?
+            .pop()
+            .ok_or_else(ScimError::internal)?;
+        Ok((version, projection.apply(v)))
+    }
+
+    async fn create(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
+        create_group(ctx, body).await
+    }
+
+    async fn replace(
+        ctx: &ScimCtx,
+        id: &str,
+        body: Value,
+        version: Option<String>,
+    ) -> Result<(), ScimError> {
+        replace_group(ctx, id, body, version).await
+    }
+
+    async fn patch(
+        ctx: &ScimCtx,
+        id: &str,
+        body: Value,
+        version: Option<String>,
+    ) -> Result<(), ScimError> {
+        patch_group(ctx, id, body, version).await
+    }
+
+    async fn delete(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError> {
+        delete_group(ctx, id, version).await
+    }
 }
 
 async fn find(ctx: &ScimCtx, id: &str) -> Result<db::Group, ScimError> {
     db::group(&ctx.state.db, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
-}
-
-async fn rendered(ctx: &ScimCtx, id: &str, projection: &Projection) -> Result<Value, ScimError> {
-    let g = find(ctx, id).await?;
-    let v = super::render::groups(ctx, &[g], projection)
-        .await?
-        .pop()
-        .ok_or_else(ScimError::internal)?;
-    Ok(projection.apply(v))
-}
-
-async fn list(
-    ctx: ScimCtx,
-    q: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, ScimError> {
-    super::list::list_answer(&ctx, ResourceKind::Group, &q).await
-}
-
-async fn search(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimError> {
-    super::list::search_answer(&ctx, ResourceKind::Group, &body.0).await
-}
-
-async fn get(
-    ctx: ScimCtx,
-    req: HttpRequest,
-    id: web::Path<String>,
-    q: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, ScimError> {
-    let projection = Projection::from_query(&q)?;
-    let g = find(&ctx, &id).await?;
-    let tag = super::etag(g.version);
-    if not_modified(&req, &tag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((actix_web::http::header::ETAG, tag))
-            .finish());
-    }
-    let v = super::render::groups(&ctx, &[g], &projection)
-        .await?
-        .pop()
-        .ok_or_else(ScimError::internal)?;
-    let v = projection.apply(v);
-    Ok(resource_response(StatusCode::OK, &v))
 }
 
 /// Splits member ids into users of the account and unknown ids. Unknown ids
@@ -92,19 +80,6 @@ async fn known_members(
     }
     let found = db::existing_users(txn, &ctx.account_id, ids).await?;
     Ok(ids.iter().cloned().partition(|i| found.contains(i)))
-}
-
-async fn create(
-    ctx: ScimCtx,
-    body: ScimBody,
-    q: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, ScimError> {
-    let projection = Projection::from_query(&q)?;
-    let id = create_group(&ctx, body.0).await?;
-    Ok(resource_response(
-        StatusCode::CREATED,
-        &rendered(&ctx, &id, &projection).await?,
-    ))
 }
 
 /// Group displayNames are unique per account ignoring case (Entra's
@@ -125,7 +100,7 @@ async fn unique_name(
 }
 
 /// Creates a group; returns its id.
-pub(super) async fn create_group(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
+async fn create_group(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
     let input = group_input(body)?;
     let id = new_id();
     let txn = write_txn(&ctx.state.db).await?;
@@ -208,22 +183,7 @@ async fn lock(
     Ok((txn, current, before))
 }
 
-async fn replace(
-    ctx: ScimCtx,
-    req: HttpRequest,
-    id: web::Path<String>,
-    body: ScimBody,
-    q: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, ScimError> {
-    let projection = Projection::from_query(&q)?;
-    replace_group(&ctx, &id, body.0, if_match(&req)).await?;
-    Ok(resource_response(
-        StatusCode::OK,
-        &rendered(&ctx, &id, &projection).await?,
-    ))
-}
-
-pub(super) async fn replace_group(
+async fn replace_group(
     ctx: &ScimCtx,
     id: &str,
     body: Value,
@@ -239,23 +199,7 @@ pub(super) async fn replace_group(
     store(ctx, txn, &current, input, &before, "scim.group.replace").await
 }
 
-async fn patch(
-    ctx: ScimCtx,
-    req: HttpRequest,
-    id: web::Path<String>,
-    body: ScimBody,
-    q: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, ScimError> {
-    let projection = Projection::from_query(&q)?;
-    patch_group(&ctx, &id, body.0, if_match(&req)).await?;
-    // RFC 7644 allows 204 here, but Entra and Okta expect the resource back.
-    Ok(resource_response(
-        StatusCode::OK,
-        &rendered(&ctx, &id, &projection).await?,
-    ))
-}
-
-pub(super) async fn patch_group(
+async fn patch_group(
     ctx: &ScimCtx,
     id: &str,
     body: Value,
@@ -271,20 +215,7 @@ pub(super) async fn patch_group(
     store(ctx, txn, &current, input, &before, "scim.group.patch").await
 }
 
-async fn delete(
-    ctx: ScimCtx,
-    req: HttpRequest,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ScimError> {
-    delete_group(&ctx, &id, if_match(&req)).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-pub(super) async fn delete_group(
-    ctx: &ScimCtx,
-    id: &str,
-    version: Option<String>,
-) -> Result<(), ScimError> {
+async fn delete_group(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError> {
     let g = find(ctx, id).await?;
     check_if_match(version.as_deref(), &super::etag(g.version))?;
     let txn = crate::store::write_txn(&ctx.state.db).await?;

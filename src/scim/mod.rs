@@ -1,7 +1,8 @@
 //! SCIM 2.0 service provider (RFC 7643 / RFC 7644) under `/scim/v2`.
 //!
 //! Pure parts: `schema`, `filter`, `patch`, `resource`, `query`, `sql`.
-//! HTTP edges: `users`, `groups`, `discovery`, `bulk`. Database: `store::scim`.
+//! HTTP edges: `handlers` (one skeleton for every resource type, which
+//! `users` and `groups` fill in), `discovery`, `bulk`. Database: `store::scim`.
 
 pub mod error;
 pub mod filter;
@@ -18,6 +19,7 @@ pub mod schema;
 mod bulk;
 mod discovery;
 mod groups;
+mod handlers;
 mod users;
 
 use crate::state::State;
@@ -25,7 +27,6 @@ use crate::store::audit::{self, Event};
 use crate::store::changes::{self, Change};
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse};
 use error::{ScimError, CONTENT_TYPE};
-use futures_util::StreamExt;
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -41,8 +42,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/scim/v2")
             .configure(discovery::routes)
-            .configure(users::routes)
-            .configure(groups::routes)
+            .configure(handlers::routes::<users::Users>)
+            .configure(handlers::routes::<groups::Groups>)
             .configure(bulk::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ScimError::not_found("no such SCIM endpoint"))
@@ -152,33 +153,17 @@ impl FromRequest for ScimCtx {
 /// (413 when too large, 400 invalidSyntax when not JSON).
 pub struct ScimBody(pub Value);
 
+/// Reads the body with actix's JSON reader; its errors become SCIM errors.
 async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<ScimBody, ScimError> {
     let limit = req
         .app_data::<State>()
         .map(|s| s.settings.max_body_bytes)
         .unwrap_or(1 << 20);
-    let too_large = || ScimError::new(413, None, format!("request body exceeds {limit} bytes"));
-    if let Some(len) = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if len > limit {
-            return Err(too_large());
-        }
-    }
-    let mut buf = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ScimError::invalid_syntax(format!("could not read the body: {e}")))?;
-        if buf.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    let v: Value = serde_json::from_slice(&buf)
-        .map_err(|e| ScimError::invalid_syntax(format!("body is not valid JSON: {e}")))?;
+    // SCIM clients send application/scim+json (or nothing useful): no type check.
+    let v: Value = web::JsonBody::new(&req, &mut payload, None, false)
+        .limit(limit)
+        .await
+        .map_err(|e| body_error(e, limit))?;
     if !v.is_object() {
         return Err(ScimError::invalid_syntax("body must be a JSON object"));
     }
@@ -189,6 +174,17 @@ async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<ScimBody, S
         ));
     }
     Ok(ScimBody(v))
+}
+
+fn body_error(e: actix_web::error::JsonPayloadError, limit: usize) -> ScimError {
+    use actix_web::error::JsonPayloadError as E;
+    match e {
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => {
+            ScimError::new(413, None, format!("request body exceeds {limit} bytes"))
+        }
+        E::Deserialize(e) => ScimError::invalid_syntax(format!("body is not valid JSON: {e}")),
+        e => ScimError::invalid_syntax(format!("could not read the body: {e}")),
+    }
 }
 
 fn holds_nul(v: &Value) -> bool {

@@ -1,32 +1,56 @@
 //! `/Users`: create, read, list/search, replace, patch, delete.
 
 use super::error::ScimError;
+use super::handlers::Resource;
 use super::query::Projection;
 use super::resource::{user_input, UserInput};
-use super::{
-    check_if_match, if_match, not_modified, resource_response, schema::ResourceKind, ScimBody,
-    ScimCtx,
-};
+use super::{check_if_match, schema::ResourceKind, ScimCtx};
 use crate::catalog::ADMINISTRATOR;
 use crate::store::{new_id, scim as db, write_txn};
-use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/Users")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(web::resource("/Users/.search").route(web::post().to(search)))
-    .service(
-        web::resource("/Users/{id}")
-            .route(web::get().to(get))
-            .route(web::put().to(replace))
-            .route(web::patch().to(patch))
-            .route(web::delete().to(delete)),
-    );
+/// The `/Users` resource type.
+pub(super) struct Users;
+
+impl Resource for Users {
+    const KIND: ResourceKind = ResourceKind::User;
+    const PATH: &'static str = "/Users";
+    const BULK_ECHO: bool = true;
+
+    async fn read(
+        ctx: &ScimCtx,
+        id: &str,
+        projection: &Projection,
+    ) -> Result<(i64, Value), ScimError> {
+        let (u, v) = one(ctx, id).await?;
+        Ok((u.version, projection.apply(v)))
+    }
+
+    async fn create(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
+        create_user(ctx, body).await
+    }
+
+    async fn replace(
+        ctx: &ScimCtx,
+        id: &str,
+        body: Value,
+        version: Option<String>,
+    ) -> Result<(), ScimError> {
+        replace_user(ctx, id, body, version).await
+    }
+
+    async fn patch(
+        ctx: &ScimCtx,
+        id: &str,
+        body: Value,
+        version: Option<String>,
+    ) -> Result<(), ScimError> {
+        patch_user(ctx, id, body, version).await
+    }
+
+    async fn delete(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError> {
+        delete_user(ctx, id, version).await
+    }
 }
 
 async fn one(ctx: &ScimCtx, id: &str) -> Result<(db::User, Value), ScimError> {
@@ -38,34 +62,6 @@ async fn one(ctx: &ScimCtx, id: &str) -> Result<(db::User, Value), ScimError> {
         .pop()
         .ok_or_else(ScimError::internal)?;
     Ok((u, v))
-}
-
-async fn list(
-    ctx: ScimCtx,
-    q: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, ScimError> {
-    super::list::list_answer(&ctx, ResourceKind::User, &q).await
-}
-
-async fn search(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimError> {
-    super::list::search_answer(&ctx, ResourceKind::User, &body.0).await
-}
-
-async fn get(
-    ctx: ScimCtx,
-    req: HttpRequest,
-    id: web::Path<String>,
-    q: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, ScimError> {
-    let projection = Projection::from_query(&q)?;
-    let (u, v) = one(&ctx, &id).await?;
-    let tag = super::etag(u.version);
-    if not_modified(&req, &tag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((actix_web::http::header::ETAG, tag))
-            .finish());
-    }
-    Ok(resource_response(StatusCode::OK, &projection.apply(v)))
 }
 
 /// Resolves SCIM `roles` values to role references. Only roles the request
@@ -117,17 +113,7 @@ fn refuse_local(u: &db::User) -> Result<(), ScimError> {
     Ok(())
 }
 
-async fn create(
-    ctx: ScimCtx,
-    body: ScimBody,
-    q: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, ScimError> {
-    let projection = Projection::from_query(&q)?;
-    let v = create_user(&ctx, body.0).await?;
-    Ok(resource_response(StatusCode::CREATED, &projection.apply(v)))
-}
-
-pub(super) async fn create_user(ctx: &ScimCtx, body: Value) -> Result<Value, ScimError> {
+async fn create_user(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
     let mut input = user_input(body)?;
     // A new user is active unless told otherwise, and says so.
     crate::json::set(&mut input.attributes, "active", Value::Bool(input.active));
@@ -174,16 +160,16 @@ pub(super) async fn create_user(ctx: &ScimCtx, body: Value) -> Result<Value, Sci
     .await?;
     txn.commit().await?;
     ctx.changed();
-    Ok(one(ctx, &id).await?.1)
+    Ok(id)
 }
 
-/// Stores a validated representation; `None` when another write changed the user first.
+/// Stores a validated representation; false when another write changed the user first.
 async fn store(
     ctx: &ScimCtx,
     current: &db::User,
     input: UserInput,
     action: &str,
-) -> Result<Option<Value>, ScimError> {
+) -> Result<bool, ScimError> {
     let roles = match &input.roles {
         Some(r) => {
             let held = db::roles_of_users(&ctx.state.db, std::slice::from_ref(&current.id))
@@ -215,7 +201,7 @@ async fn store(
         attributes: &input.attributes,
     };
     if !db::update_user_versioned(&txn, current, fields).await? {
-        return Ok(None);
+        return Ok(false);
     }
     if let Some(r) = &roles {
         db::set_user_roles(&txn, &current.id, r).await?;
@@ -249,7 +235,7 @@ async fn store(
     if current.active && !input.active {
         ctx.state.resolver.forget_api_keys();
     }
-    Ok(Some(one(ctx, &current.id).await?.1))
+    Ok(true)
 }
 
 /// Read, transform, store; recomputed when a concurrent write got in between.
@@ -259,7 +245,7 @@ async fn modify(
     version: Option<String>,
     action: &str,
     transform: impl Fn(&db::User, Value) -> Result<UserInput, ScimError>,
-) -> Result<Value, ScimError> {
+) -> Result<(), ScimError> {
     for attempt in 0..50u64 {
         if attempt > 0 {
             // Back off a little, with jitter, so contending writers take turns.
@@ -269,8 +255,8 @@ async fn modify(
         let (current, v) = one(ctx, id).await?;
         refuse_local(&current)?;
         check_if_match(version.as_deref(), &super::etag(current.version))?;
-        if let Some(v) = store(ctx, &current, transform(&current, v)?, action).await? {
-            return Ok(v);
+        if store(ctx, &current, transform(&current, v)?, action).await? {
+            return Ok(());
         }
     }
     Err(ScimError::new(
@@ -280,24 +266,12 @@ async fn modify(
     ))
 }
 
-async fn replace(
-    ctx: ScimCtx,
-    req: HttpRequest,
-    id: web::Path<String>,
-    body: ScimBody,
-    q: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, ScimError> {
-    let projection = Projection::from_query(&q)?;
-    let v = replace_user(&ctx, &id, body.0, if_match(&req)).await?;
-    Ok(resource_response(StatusCode::OK, &projection.apply(v)))
-}
-
-pub(super) async fn replace_user(
+async fn replace_user(
     ctx: &ScimCtx,
     id: &str,
     body: Value,
     version: Option<String>,
-) -> Result<Value, ScimError> {
+) -> Result<(), ScimError> {
     modify(ctx, id, version, "scim.user.replace", |current, _| {
         let mut body = body.clone();
         // Okta's wizard apps PUT without `active`: that must not suspend the user.
@@ -311,24 +285,12 @@ pub(super) async fn replace_user(
     .await
 }
 
-async fn patch(
-    ctx: ScimCtx,
-    req: HttpRequest,
-    id: web::Path<String>,
-    body: ScimBody,
-    q: web::Query<HashMap<String, String>>,
-) -> Result<HttpResponse, ScimError> {
-    let projection = Projection::from_query(&q)?;
-    let v = patch_user(&ctx, &id, body.0, if_match(&req)).await?;
-    Ok(resource_response(StatusCode::OK, &projection.apply(v)))
-}
-
-pub(super) async fn patch_user(
+async fn patch_user(
     ctx: &ScimCtx,
     id: &str,
     body: Value,
     version: Option<String>,
-) -> Result<Value, ScimError> {
+) -> Result<(), ScimError> {
     let ops = super::patch_operations(&body)?;
     modify(ctx, id, version, "scim.user.patch", |_, mut v| {
         let had_roles = v.get("roles").is_some();
@@ -343,20 +305,7 @@ pub(super) async fn patch_user(
     .await
 }
 
-async fn delete(
-    ctx: ScimCtx,
-    req: HttpRequest,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ScimError> {
-    delete_user(&ctx, &id, if_match(&req)).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-pub(super) async fn delete_user(
-    ctx: &ScimCtx,
-    id: &str,
-    version: Option<String>,
-) -> Result<(), ScimError> {
+async fn delete_user(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError> {
     let (current, _) = one(ctx, id).await?;
     refuse_local(&current)?;
     check_if_match(version.as_deref(), &super::etag(current.version))?;

@@ -4,8 +4,18 @@
 
 use crate::store::sso_settings::SsoSettings;
 use crate::store::StoreError;
-use openidconnect::core::{CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata};
-use openidconnect::{ClientId, ClientSecret, IssuerUrl, RedirectUrl};
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthPrompt, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
+    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
+};
+use openidconnect::{
+    AdditionalClaims, ClientId, ClientSecret, EmptyExtraTokenFields, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl, RedirectUrl, StandardErrorResponse,
+    StandardTokenResponse,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -62,14 +72,58 @@ impl ProviderCache {
     }
 }
 
-/// A client after discovery: authorization and token endpoints set.
-pub type Client = CoreClient<
-    openidconnect::EndpointSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointMaybeSet,
-    openidconnect::EndpointMaybeSet,
+/// The claims of a verified ID token beyond the standard ones, by name:
+/// the groups claim's name is configured per account.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExtraClaims {
+    #[serde(flatten)]
+    claims: serde_json::Map<String, Value>,
+}
+
+impl AdditionalClaims for ExtraClaims {}
+
+impl ExtraClaims {
+    /// The named claim as a list of group names (a single string counts as one).
+    pub fn groups(&self, claim: &str) -> Vec<String> {
+        match self.claims.get(claim) {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|g| g.as_str().map(String::from))
+                .collect(),
+            Some(Value::String(s)) => vec![s.clone()],
+            _ => vec![],
+        }
+    }
+}
+
+type IdTokenWithExtras = IdTokenFields<
+    ExtraClaims,
+    EmptyExtraTokenFields,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+
+/// A client after discovery: authorization and token endpoints set; ID
+/// tokens carry [`ExtraClaims`].
+pub type Client = openidconnect::Client<
+    ExtraClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    StandardTokenResponse<IdTokenWithExtras, CoreTokenType>,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
 >;
 
 pub fn client_for(
@@ -78,36 +132,12 @@ pub fn client_for(
     secret: &str,
     redirect: RedirectUrl,
 ) -> Client {
-    CoreClient::from_provider_metadata(
+    openidconnect::Client::from_provider_metadata(
         meta,
         ClientId::new(cfg.client_id.clone()),
         Some(ClientSecret::new(secret.to_string())),
     )
     .set_redirect_uri(redirect)
-}
-
-/// Reads the groups claim from a verified ID token's payload.
-pub fn groups_claim(id_token: &str, claim: &str) -> Vec<String> {
-    use base64::Engine;
-    let Some(payload) = id_token.split('.').nth(1) else {
-        return vec![];
-    };
-    let Ok(bytes) =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
-    else {
-        return vec![];
-    };
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return vec![];
-    };
-    match v.get(claim).unwrap_or(&serde_json::Value::Null) {
-        serde_json::Value::Array(a) => a
-            .iter()
-            .filter_map(|g| g.as_str().map(String::from))
-            .collect(),
-        serde_json::Value::String(s) => vec![s.clone()],
-        _ => vec![],
-    }
 }
 
 pub struct VerifiedLogin {

@@ -6,7 +6,7 @@
 //! `nonce`; asymmetric algorithms only). Provider metadata and keys are
 //! cached; a token signed by an unknown key triggers one re-discovery.
 
-use super::client::{client_for, groups_claim, http_client, Client, VerifiedLogin, ALLOWED_ALGS};
+use super::client::{client_for, http_client, Client, VerifiedLogin, ALLOWED_ALGS};
 use super::error::SsoError;
 use super::return_to::safe_return_to;
 use super::{settings, signin};
@@ -266,7 +266,7 @@ async fn exchange(
         email,
         email_verified: claims.email_verified(),
         subject: claims.subject().as_str().to_string(),
-        groups: groups_claim(&id_token.to_string(), &cfg.groups_claim),
+        groups: claims.additional_claims().groups(&cfg.groups_claim),
     })
 }
 

@@ -360,16 +360,8 @@ pub async fn local_login(
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    // Unknown accounts get the same 401, count against the client, and leave
-    // no row behind (anyone could send them).
     if state.resolver.account(&state.db, &acct).await?.is_none() {
-        let throttled = state
-            .throttle
-            .reserve_client(&state.db, &client_key)
-            .await?
-            .is_err();
-        tracing::info!(account = ?acct, client = ?client_key, throttled, "local sign-in for an unknown account");
-        return Ok(unauthorized(json_client, &acct));
+        return unknown_account(&state, &acct, &client_key, json_client).await;
     }
     let user = match model::local_user(&state.db, &acct, &b.email).await? {
         model::Lookup::One(u) => Some(*u),
@@ -377,11 +369,10 @@ pub async fn local_login(
         model::Lookup::None | model::Lookup::Ambiguous => None,
     };
     // One bucket per user whatever name they were addressed by.
-    let user_key = format!(
-        "{acct}\n{}",
-        user.as_ref()
-            .map_or_else(|| b.email.trim().to_lowercase(), |u| u.id.clone())
-    );
+    let user_key = match &user {
+        Some(u) => format!("{acct}\n{}", u.id),
+        None => format!("{acct}\n{}", b.email.trim().to_lowercase()),
+    };
     let email = b.email.trim().to_string();
     // Throttling that cannot be checked refuses the attempt (`?`).
     let reserved = state
@@ -433,6 +424,23 @@ pub async fn local_login(
 }
 
 /// 429 with `Retry-After`; only the first refusal of a window is audited.
+/// Unknown accounts get the same 401, count against the client, and leave
+/// no row behind (anyone could send them).
+async fn unknown_account(
+    state: &State,
+    acct: &str,
+    client_key: &str,
+    json_client: bool,
+) -> Result<HttpResponse, SsoError> {
+    let throttled = state
+        .throttle
+        .reserve_client(&state.db, client_key)
+        .await?
+        .is_err();
+    tracing::info!(account = ?acct, client = ?client_key, throttled, "local sign-in for an unknown account");
+    Ok(unauthorized(json_client, acct))
+}
+
 async fn throttled(
     state: &State,
     acct: &str,

@@ -204,24 +204,32 @@ async fn sigterm_drains_then_stops_losing_nothing() {
     drop(s);
     let s = start(dir, db.clone(), account, &[]).await;
     let c = reqwest::Client::new();
-    let r: Value = c
-        .get(format!(
-            "{}/scim/v2/Users?count=100000&attributes=userName",
-            s.base
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
-    let stored: std::collections::HashSet<String> = r["Resources"]
-        .as_array()
-        .expect("resources")
-        .iter()
-        .filter_map(|u| u["userName"].as_str().map(String::from))
-        .collect();
+    // Page through: a page holds at most 1,000 resources.
+    let mut stored = std::collections::HashSet::new();
+    let mut start = 1;
+    loop {
+        let r: Value = c
+            .get(format!(
+                "{}/scim/v2/Users?count=1000&startIndex={}&attributes=userName",
+                s.base, start
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        let page = r["Resources"].as_array().expect("resources");
+        if page.is_empty() {
+            break;
+        }
+        start += page.len();
+        stored.extend(
+            page.iter()
+                .filter_map(|u| u["userName"].as_str().map(String::from)),
+        );
+    }
     let lost: Vec<&String> = acked.iter().filter(|n| !stored.contains(*n)).collect();
     assert!(
         lost.is_empty(),

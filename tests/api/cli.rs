@@ -13,7 +13,7 @@ fn run(app: &TestApp, args: &[&str]) -> (bool, Value, String) {
         .env("IDBRIDGE_DATABASE_URL", &app.settings.database_url)
         .env(
             "IDBRIDGE_SECRETS_KEY",
-            app.settings.secrets_key.as_deref().unwrap_or_default(),
+            app.settings.sealing_key().unwrap_or_default(),
         )
         .env("IDBRIDGE_LOG_LEVEL", "warn")
         .output()
@@ -240,7 +240,7 @@ async fn cli_json_contract(app: &TestApp) {
     });
     assert!(!ok, "bad issuer refused");
 
-    let sealer = idbridge::secrets::Sealer::new(app.settings.secrets_key.as_deref()).unwrap();
+    let sealer = idbridge::secrets::Sealer::new(app.settings.sealing_key()).unwrap();
     let before = idbridge::store::signing_keys::current(&app.db, &sealer)
         .await
         .unwrap()

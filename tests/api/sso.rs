@@ -251,7 +251,7 @@ async fn throttling_and_sso_required(app: &TestApp) {
     };
     idbridge::sso::settings::put(
         &app.db,
-        &idbridge::secrets::Sealer::new(app.settings.secrets_key.as_deref()).unwrap(),
+        &idbridge::secrets::Sealer::new(app.settings.sealing_key()).unwrap(),
         &other.id,
         input,
     )
@@ -318,7 +318,7 @@ async fn session_tokens_verify_independently(app: &TestApp) {
     assert!(claims["privs"].as_array().unwrap().len() >= 50);
     assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 300);
     // Rotate: the old token still verifies, the new one uses the new key.
-    let sealer = idbridge::secrets::Sealer::new(app.settings.secrets_key.as_deref()).unwrap();
+    let sealer = idbridge::secrets::Sealer::new(app.settings.sealing_key()).unwrap();
     let kid = idbridge::store::signing_keys::rotate(&app.db, &sealer)
         .await
         .unwrap();
