@@ -1,6 +1,5 @@
-use crate::catalog::{
-    self, ADMINISTRATOR, ENVIRONMENT_MANAGEMENT, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED,
-};
+use super::role_ref::{RoleId, RoleRef};
+use crate::catalog::{self, ENVIRONMENT_MANAGEMENT, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -56,10 +55,9 @@ impl Scoping {
 
 #[derive(Debug, Clone)]
 pub struct CustomRole {
-    pub id: String,
+    pub id: RoleId,
     pub name: String,
-    /// Built-in key or custom role id.
-    pub parent: Option<String>,
+    pub parent: Option<RoleRef>,
     pub privileges: BTreeSet<&'static str>,
 }
 
@@ -67,8 +65,8 @@ pub struct CustomRole {
 pub struct Environment {
     pub id: String,
     pub name: String,
-    /// Role references (built-in key or custom id) that reach this environment.
-    pub roles: BTreeSet<String>,
+    /// The roles that reach this environment.
+    pub roles: BTreeSet<RoleRef>,
 }
 
 /// Everything about one account the engine needs.
@@ -76,7 +74,7 @@ pub struct Environment {
 pub struct AccountModel {
     pub advanced_user_security: bool,
     pub scoping: Scoping,
-    pub custom_roles: BTreeMap<String, CustomRole>,
+    pub custom_roles: BTreeMap<RoleId, CustomRole>,
     pub environments: Vec<Environment>,
 }
 
@@ -92,7 +90,7 @@ pub enum Via {
 /// One role held by a user through one source.
 #[derive(Debug, Clone)]
 pub struct Grant {
-    pub role: String,
+    pub role: RoleRef,
     pub via: Via,
     /// Environment ids this grant is narrowed to (group mappings may narrow).
     pub environments: Option<BTreeSet<String>>,
@@ -100,7 +98,7 @@ pub struct Grant {
 
 #[derive(Debug, Clone)]
 pub struct HeldRole {
-    pub role: String,
+    pub role: RoleRef,
     pub name: String,
     pub builtin: bool,
     pub via: Vec<Via>,
@@ -131,24 +129,40 @@ pub struct DecisionVia {
 
 impl AccountModel {
     /// Resolves a role given by built-in key/name, custom id or custom name.
-    pub fn find_role(&self, name_or_id: &str) -> Option<String> {
+    pub fn find_role(&self, name_or_id: &str) -> Option<RoleRef> {
         if let Some(b) = catalog::builtin_role(name_or_id) {
-            return Some(b.key.to_string());
+            return Some(RoleRef::Builtin(b.key));
         }
-        if self.custom_roles.contains_key(name_or_id) {
-            return Some(name_or_id.to_string());
+        let id = RoleId(name_or_id.to_string());
+        if self.custom_roles.contains_key(&id) {
+            return Some(RoleRef::Custom(id));
         }
         let n = name_or_id.trim().to_lowercase();
         self.custom_roles
             .values()
             .find(|r| r.name.to_lowercase() == n)
-            .map(|r| r.id.clone())
+            .map(|r| RoleRef::Custom(r.id.clone()))
     }
 
-    pub fn role_name(&self, role: &str) -> String {
-        catalog::builtin_role(role)
+    /// Every role of the account: the built-in ones, then its custom roles.
+    pub fn all_roles(&self) -> impl Iterator<Item = RoleRef> + '_ {
+        catalog::BUILTIN_ROLES
+            .iter()
+            .map(|b| RoleRef::Builtin(b.key))
+            .chain(self.custom_roles.keys().cloned().map(RoleRef::Custom))
+    }
+
+    pub fn custom_role(&self, role: &RoleRef) -> Option<&CustomRole> {
+        match role {
+            RoleRef::Custom(id) => self.custom_roles.get(id),
+            RoleRef::Builtin(_) => None,
+        }
+    }
+
+    pub fn role_name(&self, role: &RoleRef) -> String {
+        role.builtin()
             .map(|b| b.name.to_string())
-            .or_else(|| self.custom_roles.get(role).map(|r| r.name.clone()))
+            .or_else(|| self.custom_role(role).map(|r| r.name.clone()))
             .unwrap_or_else(|| role.to_string())
     }
 
@@ -160,22 +174,25 @@ impl AccountModel {
     }
 
     /// Parent's privileges (recursively) plus the role's own.
-    pub fn effective_privileges(&self, role: &str) -> Result<BTreeSet<&'static str>, AccessError> {
+    pub fn effective_privileges(
+        &self,
+        role: &RoleRef,
+    ) -> Result<BTreeSet<&'static str>, AccessError> {
         let mut out = BTreeSet::new();
-        let mut cur = Some(role.to_string());
+        let mut cur = Some(role.clone());
         let mut seen = BTreeSet::new();
         while let Some(r) = cur {
             if !seen.insert(r.clone()) {
                 return Err(AccessError::Cycle(self.role_name(&r)));
             }
-            if let Some(b) = catalog::builtin_role(&r) {
+            if let Some(b) = r.builtin() {
                 out.extend(b.privileges());
                 cur = None;
-            } else if let Some(c) = self.custom_roles.get(&r) {
+            } else if let Some(c) = self.custom_role(&r) {
                 out.extend(c.privileges.iter().copied());
                 cur = c.parent.clone();
             } else {
-                return Err(AccessError::UnknownRole(r));
+                return Err(AccessError::UnknownRole(r.to_string()));
             }
         }
         Ok(out)
@@ -185,10 +202,10 @@ impl AccountModel {
     /// Returns the parent's reference and the role's own privilege keys.
     pub fn validate_custom_role(
         &self,
-        id: Option<&str>,
+        id: Option<&RoleId>,
         parent: Option<&str>,
         privileges: &[String],
-    ) -> Result<(Option<String>, BTreeSet<&'static str>), AccessError> {
+    ) -> Result<(Option<RoleRef>, BTreeSet<&'static str>), AccessError> {
         if !self.advanced_user_security {
             return Err(AccessError::AdvancedUserSecurityRequired(
                 "Custom roles".into(),
@@ -200,7 +217,7 @@ impl AccountModel {
                 let r = self
                     .find_role(p)
                     .ok_or_else(|| AccessError::UnknownRole(p.to_string()))?;
-                if let Some(b) = catalog::builtin_role(&r) {
+                if let Some(b) = r.builtin() {
                     if !b.extendable {
                         return Err(AccessError::NotExtendable(b.name.into()));
                     }
@@ -212,10 +229,10 @@ impl AccountModel {
                 if let Some(me) = id {
                     let mut cur = Some(r.clone());
                     while let Some(c) = cur {
-                        if c == me {
+                        if matches!(&c, RoleRef::Custom(cid) if cid == me) {
                             return Err(AccessError::Cycle(self.role_name(&r)));
                         }
-                        cur = self.custom_roles.get(&c).and_then(|x| x.parent.clone());
+                        cur = self.custom_role(&c).and_then(|x| x.parent.clone());
                     }
                 }
                 Some(r)
@@ -237,13 +254,13 @@ impl AccountModel {
     }
 
     /// Checks that a role may be held in this account at all.
-    pub fn check_assignable(&self, role: &str) -> Result<(), AccessError> {
-        if let Some(b) = catalog::builtin_role(role) {
+    pub fn check_assignable(&self, role: &RoleRef) -> Result<(), AccessError> {
+        if let Some(b) = role.builtin() {
             if b.requires_advanced_user_security && !self.advanced_user_security {
                 return Err(AccessError::AdvancedUserSecurityRequired(b.name.into()));
             }
             Ok(())
-        } else if self.custom_roles.contains_key(role) {
+        } else if self.custom_role(role).is_some() {
             Ok(())
         } else {
             Err(AccessError::UnknownRole(role.to_string()))
@@ -252,7 +269,7 @@ impl AccountModel {
 
     fn reach(
         &self,
-        role: &str,
+        role: &RoleRef,
         privs: &BTreeSet<&'static str>,
         narrow: Option<&BTreeSet<String>>,
     ) -> BTreeSet<String> {
@@ -268,7 +285,7 @@ impl AccountModel {
     /// Resolves grants into held roles with provenance. Grants naming roles
     /// that no longer exist are skipped: roles are computed, never copied.
     pub fn resolve(&self, grants: &[Grant]) -> Access {
-        let mut by_role: BTreeMap<String, HeldRole> = BTreeMap::new();
+        let mut by_role: BTreeMap<RoleRef, HeldRole> = BTreeMap::new();
         for g in grants {
             let Ok(privs) = self.effective_privileges(&g.role) else {
                 continue;
@@ -277,7 +294,7 @@ impl AccountModel {
             let held = by_role.entry(g.role.clone()).or_insert_with(|| HeldRole {
                 role: g.role.clone(),
                 name: self.role_name(&g.role),
-                builtin: catalog::builtin_role(&g.role).is_some(),
+                builtin: g.role.builtin().is_some(),
                 via: vec![],
                 privileges: privs,
                 environments: BTreeSet::new(),
@@ -427,7 +444,7 @@ impl Access {
         self.roles.iter().any(|r| r.privileges.contains(privilege))
     }
     pub fn holds_builtin_admin(&self) -> bool {
-        self.roles.iter().any(|r| r.role == ADMINISTRATOR)
+        self.roles.iter().any(|r| r.role.is_administrator())
     }
     pub fn environments(&self) -> BTreeSet<String> {
         self.roles
@@ -479,8 +496,8 @@ impl Access {
 }
 
 /// A group mapping may never hand out the built-in Administrator role.
-pub fn check_mappable(role: &str) -> Result<(), AccessError> {
-    if role == ADMINISTRATOR {
+pub fn check_mappable(role: &RoleRef) -> Result<(), AccessError> {
+    if role.is_administrator() {
         Err(AccessError::AdministratorMapping)
     } else {
         Ok(())

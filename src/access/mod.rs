@@ -5,7 +5,9 @@
 //! provenance, decides "may U do P in E", and checks who may assign what.
 
 mod engine;
+mod role_ref;
 #[cfg(test)]
 mod seed_003_tests;
 
 pub use engine::*;
+pub use role_ref::{RoleId, RoleRef};

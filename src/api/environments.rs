@@ -82,7 +82,8 @@ fn check(actor: &Actor, b: &EnvironmentBody) -> Result<(String, Vec<String>), Ap
             "classification must be \"test\" or \"production\", not {class:?}"
         )));
     }
-    let roles: Vec<String> = super::role_refs(&actor.account.model, &b.roles)?;
+    let roles: Vec<crate::access::RoleRef> = super::role_refs(&actor.account.model, &b.roles)?;
+    let roles = roles.iter().map(ToString::to_string).collect();
     Ok((class, roles))
 }
 

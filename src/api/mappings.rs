@@ -140,7 +140,7 @@ fn checked_mapping(
         account_id: account_id.to_string(),
         match_kind: kind,
         match_value: value,
-        roles,
+        roles: roles.iter().map(ToString::to_string).collect(),
         environments,
     })
 }
@@ -200,7 +200,8 @@ pub async fn delete(
         async |txn| {
             actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
             for r in roles {
-                if let Ok(p) = actor.account.model.effective_privileges(&r.role_ref) {
+                let role = crate::access::RoleRef::from_stored(&r.role_ref);
+                if let Ok(p) = actor.account.model.effective_privileges(&role) {
                     actor.access.may_assign(&p)?;
                 }
             }

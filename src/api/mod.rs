@@ -112,7 +112,7 @@ pub(crate) async fn audited<T>(
 }
 
 /// Role references for role names or ids; an unknown one is a 400 naming it.
-pub(crate) fn role_refs<B: FromIterator<String>>(
+pub(crate) fn role_refs<B: FromIterator<crate::access::RoleRef>>(
     model: &crate::access::AccountModel,
     names: &[String],
 ) -> Result<B, ApiError> {

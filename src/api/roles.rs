@@ -1,7 +1,7 @@
 //! Custom roles CRUD; built-in roles are listed and read-only.
 
 use super::{audited, auth::Actor, error::ApiError};
-use crate::access::AccountModel;
+use crate::access::{AccountModel, RoleId, RoleRef};
 use crate::catalog::{self, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
 use crate::state::State;
 use crate::store::custom_roles;
@@ -24,16 +24,16 @@ pub struct RoleView {
 
 pub(crate) fn view(
     model: &AccountModel,
-    id: &str,
+    role: &RoleRef,
     description: Option<String>,
 ) -> Option<RoleView> {
     let effective: Vec<String> = model
-        .effective_privileges(id)
+        .effective_privileges(role)
         .ok()?
         .into_iter()
         .map(String::from)
         .collect();
-    if let Some(b) = catalog::builtin_role(id) {
+    if let Some(b) = role.builtin() {
         return Some(RoleView {
             id: b.key.into(),
             name: b.name.into(),
@@ -44,12 +44,12 @@ pub(crate) fn view(
             effective_privileges: effective,
         });
     }
-    let r = model.custom_roles.get(id)?;
+    let r = model.custom_role(role)?;
     Some(RoleView {
-        id: r.id.clone(),
+        id: r.id.as_str().to_string(),
         name: r.name.clone(),
         builtin: false,
-        inherits: r.parent.clone(),
+        inherits: r.parent.as_ref().map(ToString::to_string),
         description,
         privileges: r.privileges.iter().map(|s| s.to_string()).collect(),
         effective_privileges: effective,
@@ -65,17 +65,14 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let model = &actor.account.model;
     let desc = crate::store::custom_roles::descriptions(&state.db, actor.account_id()).await?;
-    let ids = catalog::BUILTIN_ROLES
-        .iter()
-        .map(|b| b.key.to_string())
-        .chain(model.custom_roles.keys().cloned());
-    let out: Vec<RoleView> = ids
-        .filter_map(|id| view(model, &id, desc.get(&id).cloned().flatten()))
+    let out: Vec<RoleView> = model
+        .all_roles()
+        .filter_map(|r| view(model, &r, desc.get(r.as_str()).cloned().flatten()))
         .collect();
     Ok(HttpResponse::Ok().json(out))
 }
 
-fn find(actor: &Actor, role: &str) -> Result<String, ApiError> {
+fn find(actor: &Actor, role: &str) -> Result<RoleRef, ApiError> {
     actor
         .account
         .model
@@ -94,7 +91,7 @@ pub async fn get(
     let r = find(&actor, &role)?;
     let desc = crate::store::custom_roles::descriptions(&state.db, &id)
         .await?
-        .remove(&r)
+        .remove(r.as_str())
         .flatten();
     Ok(HttpResponse::Ok().json(view(&actor.account.model, &r, desc)))
 }
@@ -112,9 +109,9 @@ pub struct RoleBody {
 /// Validates a definition and checks the actor may create it; returns (parent, own privileges).
 fn check(
     actor: &Actor,
-    id: Option<&str>,
+    id: Option<&RoleId>,
     b: &RoleBody,
-) -> Result<(Option<String>, BTreeSet<&'static str>), ApiError> {
+) -> Result<(Option<RoleRef>, BTreeSet<&'static str>), ApiError> {
     actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
     let name = b.name.trim();
     if name.is_empty() || name.len() > 200 {
@@ -141,24 +138,24 @@ fn check(
 async fn save(
     txn: &DatabaseTransaction,
     account_id: &str,
-    id: &str,
+    id: &RoleId,
     b: &RoleBody,
-    parent: Option<String>,
+    parent: Option<RoleRef>,
     own: &BTreeSet<&'static str>,
     is_new: bool,
 ) -> Result<(), ApiError> {
     let row = custom_roles::RoleRow {
-        id,
+        id: id.as_str(),
         account_id,
         name: &b.name,
-        inherits: parent,
+        inherits: parent.map(|p| p.to_string()),
         description: b.description.clone(),
         privileges: own,
     };
     Ok(custom_roles::save(txn, row, is_new).await?)
 }
 
-async fn reloaded(state: &State, account_id: &str, id: &str) -> Result<HttpResponse, ApiError> {
+async fn reloaded(state: &State, account_id: &str, id: &RoleId) -> Result<HttpResponse, ApiError> {
     state.resolver.invalidate(account_id);
     let acct = state
         .resolver
@@ -167,9 +164,10 @@ async fn reloaded(state: &State, account_id: &str, id: &str) -> Result<HttpRespo
         .ok_or_else(|| ApiError::NotFound("account".into()))?;
     let desc = crate::store::custom_roles::descriptions(&state.db, account_id)
         .await?
-        .remove(id)
+        .remove(id.as_str())
         .flatten();
-    Ok(HttpResponse::Ok().json(view(&acct.model, id, desc)))
+    let role = RoleRef::Custom(id.clone());
+    Ok(HttpResponse::Ok().json(view(&acct.model, &role, desc)))
 }
 
 #[utoipa::path(request_body = RoleBody, responses((status = 201, body = RoleView), (status = 400), (status = 403), (status = 409)), tag = "roles")]
@@ -181,13 +179,20 @@ pub async fn create(
     body: web::Json<RoleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let id = new_id();
+    let id = RoleId(new_id());
     let details =
         serde_json::json!({"name": b.name, "inherits": b.inherits, "privileges": b.privileges});
-    audited(&state, &actor, "role.create", &id, details, async |txn| {
-        let (parent, own) = check(&actor, None, &b)?;
-        save(txn, actor.account_id(), &id, &b, parent, &own, true).await
-    })
+    audited(
+        &state,
+        &actor,
+        "role.create",
+        id.as_str(),
+        details,
+        async |txn| {
+            let (parent, own) = check(&actor, None, &b)?;
+            save(txn, actor.account_id(), &id, &b, parent, &own, true).await
+        },
+    )
     .await?;
     let mut res = reloaded(&state, actor.account_id(), &id).await?;
     *res.status_mut() = actix_web::http::StatusCode::CREATED;
@@ -207,22 +212,31 @@ pub async fn update(
     let rid = find(&actor, &role)?;
     let details =
         serde_json::json!({"name": b.name, "inherits": b.inherits, "privileges": b.privileges});
-    audited(&state, &actor, "role.update", &rid, details, async |txn| {
-        if catalog::builtin_role(&rid).is_some() {
-            return Err(ApiError::Conflict(format!(
-                "built-in role {} is read-only",
-                actor.account.model.role_name(&rid)
-            )));
-        }
-        // Editing needs the right to hand out the role as it is now, too.
-        actor
-            .access
-            .may_assign(&actor.account.model.effective_privileges(&rid)?)?;
-        let (parent, own) = check(&actor, Some(&rid), &b)?;
-        save(txn, &acct, &rid, &b, parent, &own, false).await
-    })
+    let target = rid.to_string();
+    let own_id = audited(
+        &state,
+        &actor,
+        "role.update",
+        &target,
+        details,
+        async |txn| {
+            let RoleRef::Custom(own_id) = &rid else {
+                return Err(ApiError::Conflict(format!(
+                    "built-in role {} is read-only",
+                    actor.account.model.role_name(&rid)
+                )));
+            };
+            // Editing needs the right to hand out the role as it is now, too.
+            actor
+                .access
+                .may_assign(&actor.account.model.effective_privileges(&rid)?)?;
+            let (parent, own) = check(&actor, Some(own_id), &b)?;
+            save(txn, &acct, own_id, &b, parent, &own, false).await?;
+            Ok(own_id.clone())
+        },
+    )
     .await?;
-    reloaded(&state, &acct, &rid).await
+    reloaded(&state, &acct, &own_id).await
 }
 
 #[utoipa::path(responses((status = 204), (status = 409)), tag = "roles")]
@@ -234,20 +248,21 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let (_acct, role) = path.into_inner();
     let rid = find(&actor, &role)?;
+    let target = rid.to_string();
     audited(
         &state,
         &actor,
         "role.delete",
-        &rid,
+        &target,
         serde_json::json!({"name": actor.account.model.role_name(&rid)}),
         async |txn| {
             let model = &actor.account.model;
-            if catalog::builtin_role(&rid).is_some() {
+            let RoleRef::Custom(own_id) = &rid else {
                 return Err(ApiError::Conflict(format!(
                     "built-in role {} is read-only",
                     model.role_name(&rid)
                 )));
-            }
+            };
             actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
             actor
                 .access
@@ -255,14 +270,14 @@ pub async fn delete(
             if let Some(child) = model
                 .custom_roles
                 .values()
-                .find(|r| r.parent.as_deref() == Some(rid.as_str()))
+                .find(|r| r.parent.as_ref() == Some(&rid))
             {
                 return Err(ApiError::Conflict(format!(
                     "role {} inherits it; change or delete that role first",
                     child.name
                 )));
             }
-            custom_roles::delete(txn, &rid).await?;
+            custom_roles::delete(txn, own_id.as_str()).await?;
             Ok(())
         },
     )

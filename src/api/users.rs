@@ -1,7 +1,8 @@
 //! Direct role assignments and the access explanation of a user.
 
 use super::{audited, auth::Actor, error::ApiError};
-use crate::catalog::{ADMINISTRATOR, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
+use crate::access::RoleRef;
+use crate::catalog::{USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
 use crate::state::State;
 use crate::store::users::User;
 use actix_web::{get, put, web, HttpResponse};
@@ -85,8 +86,12 @@ pub async fn put_roles(
         async |txn| {
             actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
             let model = &actor.account.model;
-            let wanted: BTreeSet<String> = super::role_refs(model, &b.roles)?;
-            let current: BTreeSet<String> = direct_roles(txn, &u.id).await?.into_iter().collect();
+            let wanted: BTreeSet<RoleRef> = super::role_refs(model, &b.roles)?;
+            let current: BTreeSet<RoleRef> = direct_roles(txn, &u.id)
+                .await?
+                .iter()
+                .map(|r| RoleRef::from_stored(r))
+                .collect();
             for r in wanted.symmetric_difference(&current) {
                 if wanted.contains(r) {
                     model.check_assignable(r)?;
@@ -95,13 +100,14 @@ pub async fn put_roles(
                     actor.access.may_assign(&p)?;
                 }
             }
-            let roles: Vec<String> = wanted.iter().cloned().collect();
+            let roles: Vec<String> = wanted.iter().map(ToString::to_string).collect();
             crate::store::scim::set_user_roles(txn, &u.id, &roles).await?;
             // Built-in administrators never hold an SSO session.
-            if wanted.contains(ADMINISTRATOR) && !current.contains(ADMINISTRATOR) {
+            let admin = RoleRef::ADMINISTRATOR;
+            if wanted.contains(&admin) && !current.contains(&admin) {
                 crate::store::sessions::revoke_sso(txn, &u.id).await?;
             }
-            Ok(wanted.into_iter().collect::<Vec<_>>())
+            Ok(roles)
         },
     )
     .await?;

@@ -122,12 +122,8 @@ async fn assignable_roles(ctx: &ScimCtx) -> Result<Vec<String>, ScimError> {
         .await?
         .ok_or_else(ScimError::internal)?;
     let m = &acct.model;
-    let ids = crate::catalog::BUILTIN_ROLES
-        .iter()
-        .map(|b| b.key.to_string())
-        .chain(m.custom_roles.keys().cloned());
-    Ok(ids
-        .filter(|r| r != crate::catalog::ADMINISTRATOR && m.check_assignable(r).is_ok())
+    Ok(m.all_roles()
+        .filter(|r| !r.is_administrator() && m.check_assignable(r).is_ok())
         .map(|r| m.role_name(&r))
         .collect())
 }

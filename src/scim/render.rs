@@ -5,6 +5,7 @@ use super::error::ScimError;
 use super::query::Projection;
 use super::resource::{group_json, user_json};
 use super::ScimCtx;
+use crate::access::RoleRef;
 use crate::store::scim as db;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -22,7 +23,7 @@ async fn role_names(ctx: &ScimCtx, refs: &[String]) -> Result<Vec<(String, Strin
         .ok_or_else(ScimError::internal)?;
     Ok(refs
         .iter()
-        .map(|r| (r.clone(), acct.model.role_name(r)))
+        .map(|r| (r.clone(), acct.model.role_name(&RoleRef::from_stored(r))))
         .collect())
 }
 

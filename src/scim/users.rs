@@ -5,7 +5,7 @@ use super::handlers::Resource;
 use super::query::Projection;
 use super::resource::{user_input, UserInput};
 use super::{check_if_match, schema::ResourceKind, ScimCtx};
-use crate::catalog::ADMINISTRATOR;
+use crate::access::RoleRef;
 use crate::store::{new_id, scim as db, write_txn};
 use serde_json::{json, Value};
 
@@ -73,6 +73,7 @@ async fn resolve_roles(
     values: &[String],
     held: &[String],
 ) -> Result<Vec<String>, ScimError> {
+    let held: Vec<RoleRef> = held.iter().map(|r| RoleRef::from_stored(r)).collect();
     let acct = ctx
         .state
         .resolver
@@ -91,7 +92,7 @@ async fn resolve_roles(
             }
             continue;
         }
-        if r == ADMINISTRATOR {
+        if r.is_administrator() {
             return Err(ScimError::invalid_value("the built-in Administrator role cannot be assigned through SCIM: administrators sign in locally"));
         }
         acct.model
@@ -101,7 +102,7 @@ async fn resolve_roles(
             out.push(r);
         }
     }
-    Ok(out)
+    Ok(out.iter().map(ToString::to_string).collect())
 }
 
 fn refuse_local(u: &db::User) -> Result<(), ScimError> {

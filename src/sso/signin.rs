@@ -4,7 +4,6 @@
 use super::client::VerifiedLogin;
 use super::error::SsoError;
 use super::pages::local_form;
-use crate::catalog::ADMINISTRATOR;
 use crate::secrets;
 use crate::state::State;
 use crate::store::audit::{self, Event};
@@ -61,7 +60,7 @@ async fn holds_builtin_admin(
     user_id: &str,
 ) -> Result<bool, crate::store::StoreError> {
     let grants = model::user_grants(&state.db, account_id, user_id, None).await?;
-    Ok(grants.iter().any(|g| g.role == ADMINISTRATOR))
+    Ok(grants.iter().any(|g| g.role.is_administrator()))
 }
 
 /// `local@domain`, nothing else: an ID token's `email` is free text at some IdPs.

@@ -1,7 +1,7 @@
 //! Builds the access engine's inputs (account model, a user's grants) from the database.
 
 use super::entities::*;
-use crate::access::{AccountModel, CustomRole, Environment, Grant, Scoping, Via};
+use crate::access::{AccountModel, CustomRole, Environment, Grant, RoleId, RoleRef, Scoping, Via};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -31,15 +31,15 @@ pub async fn account_model<C: ConnectionTrait>(
             .all(db)
             .await?
     };
-    let mut custom_roles: BTreeMap<String, CustomRole> = roles
+    let mut custom_roles: BTreeMap<RoleId, CustomRole> = roles
         .into_iter()
         .map(|r| {
             (
-                r.id.clone(),
+                RoleId(r.id.clone()),
                 CustomRole {
-                    id: r.id,
+                    id: RoleId(r.id),
                     name: r.name,
-                    parent: r.inherits,
+                    parent: r.inherits.as_deref().map(RoleRef::from_stored),
                     privileges: BTreeSet::new(),
                 },
             )
@@ -47,7 +47,7 @@ pub async fn account_model<C: ConnectionTrait>(
         .collect();
     for p in privs {
         if let (Some(role), Some(def)) = (
-            custom_roles.get_mut(&p.role_id),
+            custom_roles.get_mut(&RoleId(p.role_id)),
             crate::catalog::privilege(&p.privilege),
         ) {
             role.privileges.insert(def.key);
@@ -76,7 +76,7 @@ pub async fn account_model<C: ConnectionTrait>(
         .collect();
     for er in env_roles {
         if let Some(e) = environments.iter_mut().find(|e| e.id == er.environment_id) {
-            e.roles.insert(er.role_ref);
+            e.roles.insert(RoleRef::from_stored(&er.role_ref));
         }
     }
     Ok(AccountModel {
@@ -208,7 +208,7 @@ fn mapping_grants(
                     })?),
                 };
                 out.push(Grant {
-                    role: r.role_ref.clone(),
+                    role: RoleRef::from_stored(&r.role_ref),
                     via: via.clone(),
                     environments,
                 });
@@ -270,7 +270,7 @@ pub async fn user_grants<C: ConnectionTrait>(
         .await?
         .into_iter()
         .map(|r| Grant {
-            role: r.role_ref,
+            role: RoleRef::from_stored(&r.role_ref),
             via: Via::Direct,
             environments: None,
         })
