@@ -171,17 +171,9 @@ enum ApiKeyCmd {
         expires_in_days: Option<u32>,
     },
     /// The account's keys (never their secrets).
-    List {
-        #[arg(long)]
-        account: String,
-    },
+    List(AccountArg),
     /// Stop a key working at once.
-    Revoke {
-        #[arg(long)]
-        account: String,
-        #[arg(long)]
-        id: String,
-    },
+    Revoke(RevokeArgs),
 }
 
 #[derive(Subcommand)]
@@ -192,16 +184,24 @@ enum ScimTokenCmd {
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
-    List {
-        #[arg(long)]
-        account: String,
-    },
-    Revoke {
-        #[arg(long)]
-        account: String,
-        #[arg(long)]
-        id: String,
-    },
+    List(AccountArg),
+    Revoke(RevokeArgs),
+}
+
+/// `--account A`.
+#[derive(clap::Args)]
+struct AccountArg {
+    #[arg(long)]
+    account: String,
+}
+
+/// `--account A --id I`: a credential to revoke.
+#[derive(clap::Args)]
+struct RevokeArgs {
+    #[arg(long)]
+    account: String,
+    #[arg(long)]
+    id: String,
 }
 
 fn init_logging(s: &Settings) {
@@ -397,12 +397,7 @@ async fn sso_set(settings: &Settings, j: bool, cmd: SsoCmd) -> Result<()> {
     };
     let sealer = idbridge::secrets::Sealer::new(settings.sealing_key())?;
     let txn = store::write_txn(&db).await?;
-    let saved = idbridge::sso::settings::put(&txn, &sealer, &account, input)
-        .await
-        .map_err(|e| match e {
-            Ok(db) => db.to_string(),
-            Err(msg) => msg,
-        })?;
+    let saved = idbridge::sso::settings::put(&txn, &sealer, &account, input).await?;
     store::changes::record(&txn, Some(&account), store::changes::Change::Account).await?;
     audit::record(
         &txn,
@@ -483,7 +478,7 @@ async fn scim_token(settings: &Settings, j: bool, cmd: ScimTokenCmd) -> Result<(
                 format!("SCIM token {}:\n{token}", t.id),
             );
         }
-        ScimTokenCmd::List { account } => {
+        ScimTokenCmd::List(AccountArg { account }) => {
             let list: Vec<credentials::TokenView> = credentials::list_scim_tokens(&db, &account)
                 .await?
                 .iter()
@@ -508,7 +503,7 @@ async fn scim_token(settings: &Settings, j: bool, cmd: ScimTokenCmd) -> Result<(
                 .join("\n");
             emit(j, json!({"tokens": list}), text);
         }
-        ScimTokenCmd::Revoke { account, id } => {
+        ScimTokenCmd::Revoke(RevokeArgs { account, id }) => {
             if !credentials::revoke_scim_token(&db, &account, &id).await? {
                 return Err(format!("no live SCIM token {id} in account {account}").into());
             }
@@ -571,7 +566,7 @@ async fn api_key(settings: &Settings, j: bool, cmd: ApiKeyCmd) -> Result<()> {
                 format!("API key {} for {}:\n{key}", k.id, u.user_name),
             );
         }
-        ApiKeyCmd::List { account } => {
+        ApiKeyCmd::List(AccountArg { account }) => {
             let keys = credentials::list_api_keys(&db, &account, None).await?;
             let views: Vec<credentials::ApiKeyView> = keys.iter().map(Into::into).collect();
             let text = views
@@ -590,7 +585,7 @@ async fn api_key(settings: &Settings, j: bool, cmd: ApiKeyCmd) -> Result<()> {
                 .join("\n");
             emit(j, json!({"api_keys": views}), text);
         }
-        ApiKeyCmd::Revoke { account, id } => {
+        ApiKeyCmd::Revoke(RevokeArgs { account, id }) => {
             let txn = store::write_txn(&db).await?;
             if !credentials::revoke_api_key(&txn, &account, &id, None).await? {
                 return Err(format!("no live API key {id} in account {account}").into());

@@ -283,7 +283,9 @@ fn limited_user_management() {
     let cp_admin = m.resolve(&direct(&["API_CONTROL_PLANE_ADMINISTRATOR", "Dev"]));
     let dev = m.effective_privileges(&"Dev".into()).unwrap();
     assert_eq!(cp_admin.may_assign(&dev), Ok(()));
-    let release = m.effective_privileges(&"Release_Management".into()).unwrap();
+    let release = m
+        .effective_privileges(&"Release_Management".into())
+        .unwrap();
     match cp_admin.may_assign(&release) {
         Err(AccessError::Forbidden { missing }) => {
             assert!(missing.contains(&"View Audit Logs".to_string()))

@@ -4,6 +4,7 @@ use super::{audited, auth::Actor, error::ApiError};
 use crate::catalog::ENVIRONMENT_MANAGEMENT;
 use crate::state::State;
 use crate::store::environments;
+use crate::store::kinds::Classification;
 use crate::store::new_id;
 use actix_web::{delete, get, post, put, web, HttpResponse};
 use sea_orm::DatabaseTransaction;
@@ -24,7 +25,7 @@ async fn load(state: &State, account_id: &str) -> Result<Vec<EnvironmentView>, A
         .map(|e| EnvironmentView {
             id: e.id,
             name: e.name,
-            classification: e.classification,
+            classification: e.classification.to_string(),
             roles: e.roles,
         })
         .collect())
@@ -69,19 +70,21 @@ pub struct EnvironmentBody {
     roles: Vec<String>,
 }
 
-fn check(actor: &Actor, b: &EnvironmentBody) -> Result<(String, Vec<String>), ApiError> {
+fn check(actor: &Actor, b: &EnvironmentBody) -> Result<(Classification, Vec<String>), ApiError> {
     actor.require(ENVIRONMENT_MANAGEMENT)?;
     if b.name.trim().is_empty() || b.name.len() > 200 {
         return Err(ApiError::BadRequest(
             "environment name must be 1 to 200 characters".into(),
         ));
     }
-    let class = b.classification.clone().unwrap_or_else(|| "test".into());
-    if class != "test" && class != "production" {
-        return Err(ApiError::BadRequest(format!(
-            "classification must be \"test\" or \"production\", not {class:?}"
-        )));
-    }
+    let class = match &b.classification {
+        None => Classification::Test,
+        Some(c) => Classification::parse(c).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "classification must be \"test\" or \"production\", not {c:?}"
+            ))
+        })?,
+    };
     let roles: Vec<crate::access::RoleRef> = super::role_refs(&actor.account.model, &b.roles)?;
     let roles = roles.iter().map(ToString::to_string).collect();
     Ok((class, roles))
@@ -92,7 +95,7 @@ async fn save(
     account_id: &str,
     id: &str,
     b: &EnvironmentBody,
-    class: String,
+    class: Classification,
     roles: &[String],
     is_new: bool,
 ) -> Result<(), ApiError> {

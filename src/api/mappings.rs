@@ -4,6 +4,7 @@ use super::{audited, auth::Actor, error::ApiError};
 use crate::access::check_mappable;
 use crate::catalog::{USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
 use crate::state::State;
+use crate::store::kinds::MatchKind;
 use crate::store::mappings;
 use crate::store::new_id;
 use actix_web::{delete, get, post, web, HttpResponse};
@@ -39,18 +40,18 @@ pub struct MappingView {
 
 fn view(m: &mappings::Mapping, roles: &[mappings::MappingRole]) -> MappingView {
     let v = Some(m.match_value.clone());
-    let group = match m.match_kind.as_str() {
-        "displayName" => GroupRef {
+    let group = match m.match_kind {
+        MatchKind::DisplayName => GroupRef {
             display_name: v,
             external_id: None,
             id: None,
         },
-        "externalId" => GroupRef {
+        MatchKind::ExternalId => GroupRef {
             display_name: None,
             external_id: v,
             id: None,
         },
-        _ => GroupRef {
+        MatchKind::Id => GroupRef {
             display_name: None,
             external_id: None,
             id: v,
@@ -90,9 +91,9 @@ fn checked_mapping(
     actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
     let model = &actor.account.model;
     let (kind, value) = match (&b.group.display_name, &b.group.external_id, &b.group.id) {
-        (Some(v), None, None) => ("displayName", v.clone()),
-        (None, Some(v), None) => ("externalId", v.clone()),
-        (None, None, Some(v)) => ("id", v.clone()),
+        (Some(v), None, None) => (MatchKind::DisplayName, v.clone()),
+        (None, Some(v), None) => (MatchKind::ExternalId, v.clone()),
+        (None, None, Some(v)) => (MatchKind::Id, v.clone()),
         _ => {
             return Err(ApiError::BadRequest(
                 "group must name exactly one of displayName, externalId or id".into(),

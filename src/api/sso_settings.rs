@@ -42,8 +42,8 @@ pub async fn put(
             settings::put(txn, &state.sealer, &path, input)
                 .await
                 .map_err(|e| match e {
-                    Ok(db) => ApiError::from(db),
-                    Err(msg) => ApiError::BadRequest(msg),
+                    settings::SsoSettingsError::Database(db) => ApiError::from(db),
+                    settings::SsoSettingsError::Invalid(msg) => ApiError::BadRequest(msg),
                 })
         },
     )

@@ -115,12 +115,7 @@ fn schema_with_meta(ctx: &ScimCtx, mut s: Value) -> Value {
 /// Roles the account accepts through SCIM: every role but the built-in
 /// Administrator, minus those its edition does not allow.
 async fn assignable_roles(ctx: &ScimCtx) -> Result<Vec<String>, ScimError> {
-    let acct = ctx
-        .state
-        .resolver
-        .account(&ctx.state.db, &ctx.account_id)
-        .await?
-        .ok_or_else(ScimError::internal)?;
+    let acct = ctx.account().await?;
     let m = &acct.model;
     Ok(m.all_roles()
         .filter(|r| !r.is_administrator() && m.check_assignable(r).is_ok())

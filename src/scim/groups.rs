@@ -33,8 +33,31 @@ impl Resource for Groups {
         Ok((version, projection.apply(v)))
     }
 
+    /// Creates a group; returns its id.
     async fn create(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
-        create_group(ctx, body).await
+        let input = group_input(body)?;
+        let id = new_id();
+        let txn = write_txn(&ctx.state.db).await?;
+        unique_name(ctx, &txn, &input.display_name, None).await?;
+        let (members, ignored) =
+            known_members(ctx, &txn, &input.members.clone().unwrap_or_default()).await?;
+        let fields = db::GroupFields {
+            display_name: &input.display_name,
+            external_id: input.external_id.clone(),
+            attributes: &input.attributes,
+        };
+        db::insert_group(&txn, &id, &ctx.account_id, fields).await?;
+        db::add_members(&txn, &id, &members).await?;
+        ctx.audit(
+            &txn,
+            "scim.group.create",
+            &id,
+            json!({"displayName": input.display_name, "members_added": members.len(), "ignored_members": ignored}),
+        )
+        .await?;
+        txn.commit().await?;
+        ctx.changed();
+        Ok(id)
     }
 
     async fn replace(
@@ -43,7 +66,14 @@ impl Resource for Groups {
         body: Value,
         version: Option<String>,
     ) -> Result<(), ScimError> {
-        replace_group(ctx, id, body, version).await
+        let input = group_input(body)?;
+        let (txn, current, before) = lock(ctx, id, version).await?;
+        // A PUT without members replaces them with none (RFC 7644 §3.5.1).
+        let input = GroupInput {
+            members: Some(input.members.clone().unwrap_or_default()),
+            ..input
+        };
+        store(ctx, txn, &current, input, &before, "scim.group.replace").await
     }
 
     async fn patch(
@@ -52,11 +82,31 @@ impl Resource for Groups {
         body: Value,
         version: Option<String>,
     ) -> Result<(), ScimError> {
-        patch_group(ctx, id, body, version).await
+        let ops = super::patch_operations(&body)?;
+        let (txn, current, before) = lock(ctx, id, version).await?;
+        let members: Vec<String> = before.iter().cloned().collect();
+        let mut v = group_json(&ctx.base(), &current, Some(&members));
+        super::patch::apply_patch(&mut v, ResourceKind::Group, &ops).map_err(super::patch_error)?;
+        let mut input = group_input(v)?;
+        input.members = Some(input.members.unwrap_or_default());
+        store(ctx, txn, &current, input, &before, "scim.group.patch").await
     }
 
     async fn delete(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError> {
-        delete_group(ctx, id, version).await
+        let g = find(ctx, id).await?;
+        check_if_match(version.as_deref(), &super::etag(g.version))?;
+        let txn = crate::store::write_txn(&ctx.state.db).await?;
+        db::delete_group(&txn, &g.id).await?;
+        ctx.audit(
+            &txn,
+            "scim.group.delete",
+            &g.id,
+            json!({"displayName": g.display_name}),
+        )
+        .await?;
+        txn.commit().await?;
+        ctx.changed();
+        Ok(())
     }
 }
 
@@ -97,33 +147,6 @@ async fn unique_name(
         )));
     }
     Ok(())
-}
-
-/// Creates a group; returns its id.
-async fn create_group(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
-    let input = group_input(body)?;
-    let id = new_id();
-    let txn = write_txn(&ctx.state.db).await?;
-    unique_name(ctx, &txn, &input.display_name, None).await?;
-    let (members, ignored) =
-        known_members(ctx, &txn, &input.members.clone().unwrap_or_default()).await?;
-    let fields = db::GroupFields {
-        display_name: &input.display_name,
-        external_id: input.external_id.clone(),
-        attributes: &input.attributes,
-    };
-    db::insert_group(&txn, &id, &ctx.account_id, fields).await?;
-    db::add_members(&txn, &id, &members).await?;
-    ctx.audit(
-        &txn,
-        "scim.group.create",
-        &id,
-        json!({"displayName": input.display_name, "members_added": members.len(), "ignored_members": ignored}),
-    )
-    .await?;
-    txn.commit().await?;
-    ctx.changed();
-    Ok(id)
 }
 
 /// Writes the group's own attributes and the membership difference.
@@ -181,53 +204,4 @@ async fn lock(
         .into_iter()
         .collect();
     Ok((txn, current, before))
-}
-
-async fn replace_group(
-    ctx: &ScimCtx,
-    id: &str,
-    body: Value,
-    version: Option<String>,
-) -> Result<(), ScimError> {
-    let input = group_input(body)?;
-    let (txn, current, before) = lock(ctx, id, version).await?;
-    // A PUT without members replaces them with none (RFC 7644 §3.5.1).
-    let input = GroupInput {
-        members: Some(input.members.clone().unwrap_or_default()),
-        ..input
-    };
-    store(ctx, txn, &current, input, &before, "scim.group.replace").await
-}
-
-async fn patch_group(
-    ctx: &ScimCtx,
-    id: &str,
-    body: Value,
-    version: Option<String>,
-) -> Result<(), ScimError> {
-    let ops = super::patch_operations(&body)?;
-    let (txn, current, before) = lock(ctx, id, version).await?;
-    let members: Vec<String> = before.iter().cloned().collect();
-    let mut v = group_json(&ctx.base(), &current, Some(&members));
-    super::patch::apply_patch(&mut v, ResourceKind::Group, &ops).map_err(super::patch_error)?;
-    let mut input = group_input(v)?;
-    input.members = Some(input.members.unwrap_or_default());
-    store(ctx, txn, &current, input, &before, "scim.group.patch").await
-}
-
-async fn delete_group(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError> {
-    let g = find(ctx, id).await?;
-    check_if_match(version.as_deref(), &super::etag(g.version))?;
-    let txn = crate::store::write_txn(&ctx.state.db).await?;
-    db::delete_group(&txn, &g.id).await?;
-    ctx.audit(
-        &txn,
-        "scim.group.delete",
-        &g.id,
-        json!({"displayName": g.display_name}),
-    )
-    .await?;
-    txn.commit().await?;
-    ctx.changed();
-    Ok(())
 }

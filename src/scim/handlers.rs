@@ -53,8 +53,20 @@ pub(super) fn routes<R: Resource>(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource(format!("{}/{{id}}", R::PATH))
             .route(web::get().to(get::<R>))
-            .route(web::put().to(replace::<R>))
-            .route(web::patch().to(patch::<R>))
+            .route(web::put().to(
+                |ctx: ScimCtx,
+                 req: HttpRequest,
+                 id: web::Path<String>,
+                 body: ScimBody,
+                 q: Query| { write::<R>(ctx, req, id, body, q, false) },
+            ))
+            .route(web::patch().to(
+                |ctx: ScimCtx,
+                 req: HttpRequest,
+                 id: web::Path<String>,
+                 body: ScimBody,
+                 q: Query| { write::<R>(ctx, req, id, body, q, true) },
+            ))
             .route(web::delete().to(delete::<R>)),
     );
 }
@@ -86,42 +98,44 @@ async fn get<R: Resource>(
     Ok(resource_response(StatusCode::OK, &v))
 }
 
+/// The written resource, read back under the request's projection.
+async fn written<R: Resource>(
+    ctx: &ScimCtx,
+    id: &str,
+    q: &Query,
+    status: StatusCode,
+) -> Result<HttpResponse, ScimError> {
+    let (_, v) = R::read(ctx, id, &Projection::from_query(q)?).await?;
+    Ok(resource_response(status, &v))
+}
+
 async fn create<R: Resource>(
     ctx: ScimCtx,
     body: ScimBody,
     q: Query,
 ) -> Result<HttpResponse, ScimError> {
-    let projection = Projection::from_query(&q)?;
+    Projection::from_query(&q)?;
     let id = R::create(&ctx, body.0).await?;
-    let (_, v) = R::read(&ctx, &id, &projection).await?;
-    Ok(resource_response(StatusCode::CREATED, &v))
+    written::<R>(&ctx, &id, &q, StatusCode::CREATED).await
 }
 
-async fn replace<R: Resource>(
+/// PUT (`patch` false) or PATCH. RFC 7644 allows 204 after a PATCH, but
+/// Entra and Okta expect the resource back.
+async fn write<R: Resource>(
     ctx: ScimCtx,
     req: HttpRequest,
     id: web::Path<String>,
     body: ScimBody,
     q: Query,
+    patch: bool,
 ) -> Result<HttpResponse, ScimError> {
-    let projection = Projection::from_query(&q)?;
-    R::replace(&ctx, &id, body.0, if_match(&req)).await?;
-    let (_, v) = R::read(&ctx, &id, &projection).await?;
-    Ok(resource_response(StatusCode::OK, &v))
-}
-
-async fn patch<R: Resource>(
-    ctx: ScimCtx,
-    req: HttpRequest,
-    id: web::Path<String>,
-    body: ScimBody,
-    q: Query,
-) -> Result<HttpResponse, ScimError> {
-    let projection = Projection::from_query(&q)?;
-    R::patch(&ctx, &id, body.0, if_match(&req)).await?;
-    // RFC 7644 allows 204 here, but Entra and Okta expect the resource back.
-    let (_, v) = R::read(&ctx, &id, &projection).await?;
-    Ok(resource_response(StatusCode::OK, &v))
+    Projection::from_query(&q)?;
+    if patch {
+        R::patch(&ctx, &id, body.0, if_match(&req)).await?;
+    } else {
+        R::replace(&ctx, &id, body.0, if_match(&req)).await?;
+    }
+    written::<R>(&ctx, &id, &q, StatusCode::OK).await
 }
 
 async fn delete<R: Resource>(

@@ -92,6 +92,17 @@ impl ScimCtx {
         Ok(())
     }
 
+    /// The token's account as the resolver has it (model included).
+    pub async fn account(
+        &self,
+    ) -> Result<std::sync::Arc<crate::resolver::CachedAccount>, ScimError> {
+        self.state
+            .resolver
+            .account(&self.state.db, &self.account_id)
+            .await?
+            .ok_or_else(ScimError::internal)
+    }
+
     /// After a commit: cached role resolutions of the account are stale.
     pub fn changed(&self) {
         self.state.resolver.invalidate_users(&self.account_id);

@@ -15,12 +15,7 @@ async fn role_names(ctx: &ScimCtx, refs: &[String]) -> Result<Vec<(String, Strin
     if refs.is_empty() {
         return Ok(vec![]);
     }
-    let acct = ctx
-        .state
-        .resolver
-        .account(&ctx.state.db, &ctx.account_id)
-        .await?
-        .ok_or_else(ScimError::internal)?;
+    let acct = ctx.account().await?;
     Ok(refs
         .iter()
         .map(|r| (r.clone(), acct.model.role_name(&RoleRef::from_stored(r))))

@@ -355,9 +355,9 @@ pub fn user_json(
     o.insert("id".into(), json!(u.id));
     o.insert("userName".into(), json!(u.user_name));
     // `active` is shown unless a client removed it (then only when false);
-    // local users always show it. Created users get it (see `create_user`),
+    // local users always show it. Created users get it (see `Users::create`),
     // so Okta's validator finds it on every user it lists.
-    if o.contains_key("active") || !u.active || u.origin == "local" {
+    if o.contains_key("active") || !u.active || u.origin == crate::store::kinds::Origin::Local {
         o.insert("active".into(), json!(u.active));
     }
     match &u.external_id {

@@ -27,7 +27,53 @@ impl Resource for Users {
     }
 
     async fn create(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
-        create_user(ctx, body).await
+        let mut input = user_input(body)?;
+        // A new user is active unless told otherwise, and says so.
+        crate::json::set(&mut input.attributes, "active", Value::Bool(input.active));
+        let roles = match &input.roles {
+            Some(r) => Some(resolve_roles(ctx, r, &[]).await?),
+            None => None,
+        };
+        let id = new_id();
+        let txn = write_txn(&ctx.state.db).await?;
+        if db::user_by_name(&txn, &ctx.account_id, &input.user_name)
+            .await?
+            .is_some()
+        {
+            return Err(ScimError::uniqueness(format!(
+                "userName {} is already taken",
+                input.user_name
+            )));
+        }
+        crate::store::users::insert(
+            &txn,
+            crate::store::users::NewUser {
+                id: id.clone(),
+                account_id: ctx.account_id.clone(),
+                user_name: input.user_name.clone(),
+                email: input.primary_email.clone(),
+                external_id: input.external_id.clone(),
+                display_name: input.display_name.clone(),
+                origin: crate::store::users::Origin::Idp,
+                active: input.active,
+                attributes: input.attributes.clone(),
+                credential: None,
+            },
+        )
+        .await?;
+        if let Some(r) = &roles {
+            db::set_user_roles(&txn, &id, r).await?;
+        }
+        ctx.audit(
+            &txn,
+            "scim.user.create",
+            &id,
+            json!({"userName": input.user_name, "active": input.active, "roles": roles}),
+        )
+        .await?;
+        txn.commit().await?;
+        ctx.changed();
+        Ok(id)
     }
 
     async fn replace(
@@ -36,7 +82,17 @@ impl Resource for Users {
         body: Value,
         version: Option<String>,
     ) -> Result<(), ScimError> {
-        replace_user(ctx, id, body, version).await
+        modify(ctx, id, version, "scim.user.replace", |current, _| {
+            let mut body = body.clone();
+            // Okta's wizard apps PUT without `active`: that must not suspend the user.
+            if let Value::Object(o) = &mut body {
+                if !o.keys().any(|k| k.eq_ignore_ascii_case("active")) {
+                    o.insert("active".into(), Value::Bool(current.active));
+                }
+            }
+            user_input(body)
+        })
+        .await
     }
 
     async fn patch(
@@ -45,16 +101,43 @@ impl Resource for Users {
         body: Value,
         version: Option<String>,
     ) -> Result<(), ScimError> {
-        patch_user(ctx, id, body, version).await
+        let ops = super::patch_operations(&body)?;
+        modify(ctx, id, version, "scim.user.patch", |_, mut v| {
+            let had_roles = v.get("roles").is_some();
+            super::patch::apply_patch(&mut v, ResourceKind::User, &ops)
+                .map_err(super::patch_error)?;
+            let mut input = user_input(v)?;
+            // Removing `roles` by PATCH removes the direct assignments.
+            if had_roles && input.roles.is_none() {
+                input.roles = Some(vec![]);
+            }
+            Ok(input)
+        })
+        .await
     }
 
     async fn delete(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError> {
-        delete_user(ctx, id, version).await
+        let (current, _) = one(ctx, id).await?;
+        refuse_local(&current)?;
+        check_if_match(version.as_deref(), &super::etag(current.version))?;
+        // Sessions, memberships and direct roles go with the row (foreign keys cascade).
+        let txn = write_txn(&ctx.state.db).await?;
+        db::delete_user(&txn, &current.id).await?;
+        ctx.audit(
+            &txn,
+            "scim.user.delete",
+            &current.id,
+            json!({"userName": current.user_name}),
+        )
+        .await?;
+        txn.commit().await?;
+        ctx.changed();
+        Ok(())
     }
 }
 
 async fn one(ctx: &ScimCtx, id: &str) -> Result<(db::User, Value), ScimError> {
-    let u = db::user(&ctx.state.db, &ctx.account_id, id)
+    let u = crate::store::model::user_by_id(&ctx.state.db, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
     let v = super::render::users(ctx, std::slice::from_ref(&u), &Projection::default())
@@ -74,12 +157,7 @@ async fn resolve_roles(
     held: &[String],
 ) -> Result<Vec<String>, ScimError> {
     let held: Vec<RoleRef> = held.iter().map(|r| RoleRef::from_stored(r)).collect();
-    let acct = ctx
-        .state
-        .resolver
-        .account(&ctx.state.db, &ctx.account_id)
-        .await?
-        .ok_or_else(ScimError::internal)?;
+    let acct = ctx.account().await?;
     let mut out = vec![];
     for v in values {
         let r = acct
@@ -106,62 +184,12 @@ async fn resolve_roles(
 }
 
 fn refuse_local(u: &db::User) -> Result<(), ScimError> {
-    if u.origin == "local" {
+    if u.origin == crate::store::kinds::Origin::Local {
         return Err(ScimError::mutability(
             "this is the account's break-glass user; it cannot be changed through SCIM",
         ));
     }
     Ok(())
-}
-
-async fn create_user(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
-    let mut input = user_input(body)?;
-    // A new user is active unless told otherwise, and says so.
-    crate::json::set(&mut input.attributes, "active", Value::Bool(input.active));
-    let roles = match &input.roles {
-        Some(r) => Some(resolve_roles(ctx, r, &[]).await?),
-        None => None,
-    };
-    let id = new_id();
-    let txn = write_txn(&ctx.state.db).await?;
-    if db::user_by_name(&txn, &ctx.account_id, &input.user_name)
-        .await?
-        .is_some()
-    {
-        return Err(ScimError::uniqueness(format!(
-            "userName {} is already taken",
-            input.user_name
-        )));
-    }
-    crate::store::users::insert(
-        &txn,
-        crate::store::users::NewUser {
-            id: id.clone(),
-            account_id: ctx.account_id.clone(),
-            user_name: input.user_name.clone(),
-            email: input.primary_email.clone(),
-            external_id: input.external_id.clone(),
-            display_name: input.display_name.clone(),
-            origin: crate::store::users::Origin::Idp,
-            active: input.active,
-            attributes: input.attributes.clone(),
-            credential: None,
-        },
-    )
-    .await?;
-    if let Some(r) = &roles {
-        db::set_user_roles(&txn, &id, r).await?;
-    }
-    ctx.audit(
-        &txn,
-        "scim.user.create",
-        &id,
-        json!({"userName": input.user_name, "active": input.active, "roles": roles}),
-    )
-    .await?;
-    txn.commit().await?;
-    ctx.changed();
-    Ok(id)
 }
 
 /// Stores a validated representation; false when another write changed the user first.
@@ -265,62 +293,4 @@ async fn modify(
         None,
         "the user kept changing during this write; retry",
     ))
-}
-
-async fn replace_user(
-    ctx: &ScimCtx,
-    id: &str,
-    body: Value,
-    version: Option<String>,
-) -> Result<(), ScimError> {
-    modify(ctx, id, version, "scim.user.replace", |current, _| {
-        let mut body = body.clone();
-        // Okta's wizard apps PUT without `active`: that must not suspend the user.
-        if let Value::Object(o) = &mut body {
-            if !o.keys().any(|k| k.eq_ignore_ascii_case("active")) {
-                o.insert("active".into(), Value::Bool(current.active));
-            }
-        }
-        user_input(body)
-    })
-    .await
-}
-
-async fn patch_user(
-    ctx: &ScimCtx,
-    id: &str,
-    body: Value,
-    version: Option<String>,
-) -> Result<(), ScimError> {
-    let ops = super::patch_operations(&body)?;
-    modify(ctx, id, version, "scim.user.patch", |_, mut v| {
-        let had_roles = v.get("roles").is_some();
-        super::patch::apply_patch(&mut v, ResourceKind::User, &ops).map_err(super::patch_error)?;
-        let mut input = user_input(v)?;
-        // Removing `roles` by PATCH removes the direct assignments.
-        if had_roles && input.roles.is_none() {
-            input.roles = Some(vec![]);
-        }
-        Ok(input)
-    })
-    .await
-}
-
-async fn delete_user(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError> {
-    let (current, _) = one(ctx, id).await?;
-    refuse_local(&current)?;
-    check_if_match(version.as_deref(), &super::etag(current.version))?;
-    // Sessions, memberships and direct roles go with the row (foreign keys cascade).
-    let txn = write_txn(&ctx.state.db).await?;
-    db::delete_user(&txn, &current.id).await?;
-    ctx.audit(
-        &txn,
-        "scim.user.delete",
-        &current.id,
-        json!({"userName": current.user_name}),
-    )
-    .await?;
-    txn.commit().await?;
-    ctx.changed();
-    Ok(())
 }

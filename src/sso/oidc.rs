@@ -105,7 +105,7 @@ pub async fn login(
 /// The account's SSO settings when single sign-on is on; a 404 page otherwise.
 async fn enabled_settings(state: &State, account: &str) -> Result<SsoSettings, SsoError> {
     match settings::get(&state.db, account).await? {
-        Some(c) if c.sso_mode()? != settings::SsoMode::Off => Ok(c),
+        Some(c) if c.mode != settings::SsoMode::Off => Ok(c),
         _ => Err(SsoError::refused(
             StatusCode::NOT_FOUND,
             "Single sign-on is not enabled",

@@ -126,7 +126,7 @@ pub async fn complete_sso(
         return Err(admin_refusal(acct));
     }
     let claims =
-        (cfg.roles_from()? != super::settings::RoleSource::Scim).then(|| login.groups.clone());
+        (cfg.role_source != super::settings::RoleSource::Scim).then(|| login.groups.clone());
     let (cookie, _) = start_session(state, acct, &user.id, &["sso"], claims, |s| {
         vec![Event::new(Some(acct), email, "sso.login", &user.id)
             .details(json!({"session": s.id, "sub": login.subject, "groups": login.groups}))]
@@ -537,7 +537,7 @@ async fn start_local_session(
     // An unreadable mode refuses: `required` must never silently become `off`.
     let mode = match super::settings::get(&state.db, acct).await? {
         None => super::settings::SsoMode::Off,
-        Some(cfg) => cfg.sso_mode()?,
+        Some(cfg) => cfg.mode,
     };
     if mode == super::settings::SsoMode::Required && !is_admin {
         audit(

@@ -120,7 +120,7 @@ pub async fn reset_break_glass<C: ConnectionTrait>(
     let user = user::Entity::find()
         .filter(user::Column::AccountId.eq(account_id))
         .filter(user::Column::UserNameNorm.eq(email.trim().to_lowercase()))
-        .filter(user::Column::Origin.eq("local"))
+        .filter(user::Column::Origin.eq(super::kinds::Origin::Local))
         .one(db)
         .await?
         .ok_or_else(|| {

@@ -37,7 +37,7 @@ pub mod user {
         pub email_norm: Option<String>,
         pub external_id: Option<String>,
         pub display_name: Option<String>,
-        pub origin: String,
+        pub origin: crate::store::kinds::Origin,
         pub active: bool,
         pub attributes: String,
         pub password_hash: Option<String>,
@@ -138,7 +138,7 @@ pub mod environment {
         pub account_id: String,
         pub name: String,
         pub name_norm: String,
-        pub classification: String,
+        pub classification: crate::store::kinds::Classification,
         pub created_at: i64,
     }
     no_relations!();
@@ -178,7 +178,7 @@ pub mod group_mapping {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub account_id: String,
-        pub match_kind: String,
+        pub match_kind: crate::store::kinds::MatchKind,
         pub match_value: String,
         pub match_value_norm: String,
         pub created_at: i64,
@@ -300,8 +300,8 @@ pub mod sso_settings {
         pub client_secret: String,
         pub scopes: String,
         pub groups_claim: String,
-        pub role_source: String,
-        pub mode: String,
+        pub role_source: crate::store::kinds::RoleSource,
+        pub mode: crate::store::kinds::SsoMode,
         pub jit: bool,
         pub updated_at: i64,
     }

@@ -1,6 +1,7 @@
 //! Environments of an account and the roles that reach each.
 
 use super::entities::*;
+use super::kinds::Classification;
 use super::now_ms;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
@@ -10,7 +11,7 @@ use sea_orm::{
 pub struct EnvironmentRow {
     pub id: String,
     pub name: String,
-    pub classification: String,
+    pub classification: Classification,
     pub roles: Vec<String>,
 }
 
@@ -54,7 +55,7 @@ pub async fn save<C: ConnectionTrait>(
         account_id: Set(account_id.into()),
         name: Set(env.name.trim().into()),
         name_norm: Set(env.name.trim().to_lowercase()),
-        classification: Set(env.classification.clone()),
+        classification: Set(env.classification),
         created_at: if is_new {
             Set(now_ms())
         } else {

@@ -1,6 +1,7 @@
 //! Group-to-role mappings (reading them for decisions is in `model`).
 
 use super::entities::*;
+use super::kinds::MatchKind;
 use super::now_ms;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
 
@@ -12,8 +13,7 @@ pub use group_mapping_role::Model as MappingRole;
 pub struct MappingRow {
     pub id: String,
     pub account_id: String,
-    /// `displayName`, `externalId` or `id`.
-    pub match_kind: &'static str,
+    pub match_kind: MatchKind,
     pub match_value: String,
     pub roles: Vec<String>,
     pub environments: Option<Vec<String>>,
@@ -21,7 +21,7 @@ pub struct MappingRow {
 
 pub async fn insert<C: ConnectionTrait>(db: &C, m: MappingRow) -> Result<(), DbErr> {
     // Display names match ignoring case; ids as given.
-    let norm = if m.match_kind == "displayName" {
+    let norm = if m.match_kind == MatchKind::DisplayName {
         m.match_value.to_lowercase()
     } else {
         m.match_value.clone()
@@ -29,7 +29,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, m: MappingRow) -> Result<(), DbE
     group_mapping::ActiveModel {
         id: Set(m.id.clone()),
         account_id: Set(m.account_id),
-        match_kind: Set(m.match_kind.into()),
+        match_kind: Set(m.match_kind),
         match_value: Set(m.match_value),
         match_value_norm: Set(norm),
         created_at: Set(now_ms()),

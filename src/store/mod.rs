@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod custom_roles;
 pub mod entities;
 pub mod environments;
+pub mod kinds;
 pub mod mappings;
 pub mod model;
 pub mod oidc_states;

@@ -1,6 +1,7 @@
 //! Builds the access engine's inputs (account model, a user's grants) from the database.
 
 use super::entities::*;
+use super::kinds::MatchKind;
 use crate::access::{AccountModel, CustomRole, Environment, Grant, RoleId, RoleRef, Scoping, Via};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
@@ -248,11 +249,10 @@ pub async fn mappings<C: ConnectionTrait>(
 }
 
 fn group_matches(m: &group_mapping::Model, g: &group::Model) -> bool {
-    match m.match_kind.as_str() {
-        "displayName" => m.match_value_norm == g.display_name_norm,
-        "externalId" => g.external_id.as_deref() == Some(m.match_value.as_str()),
-        "id" => g.id == m.match_value,
-        _ => false,
+    match m.match_kind {
+        MatchKind::DisplayName => m.match_value_norm == g.display_name_norm,
+        MatchKind::ExternalId => g.external_id.as_deref() == Some(m.match_value.as_str()),
+        MatchKind::Id => g.id == m.match_value,
     }
 }
 
@@ -320,7 +320,7 @@ pub async fn role_source<C: ConnectionTrait>(
         .await?
     {
         None => Ok(super::sso_settings::RoleSource::Scim),
-        Some(s) => s.roles_from(),
+        Some(s) => Ok(s.role_source),
     }
 }
 
@@ -354,7 +354,7 @@ async fn claim_grants<C: ConnectionTrait>(
         mapping_grants(
             maps,
             |m| {
-                let direct = if m.match_kind == "displayName" {
+                let direct = if m.match_kind == MatchKind::DisplayName {
                     m.match_value_norm == cn
                 } else {
                     &m.match_value == c

@@ -17,17 +17,6 @@ fn is_pg<C: ConnectionTrait>(db: &C) -> bool {
     db.get_database_backend() == DatabaseBackend::Postgres
 }
 
-pub async fn user<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-    id: &str,
-) -> Result<Option<user::Model>, DbErr> {
-    user::Entity::find_by_id(id.to_string())
-        .filter(user::Column::AccountId.eq(account_id))
-        .one(db)
-        .await
-}
-
 pub async fn user_by_name<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
@@ -184,7 +173,7 @@ pub async fn existing_users<C: ConnectionTrait>(
             .column(user::Column::Id)
             .filter(user::Column::AccountId.eq(account_id))
             .filter(user::Column::Id.is_in(chunk.to_vec()))
-            .filter(user::Column::Origin.ne("local"))
+            .filter(user::Column::Origin.ne(crate::store::kinds::Origin::Local))
             .into_tuple()
             .all(db)
             .await?;

@@ -7,72 +7,16 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
 pub use sso_settings::Model as SsoSettings;
 
-pub const MODES: &[&str] = &["off", "optional", "required"];
+pub use super::kinds::{RoleSource, SsoMode};
 
-/// Whether and how an account signs in through its IdP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SsoMode {
-    Off,
-    Optional,
-    /// Local sign-in only for built-in Administrators.
-    Required,
+/// Settings that cannot be stored: the reason, or the database's error.
+#[derive(Debug, thiserror::Error)]
+pub enum SsoSettingsError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Database(#[from] DbErr),
 }
-
-impl SsoMode {
-    /// `None` for a value no version of idbridge writes: callers refuse.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "off" => Some(SsoMode::Off),
-            "optional" => Some(SsoMode::Optional),
-            "required" => Some(SsoMode::Required),
-            _ => None,
-        }
-    }
-}
-
-/// Where a user's roles come from at sign-in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleSource {
-    /// Direct assignments and SCIM group mappings.
-    Scim,
-    /// Direct assignments and the ID token's groups claim.
-    Claims,
-    Both,
-}
-
-impl RoleSource {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "scim" => Some(RoleSource::Scim),
-            "claims" => Some(RoleSource::Claims),
-            "both" => Some(RoleSource::Both),
-            _ => None,
-        }
-    }
-}
-
-impl sso_settings::Model {
-    /// The stored mode; an unreadable one is an error (fail closed).
-    pub fn sso_mode(&self) -> Result<SsoMode, DbErr> {
-        SsoMode::parse(&self.mode).ok_or_else(|| {
-            DbErr::Custom(format!(
-                "account {}: unreadable SSO mode {:?}",
-                self.account_id, self.mode
-            ))
-        })
-    }
-
-    /// The stored role source; an unreadable one is an error (fail closed).
-    pub fn roles_from(&self) -> Result<RoleSource, DbErr> {
-        RoleSource::parse(&self.role_source).ok_or_else(|| {
-            DbErr::Custom(format!(
-                "account {}: unreadable role_source {:?}",
-                self.account_id, self.role_source
-            ))
-        })
-    }
-}
-pub const ROLE_SOURCES: &[&str] = &["scim", "claims", "both"];
 
 /// What an administrator sends; `client_secret` may be omitted to keep the stored one.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -109,8 +53,8 @@ pub fn view(m: &sso_settings::Model, public_url: &str) -> SsoView {
         client_secret_set: !m.client_secret.is_empty(),
         scopes: scopes(m),
         groups_claim: m.groups_claim.clone(),
-        role_source: m.role_source.clone(),
-        mode: m.mode.clone(),
+        role_source: m.role_source.to_string(),
+        mode: m.mode.to_string(),
         jit: m.jit,
         redirect_uri: redirect_uri(public_url),
     }
@@ -139,45 +83,52 @@ pub async fn put<C: ConnectionTrait>(
     sealer: &crate::secrets::Sealer,
     account_id: &str,
     input: SsoInput,
-) -> Result<sso_settings::Model, Result<DbErr, String>> {
+) -> Result<sso_settings::Model, SsoSettingsError> {
+    use SsoSettingsError::Invalid;
     let url = url::Url::parse(input.issuer.trim())
-        .map_err(|e| Err(format!("issuer is not a URL: {e}")))?;
+        .map_err(|e| Invalid(format!("issuer is not a URL: {e}")))?;
     let local = matches!(
         url.host_str(),
         Some("localhost" | "127.0.0.1" | "::1" | "[::1]")
     );
     if url.scheme() != "https" && !(url.scheme() == "http" && local) {
-        return Err(Err(
+        return Err(Invalid(
             "issuer must use https (http is allowed for localhost only)".into(),
         ));
     }
     if input.client_id.trim().is_empty() {
-        return Err(Err("client_id must not be empty".into()));
+        return Err(Invalid("client_id must not be empty".into()));
     }
-    let mode = input.mode.unwrap_or_else(|| "optional".into());
-    if !MODES.contains(&mode.as_str()) {
-        return Err(Err(format!(
-            "mode must be one of off, optional, required; not {mode:?}"
-        )));
-    }
-    let role_source = input.role_source.unwrap_or_else(|| "scim".into());
-    if !ROLE_SOURCES.contains(&role_source.as_str()) {
-        return Err(Err(format!(
-            "role_source must be one of scim, claims, both; not {role_source:?}"
-        )));
-    }
-    let existing = get(db, account_id).await.map_err(Ok)?;
+    let mode = match input.mode {
+        None => SsoMode::Optional,
+        Some(m) => SsoMode::parse(&m).ok_or_else(|| {
+            Invalid(format!(
+                "mode must be one of {}; not {m:?}",
+                SsoMode::choices()
+            ))
+        })?,
+    };
+    let role_source = match input.role_source {
+        None => RoleSource::Scim,
+        Some(r) => RoleSource::parse(&r).ok_or_else(|| {
+            Invalid(format!(
+                "role_source must be one of {}; not {r:?}",
+                RoleSource::choices()
+            ))
+        })?,
+    };
+    let existing = get(db, account_id).await?;
     let secret = match (input.client_secret, &existing) {
-        (Some(s), _) if !s.is_empty() => sealer.seal(&s).map_err(|e| Err(e.to_string()))?,
+        (Some(s), _) if !s.is_empty() => sealer.seal(&s).map_err(|e| Invalid(e.to_string()))?,
         (_, Some(e)) if !e.client_secret.is_empty() => e.client_secret.clone(),
-        _ => return Err(Err("client_secret is required the first time".into())),
+        _ => return Err(Invalid("client_secret is required the first time".into())),
     };
     let scopes = input.scopes.unwrap_or_default();
     if scopes
         .iter()
         .any(|s| s.is_empty() || s.contains(char::is_whitespace))
     {
-        return Err(Err("scopes must be single words".into()));
+        return Err(Invalid("scopes must be single words".into()));
     }
     let am = sso_settings::ActiveModel {
         account_id: Set(account_id.into()),
@@ -200,5 +151,5 @@ pub async fn put<C: ConnectionTrait>(
     } else {
         am.insert(db).await
     };
-    saved.map_err(Ok)
+    Ok(saved?)
 }

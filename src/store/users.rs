@@ -9,22 +9,7 @@ use serde_json::Value;
 
 pub use user::Model as User;
 
-/// Where a user comes from: the IdP (SCIM or just-in-time sign-in) or this
-/// installation (the break-glass administrator).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    Idp,
-    Local,
-}
-
-impl Origin {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Origin::Idp => "scim",
-            Origin::Local => "local",
-        }
-    }
-}
+pub use super::kinds::Origin;
 
 /// What a new user is made of.
 pub struct NewUser {
@@ -57,7 +42,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, u: NewUser) -> Result<User, DbEr
         email_norm: Set(u.email.map(|e| e.trim().to_lowercase())),
         external_id: Set(u.external_id),
         display_name: Set(u.display_name),
-        origin: Set(u.origin.as_str().into()),
+        origin: Set(u.origin),
         active: Set(u.active),
         attributes: Set(u.attributes.to_string()),
         password_hash: Set(password_hash),
