@@ -3,6 +3,7 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY migrations migrations
+COPY access-model access-model
 COPY src src
 COPY tests tests
 RUN cargo build --release --locked --bin idbridge

@@ -1,7 +1,7 @@
 //! idbridge: SCIM 2.0 and OpenID Connect bridge for a Boomi-style access model.
 //!
 //! This file wires the parts together; each module stays on its side:
-//! `catalog` and `access` are pure, `store` is the database edge, `api`,
+//! `catalog` and `access` are pure (the `access-model` crate), `store` is the database edge, `api`,
 //! `scim` and `sso` are the HTTP edges.
 
 // No request may reach a panic: errors are values all the way to a response.
@@ -15,10 +15,9 @@
     )
 )]
 
-pub mod access;
+pub use access_model::{access, catalog};
 pub mod api;
 pub mod caller;
-pub mod catalog;
 pub mod config;
 pub mod follow;
 pub mod json;

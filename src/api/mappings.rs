@@ -142,7 +142,7 @@ fn checked_mapping(
         match_kind: kind,
         match_value: value,
         roles: roles.iter().map(ToString::to_string).collect(),
-        environments,
+        environments: environments.map(|e| e.into_iter().map(|x| x.0).collect()),
     })
 }
 

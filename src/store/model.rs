@@ -2,7 +2,9 @@
 
 use super::entities::*;
 use super::kinds::MatchKind;
-use crate::access::{AccountModel, CustomRole, Environment, Grant, RoleId, RoleRef, Scoping, Via};
+use crate::access::{
+    AccountModel, CustomRole, EnvId, Environment, Grant, RoleId, RoleRef, Scoping, Via,
+};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -70,13 +72,16 @@ pub async fn account_model<C: ConnectionTrait>(
     let mut environments: Vec<Environment> = envs
         .into_iter()
         .map(|e| Environment {
-            id: e.id,
+            id: EnvId(e.id),
             name: e.name,
             roles: BTreeSet::new(),
         })
         .collect();
     for er in env_roles {
-        if let Some(e) = environments.iter_mut().find(|e| e.id == er.environment_id) {
+        if let Some(e) = environments
+            .iter_mut()
+            .find(|e| e.id.as_str() == er.environment_id)
+        {
             e.roles.insert(RoleRef::from_stored(&er.role_ref));
         }
     }
@@ -211,7 +216,7 @@ fn mapping_grants(
                 out.push(Grant {
                     role: RoleRef::from_stored(&r.role_ref),
                     via: via.clone(),
-                    environments,
+                    environments: environments.map(|e| e.into_iter().map(EnvId).collect()),
                 });
             }
         }

@@ -16,8 +16,9 @@ fn role(id: &str, parent: Option<&str>, privs: &[&'static str]) -> CustomRole {
     }
 }
 
-fn model(scoping: Scoping) -> AccountModel {
-    let roles = vec![
+/// The seed's seven custom roles.
+fn seed_roles() -> Vec<CustomRole> {
+    vec![
         role(
             "SSO_Admin",
             Some("ADMINISTRATOR"),
@@ -84,9 +85,13 @@ fn model(scoping: Scoping) -> AccountModel {
         ),
         role("Production_Read_Only", None, &["VIEW_RESULTS"]),
         role("Test_Read_Only", None, &["VIEW_RESULTS"]),
-    ];
+    ]
+}
+
+fn model(scoping: Scoping) -> AccountModel {
+    let roles = seed_roles();
     let env = |name: &str, roles: &[&str]| Environment {
-        id: format!("env-{name}"),
+        id: EnvId(format!("env-{name}")),
         name: name.into(),
         roles: roles.iter().map(|s| RoleRef::from_stored(s)).collect(),
     };
@@ -319,7 +324,7 @@ fn group_grants_carry_provenance_and_narrowing() {
             via: Via::Group {
                 group: "eng".into(),
             },
-            environments: Some(BTreeSet::from(["env-Test".to_string()])),
+            environments: Some(BTreeSet::from([EnvId("env-Test".to_string())])),
         },
         Grant {
             role: "Dev".into(),
@@ -341,7 +346,7 @@ fn group_grants_carry_provenance_and_narrowing() {
         .find(|r| r.role == "STANDARD_USER")
         .unwrap();
     // Standard User holds Environment Management (all environments) but the mapping narrows it.
-    assert_eq!(std.environments, BTreeSet::from(["env-Test".to_string()]));
+    assert_eq!(std.environments, BTreeSet::from([EnvId("env-Test".to_string())]));
     let dev = access.roles.iter().find(|r| r.role == "Dev").unwrap();
     assert_eq!(dev.via.len(), 2);
 }

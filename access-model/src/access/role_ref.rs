@@ -16,6 +16,16 @@ impl RoleId {
     }
 }
 
+/// An environment's id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EnvId(pub String);
+
+impl EnvId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A role as grants, environments and inheritance name it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RoleRef {

@@ -1,4 +1,4 @@
-use super::role_ref::{RoleId, RoleRef};
+use super::role_ref::{EnvId, RoleId, RoleRef};
 use crate::catalog::{self, ENVIRONMENT_MANAGEMENT, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,7 +63,7 @@ pub struct CustomRole {
 
 #[derive(Debug, Clone)]
 pub struct Environment {
-    pub id: String,
+    pub id: EnvId,
     pub name: String,
     /// The roles that reach this environment.
     pub roles: BTreeSet<RoleRef>,
@@ -93,7 +93,7 @@ pub struct Grant {
     pub role: RoleRef,
     pub via: Via,
     /// Environment ids this grant is narrowed to (group mappings may narrow).
-    pub environments: Option<BTreeSet<String>>,
+    pub environments: Option<BTreeSet<EnvId>>,
 }
 
 #[derive(Debug, Clone)]
@@ -103,8 +103,8 @@ pub struct HeldRole {
     pub builtin: bool,
     pub via: Vec<Via>,
     pub privileges: BTreeSet<&'static str>,
-    /// Environment ids this role reaches for this user.
-    pub environments: BTreeSet<String>,
+    /// Environments this role reaches for this user.
+    pub environments: BTreeSet<EnvId>,
 }
 
 /// A user's resolved access in one account.
@@ -170,7 +170,7 @@ impl AccountModel {
         let n = name_or_id.trim().to_lowercase();
         self.environments
             .iter()
-            .find(|e| e.id == name_or_id || e.name.to_lowercase() == n)
+            .find(|e| e.id.as_str() == name_or_id || e.name.to_lowercase() == n)
     }
 
     /// Parent's privileges (recursively) plus the role's own.
@@ -271,8 +271,8 @@ impl AccountModel {
         &self,
         role: &RoleRef,
         privs: &BTreeSet<&'static str>,
-        narrow: Option<&BTreeSet<String>>,
-    ) -> BTreeSet<String> {
+        narrow: Option<&BTreeSet<EnvId>>,
+    ) -> BTreeSet<EnvId> {
         let all = privs.contains(ENVIRONMENT_MANAGEMENT);
         self.environments
             .iter()
@@ -309,12 +309,12 @@ impl AccountModel {
         }
     }
 
-    pub fn env_name(&self, id: &str) -> String {
+    pub fn env_name(&self, id: &EnvId) -> String {
         self.environments
             .iter()
-            .find(|e| e.id == id)
+            .find(|e| e.id == *id)
             .map(|e| e.name.clone())
-            .unwrap_or_else(|| id.to_string())
+            .unwrap_or_else(|| id.as_str().to_string())
     }
 
     /// May the user holding `access` use `privilege` (in `environment`)?
@@ -446,7 +446,7 @@ impl Access {
     pub fn holds_builtin_admin(&self) -> bool {
         self.roles.iter().any(|r| r.role.is_administrator())
     }
-    pub fn environments(&self) -> BTreeSet<String> {
+    pub fn environments(&self) -> BTreeSet<EnvId> {
         self.roles
             .iter()
             .flat_map(|r| r.environments.iter().cloned())

@@ -10,4 +10,4 @@ mod role_ref;
 mod seed_003_tests;
 
 pub use engine::*;
-pub use role_ref::{RoleId, RoleRef};
+pub use role_ref::{EnvId, RoleId, RoleRef};
