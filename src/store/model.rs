@@ -142,14 +142,22 @@ pub async fn find_user<C: ConnectionTrait>(
     key: &str,
 ) -> Result<Lookup, DbErr> {
     let n = key.trim().to_lowercase();
+    let by = Condition::any()
+        .add(user::Column::Id.eq(key))
+        .add(user::Column::UserNameNorm.eq(n.clone()))
+        .add(user::Column::EmailNorm.eq(n));
+    lookup(db, account_id, by).await
+}
+
+/// The account's users matching `cond`: none, one, or more than one.
+async fn lookup<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    cond: Condition,
+) -> Result<Lookup, DbErr> {
     let rows = user::Entity::find()
         .filter(user::Column::AccountId.eq(account_id))
-        .filter(
-            Condition::any()
-                .add(user::Column::Id.eq(key))
-                .add(user::Column::UserNameNorm.eq(n.clone()))
-                .add(user::Column::EmailNorm.eq(n)),
-        )
+        .filter(cond)
         .limit(2)
         .all(db)
         .await?;
@@ -164,18 +172,14 @@ pub async fn local_user<C: ConnectionTrait>(
     login: &str,
 ) -> Result<Lookup, DbErr> {
     let n = login.trim().to_lowercase();
-    let rows = user::Entity::find()
-        .filter(user::Column::AccountId.eq(account_id))
-        .filter(user::Column::PasswordHash.is_not_null())
-        .filter(
+    let by = Condition::all()
+        .add(user::Column::PasswordHash.is_not_null())
+        .add(
             Condition::any()
                 .add(user::Column::UserNameNorm.eq(n.clone()))
                 .add(user::Column::EmailNorm.eq(n)),
-        )
-        .limit(2)
-        .all(db)
-        .await?;
-    Ok(Lookup::from_rows(rows))
+        );
+    lookup(db, account_id, by).await
 }
 
 /// The account's users whose (primary) email is `email`, ignoring case:
@@ -185,13 +189,8 @@ pub async fn user_by_email<C: ConnectionTrait>(
     account_id: &str,
     email: &str,
 ) -> Result<Lookup, DbErr> {
-    let rows = user::Entity::find()
-        .filter(user::Column::AccountId.eq(account_id))
-        .filter(user::Column::EmailNorm.eq(email.trim().to_lowercase()))
-        .limit(2)
-        .all(db)
-        .await?;
-    Ok(Lookup::from_rows(rows))
+    let by = Condition::all().add(user::Column::EmailNorm.eq(email.trim().to_lowercase()));
+    lookup(db, account_id, by).await
 }
 
 fn mapping_grants(

@@ -346,7 +346,10 @@ fn group_grants_carry_provenance_and_narrowing() {
         .find(|r| r.role == "STANDARD_USER")
         .unwrap();
     // Standard User holds Environment Management (all environments) but the mapping narrows it.
-    assert_eq!(std.environments, BTreeSet::from([EnvId("env-Test".to_string())]));
+    assert_eq!(
+        std.environments,
+        BTreeSet::from([EnvId("env-Test".to_string())])
+    );
     let dev = access.roles.iter().find(|r| r.role == "Dev").unwrap();
     assert_eq!(dev.via.len(), 2);
 }
