@@ -7,6 +7,9 @@
     clippy::indexing_slicing
 )]
 
+mod access_cmds;
+
+use access_cmds::{AccountGroupCmd, SupportAccessCmd, SupportAccountCmd};
 use clap::{Parser, Subcommand};
 /// The command line reports any error and exits non-zero; a boxed error is enough there.
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -82,6 +85,21 @@ enum Cmd {
         #[command(subcommand)]
         cmd: DbCmd,
     },
+    /// The account whose users are the platform's support staff.
+    SupportAccount {
+        #[command(subcommand)]
+        cmd: SupportAccountCmd,
+    },
+    /// Support-access grants of an account.
+    SupportAccess {
+        #[command(subcommand)]
+        cmd: SupportAccessCmd,
+    },
+    /// Account groups of a parent account.
+    AccountGroup {
+        #[command(subcommand)]
+        cmd: AccountGroupCmd,
+    },
 }
 
 #[derive(Subcommand)]
@@ -144,6 +162,17 @@ enum AccountCmd {
         name: String,
         #[arg(long)]
         admin_email: String,
+    },
+    /// Show an account's features, or turn them on or off.
+    Features {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        advanced_user_security: Option<bool>,
+        #[arg(long)]
+        pii_data_insights: Option<bool>,
+        #[arg(long)]
+        datahub: Option<bool>,
     },
 }
 
@@ -260,6 +289,26 @@ async fn real_main() -> Result<()> {
         Cmd::Account {
             cmd: AccountCmd::Create { name, admin_email },
         } => account_create(&settings, j, name, admin_email).await?,
+        Cmd::Account {
+            cmd:
+                AccountCmd::Features {
+                    account,
+                    advanced_user_security,
+                    pii_data_insights,
+                    datahub,
+                },
+        } => {
+            let change = access_cmds::FeatureChange {
+                account,
+                advanced_user_security,
+                pii_data_insights,
+                datahub,
+            };
+            access_cmds::features(&settings, j, change).await?
+        }
+        Cmd::SupportAccount { cmd } => access_cmds::support_account(&settings, j, cmd).await?,
+        Cmd::SupportAccess { cmd } => access_cmds::support_access(&settings, j, cmd).await?,
+        Cmd::AccountGroup { cmd } => access_cmds::account_group(&settings, j, cmd).await?,
         Cmd::BreakGlass {
             cmd: BreakGlassCmd::Reset { account, email },
         } => break_glass_reset(&settings, j, account, email).await?,

@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 #[openapi(
     info(
         title = "idbridge management API",
-        description = "Roles, environments, group mappings, access decisions and audit for a Boomi-style account. Authenticate with `Authorization: Bearer <api key>` or a session cookie."
+        description = "Roles, environments, group mappings, account features, support access, account groups, access decisions and audit for a Boomi-style account. Authenticate with `Authorization: Bearer <api key>` or a session cookie."
     ),
     paths(
         crate::api::accounts::privileges,
@@ -38,6 +38,18 @@ use utoipa::OpenApi;
         crate::api::api_keys::revoke,
         crate::api::sso_settings::get,
         crate::api::sso_settings::put,
+        crate::api::support::list,
+        crate::api::support::grant,
+        crate::api::support::disable,
+        crate::api::account_groups::list,
+        crate::api::account_groups::create,
+        crate::api::account_groups::get,
+        crate::api::account_groups::remove,
+        crate::api::account_groups::add_child,
+        crate::api::account_groups::remove_child,
+        crate::api::account_groups::assign,
+        crate::api::account_groups::unassign,
+        crate::api::account_groups::inherited,
     )
 )]
 struct ApiDoc;

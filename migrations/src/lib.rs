@@ -11,6 +11,7 @@ mod m0001_initial;
 mod m0002_list_order_indexes;
 mod m0003_api_key_expiry;
 mod m0004_replicas;
+mod m0005_access_model;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_list_order_indexes::Migration),
             Box::new(m0003_api_key_expiry::Migration),
             Box::new(m0004_replicas::Migration),
+            Box::new(m0005_access_model::Migration),
         ]
     }
 }

@@ -18,6 +18,10 @@ pub struct AccountView {
     id: String,
     name: String,
     advanced_user_security: bool,
+    /// Data Detective privileges usable.
+    pii_data_insights: bool,
+    /// DataHub stewardship usable.
+    datahub: bool,
     environment_scoping: String,
 }
 
@@ -27,6 +31,8 @@ impl From<&accounts::Account> for AccountView {
             id: a.id.clone(),
             name: a.name.clone(),
             advanced_user_security: a.advanced_user_security,
+            pii_data_insights: a.pii_data_insights,
+            datahub: a.datahub,
             environment_scoping: a.environment_scoping.clone(),
         }
     }
@@ -43,10 +49,12 @@ pub async fn get_account(actor: Actor, _path: web::Path<String>) -> Result<HttpR
 pub struct AccountPatch {
     name: Option<String>,
     advanced_user_security: Option<bool>,
+    pii_data_insights: Option<bool>,
+    datahub: Option<bool>,
     environment_scoping: Option<String>,
 }
 
-/// Account settings (Account Administration).
+/// Account settings and features (Account Administration).
 #[utoipa::path(request_body = AccountPatch, responses((status = 200, body = AccountView), (status = 403)), tag = "accounts")]
 #[patch("/accounts/{id}")]
 pub async fn patch_account(
@@ -56,7 +64,7 @@ pub async fn patch_account(
     body: web::Json<AccountPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let details = serde_json::json!({"name": b.name, "advanced_user_security": b.advanced_user_security, "environment_scoping": b.environment_scoping});
+    let details = serde_json::json!({"name": b.name, "advanced_user_security": b.advanced_user_security, "pii_data_insights": b.pii_data_insights, "datahub": b.datahub, "environment_scoping": b.environment_scoping});
     let a = audited(
         &state,
         &actor,
@@ -67,6 +75,8 @@ pub async fn patch_account(
             actor.require(ACCOUNT_ADMINISTRATION)?;
             let mut change = accounts::AccountChange {
                 advanced_user_security: b.advanced_user_security,
+                pii_data_insights: b.pii_data_insights,
+                datahub: b.datahub,
                 ..Default::default()
             };
             if let Some(n) = b.name {

@@ -22,6 +22,28 @@ pub struct Actor {
     pub credential: String,
     /// The request's caller record, marked once its outcome is audited.
     pub caller: Caller,
+    /// Set when the actor belongs to another account and reaches this one
+    /// through support access or an account group.
+    pub outside: Option<Outside>,
+}
+
+/// How an actor from another account reaches this one.
+#[derive(Debug, Clone)]
+pub struct Outside {
+    /// The actor's own account.
+    pub home_account: String,
+    /// Through a support-access grant (audited in both accounts).
+    pub support: bool,
+}
+
+impl Outside {
+    pub fn label(&self) -> &'static str {
+        if self.support {
+            "support access"
+        } else {
+            "account group"
+        }
+    }
 }
 
 impl Actor {
@@ -108,6 +130,7 @@ async fn authenticate(req: HttpRequest) -> Result<Actor, ApiError> {
             access: user.access.clone(),
             account,
             credential,
+            outside: None,
         });
     }
     let Some(c) = req.cookie(crate::store::sessions::COOKIE) else {
@@ -143,7 +166,48 @@ async fn authenticate(req: HttpRequest) -> Result<Actor, ApiError> {
         access: live.access,
         account: live.account,
         credential,
+        outside: None,
     })
+}
+
+/// The actor acting in another account `target`: only with a live support
+/// grant or an account-group role there; otherwise that account looks absent.
+async fn reach(req: &HttpRequest, actor: Actor, target: &str) -> Result<Actor, ApiError> {
+    let absent = || ApiError::NotFound(format!("account not found: {target}"));
+    let state = req.app_data::<State>().cloned().ok_or_else(absent)?;
+    let account = state
+        .resolver
+        .account(&state.db, target)
+        .await?
+        .ok_or_else(absent)?;
+    let user = crate::store::model::user_by_id(&state.db, actor.account_id(), &actor.user_id)
+        .await?
+        .ok_or_else(absent)?;
+    let now = crate::store::now_ms();
+    let grants =
+        crate::store::cross_account::grants(&state.db, &account.model, target, &user, now).await?;
+    if grants.is_empty() {
+        return Err(absent());
+    }
+    let support = grants
+        .iter()
+        .any(|g| matches!(g.via, crate::access::Via::Support { .. }));
+    let outside = Outside {
+        home_account: actor.account_id().to_string(),
+        support,
+    };
+    let reached = Actor {
+        access: account.model.resolve(&grants),
+        caller: Caller::new(target, &actor.email, &actor.credential),
+        account,
+        outside: Some(outside),
+        ..actor
+    };
+    if support && req.method() == actix_web::http::Method::GET {
+        // Support staff's reads are recorded too, in both accounts.
+        super::record_outside(&state, &reached, "support.read", req.path()).await?;
+    }
+    Ok(reached)
 }
 
 impl FromRequest for Actor {
@@ -153,15 +217,16 @@ impl FromRequest for Actor {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let actor = authenticate(req.clone()).await?;
-            actor.caller.attach(&req);
+            let mut actor = authenticate(req.clone()).await?;
             // Every `/accounts/{id}/...` route is scoped here, once: another
-            // account's path looks absent, whatever the handler does.
+            // account's path looks absent, whatever the handler does, unless
+            // support access or an account group reaches it.
             if let Some(id) = req.match_info().get("id") {
-                if req.path().starts_with("/api/v1/accounts/") {
-                    actor.check_account(id)?;
+                if req.path().starts_with("/api/v1/accounts/") && id != actor.account_id() {
+                    actor = reach(&req, actor, id).await?;
                 }
             }
+            actor.caller.attach(&req);
             Ok(actor)
         })
     }

@@ -1,9 +1,11 @@
 //! `POST /authorize`: may user U use privilege P (in environment E), and why.
 
 use super::{auth::Actor, error::ApiError};
-use crate::access::{AccessError, Decision};
+use crate::access::{Access, AccessError, Decision};
 use crate::catalog::API_ACCESS;
+use crate::resolver::CachedAccount;
 use crate::state::State;
+use crate::store::cross_account;
 use actix_web::{post, web, HttpResponse};
 use serde::Deserialize;
 
@@ -27,12 +29,15 @@ pub async fn authorize(
     actor.check_account(&body.account)?;
     actor.require(API_ACCESS)?;
     let acct = &actor.account;
-    let u = state
-        .resolver
-        .user(&state.db, acct, &body.user)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("unknown user: {}", body.user)))?;
-    let decision = if !u.user.active {
+    let (active, access) = match state.resolver.user(&state.db, acct, &body.user).await? {
+        Some(u) => (u.user.active, u.access.clone()),
+        // Support staff and parent-account users reach the account from outside.
+        None => outside_user(&state, acct, &body.user)
+            .await?
+            .map(|a| (true, a))
+            .ok_or_else(|| ApiError::NotFound(format!("unknown user: {}", body.user)))?,
+    };
+    let decision = if !active {
         Decision {
             allowed: false,
             reason: "the user is deactivated".into(),
@@ -42,7 +47,7 @@ pub async fn authorize(
     } else {
         match acct
             .model
-            .decide(&u.access, &body.privilege, body.environment.as_deref())
+            .decide(&access, &body.privilege, body.environment.as_deref())
         {
             Ok(d) => d,
             Err(AccessError::UnknownEnvironment(e)) => {
@@ -52,4 +57,29 @@ pub async fn authorize(
         }
     };
     Ok(HttpResponse::Ok().json(decision))
+}
+
+/// What a user of another account (named by email or id) holds here through
+/// support access or account groups; `None` when nothing reaches.
+async fn outside_user(
+    state: &State,
+    target: &CachedAccount,
+    key: &str,
+) -> Result<Option<Access>, ApiError> {
+    let now = crate::store::now_ms();
+    for home in cross_account::outside_accounts(&state.db, &target.account.id, now).await? {
+        let Some(acct) = state.resolver.account(&state.db, &home).await? else {
+            continue;
+        };
+        let Some(u) = state.resolver.user(&state.db, &acct, key).await? else {
+            continue;
+        };
+        let grants =
+            cross_account::grants(&state.db, &target.model, &target.account.id, &u.user, now)
+                .await?;
+        if !grants.is_empty() {
+            return Ok(Some(target.model.resolve(&grants)));
+        }
+    }
+    Ok(None)
 }

@@ -1,5 +1,6 @@
 //! Management API (`/api/v1`): thin handlers over the access engine and the store.
 
+pub(crate) mod account_groups;
 pub(crate) mod accounts;
 pub(crate) mod api_keys;
 pub(crate) mod audit_log;
@@ -10,6 +11,7 @@ pub mod error;
 pub(crate) mod mappings;
 pub(crate) mod roles;
 pub(crate) mod sso_settings;
+pub(crate) mod support;
 pub(crate) mod tokens;
 pub(crate) mod users;
 
@@ -53,7 +55,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(api_keys::create)
             .service(api_keys::revoke)
             .service(sso_settings::get)
-            .service(sso_settings::put),
+            .service(sso_settings::put)
+            .service(support::list)
+            .service(support::grant)
+            .service(support::disable)
+            .service(account_groups::list)
+            .service(account_groups::create)
+            .service(account_groups::get)
+            .service(account_groups::remove)
+            .service(account_groups::add_child)
+            .service(account_groups::remove_child)
+            .service(account_groups::assign)
+            .service(account_groups::unassign)
+            .service(account_groups::inherited),
     );
 }
 
@@ -76,6 +90,14 @@ pub(crate) async fn audited<T>(
         "credential",
         serde_json::json!(actor.credential),
     );
+    if let Some(o) = &actor.outside {
+        crate::json::set(&mut details, "via", serde_json::json!(o.label()));
+        crate::json::set(
+            &mut details,
+            "home_account",
+            serde_json::json!(o.home_account),
+        );
+    }
     let event = |outcome: &str| {
         Event::new(
             Some(actor.account_id()),
@@ -90,6 +112,9 @@ pub(crate) async fn audited<T>(
     let result = match work(&txn).await {
         Ok(v) => {
             audit::record(&txn, event("success")).await?;
+            if let Some(o) = &actor.outside {
+                audit::record(&txn, mirrored(actor, o, action, target, "success")).await?;
+            }
             changes::record(&txn, Some(actor.account_id()), Change::Account).await?;
             txn.commit().await?;
             state.resolver.invalidate(actor.account_id());
@@ -104,11 +129,44 @@ pub(crate) async fn audited<T>(
             };
             // A refusal changed nothing; its record stands alone.
             audit::record(&state.db, event(&outcome)).await?;
+            if let Some(o) = &actor.outside {
+                audit::record(&state.db, mirrored(actor, o, action, target, &outcome)).await?;
+            }
             Err(e)
         }
     };
     actor.caller.mark_audited();
     result
+}
+
+/// The record an outside actor's action leaves in their own account.
+fn mirrored(actor: &Actor, o: &auth::Outside, action: &str, target: &str, outcome: &str) -> Event {
+    Event::new(Some(&o.home_account), actor.email.clone(), action, target)
+        .outcome(outcome)
+        .details(serde_json::json!({
+            "via": o.label(),
+            "account": actor.account_id(),
+            "credential": actor.credential,
+        }))
+}
+
+/// Records an outside actor's read in both accounts.
+pub(crate) async fn record_outside(
+    state: &AppState,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+) -> Result<(), ApiError> {
+    let Some(o) = &actor.outside else {
+        return Ok(());
+    };
+    let here = Event::new(Some(actor.account_id()), actor.email.clone(), action, target)
+        .details(serde_json::json!({"via": o.label(), "home_account": o.home_account, "credential": actor.credential}));
+    let txn = write_txn(&state.db).await?;
+    audit::record(&txn, here).await?;
+    audit::record(&txn, mirrored(actor, o, action, target, "success")).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Role references for role names or ids; an unknown one is a 400 naming it.

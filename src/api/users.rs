@@ -131,7 +131,7 @@ pub(crate) fn explain(
     let roles = acc
         .roles
         .iter()
-        .map(|r| serde_json::json!({"role": r.name, "id": r.role, "via": r.via}))
+        .map(|r| serde_json::json!({"role": r.name, "id": r.role, "family": r.family(), "via": r.via}))
         .collect();
     let mut privs: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
     let mut envs: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
@@ -147,7 +147,11 @@ pub(crate) fn explain(
         roles,
         privileges: privs
             .into_iter()
-            .map(|(k, v)| serde_json::json!({"key": k, "via": v}))
+            .map(|(k, v)| match model.gate(k) {
+                // Held, but the account's features do not let it be used.
+                Some(f) => serde_json::json!({"key": k, "via": v, "usable": false, "gated_by": f}),
+                None => serde_json::json!({"key": k, "via": v, "usable": true}),
+            })
             .collect(),
         environments: envs
             .into_iter()

@@ -594,6 +594,8 @@ struct SessionClaims {
     email: String,
     acct: String,
     roles: Vec<String>,
+    /// Agent Garden roles, implied ones included.
+    ag_roles: Vec<String>,
     privs: Vec<String>,
     envs: Vec<String>,
     amr: Vec<String>,
@@ -618,8 +620,15 @@ pub async fn current_session(state: State, req: HttpRequest) -> Result<HttpRespo
         Err(e) => return Err(SsoError::internal(e)),
     };
     let (s, u, acct, access, amr) = (live.session, live.user, live.account, live.access, live.amr);
-    let roles: Vec<String> = access.roles.iter().map(|r| r.name.clone()).collect();
-    let privs: Vec<String> = access.privileges().into_iter().map(String::from).collect();
+    let roles = access.role_names(crate::catalog::Family::Platform);
+    let ag_roles = access.role_names(crate::catalog::Family::AgentGarden);
+    // Only privileges the account's features let the user use.
+    let privs: Vec<String> = acct
+        .model
+        .usable_privileges(&access)
+        .into_iter()
+        .map(String::from)
+        .collect();
     let envs: Vec<String> = access
         .environments()
         .iter()
@@ -633,6 +642,7 @@ pub async fn current_session(state: State, req: HttpRequest) -> Result<HttpRespo
         email: u.user_name.clone(),
         acct: s.account_id.clone(),
         roles: roles.clone(),
+        ag_roles: ag_roles.clone(),
         privs: privs.clone(),
         envs: envs.clone(),
         amr: amr.clone(),
@@ -649,7 +659,7 @@ pub async fn current_session(state: State, req: HttpRequest) -> Result<HttpRespo
     let token =
         jsonwebtoken::encode(&header, &claims, &key.encoding).map_err(SsoError::internal)?;
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({
-        "user_id": u.id, "email": u.user_name, "account": s.account_id, "roles": roles, "privileges": privs,
+        "user_id": u.id, "email": u.user_name, "account": s.account_id, "roles": roles, "agent_garden_roles": ag_roles, "privileges": privs,
         "environments": envs, "amr": amr, "expires_at": crate::store::credentials::iso(s.expires_at), "token": token
     })))
 }

@@ -66,6 +66,8 @@ pub async fn create(
         id: Set(new_id()),
         name: Set(name.to_string()),
         advanced_user_security: Set(false),
+        pii_data_insights: Set(false),
+        datahub: Set(false),
         environment_scoping: Set("additive".into()),
         created_at: Set(now),
         updated_at: Set(now),
@@ -152,6 +154,8 @@ pub struct AccountChange {
     pub name: Option<String>,
     pub environment_scoping: Option<String>,
     pub advanced_user_security: Option<bool>,
+    pub pii_data_insights: Option<bool>,
+    pub datahub: Option<bool>,
 }
 
 pub async fn update<C: ConnectionTrait>(
@@ -168,6 +172,12 @@ pub async fn update<C: ConnectionTrait>(
     }
     if let Some(a) = change.advanced_user_security {
         am.advanced_user_security = Set(a);
+    }
+    if let Some(a) = change.pii_data_insights {
+        am.pii_data_insights = Set(a);
+    }
+    if let Some(a) = change.datahub {
+        am.datahub = Set(a);
     }
     am.updated_at = Set(now_ms());
     am.update(db).await

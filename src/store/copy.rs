@@ -78,7 +78,12 @@ macro_rules! each_table {
             "audit_events", audit_event::Entity, audit_event::Column::Id;
             "signing_keys", signing_key::Entity, signing_key::Column::Kid;
             "sso_settings", sso_settings::Entity, sso_settings::Column::AccountId;
-            "oidc_states", oidc_state::Entity, oidc_state::Column::Id
+            "oidc_states", oidc_state::Entity, oidc_state::Column::Id;
+            "platform_settings", platform_setting::Entity, platform_setting::Column::Name;
+            "support_grants", support_grant::Entity, support_grant::Column::Id;
+            "account_groups", account_group::Entity, account_group::Column::Id;
+            "account_group_members", account_group_member::Entity, account_group_member::Column::GroupId;
+            "account_group_roles", account_group_role::Entity, account_group_role::Column::Id
         )
     };
 }

@@ -17,6 +17,8 @@ pub mod account {
         pub id: String,
         pub name: String,
         pub advanced_user_security: bool,
+        pub pii_data_insights: bool,
+        pub datahub: bool,
         pub environment_scoping: String,
         pub created_at: i64,
         pub updated_at: i64,
@@ -351,6 +353,88 @@ pub mod signin_attempt {
         pub bucket: String,
         pub at: i64,
         pub refused: bool,
+    }
+    no_relations!();
+}
+
+pub mod platform_setting {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "platform_settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub value: String,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod support_grant {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "support_grants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub account_id: String,
+        pub role_ref: String,
+        /// JSON list of environment ids, or none for every environment the role reaches.
+        pub environments: Option<String>,
+        pub starts_at: i64,
+        pub ends_at: i64,
+        pub granted_by: String,
+        pub disabled_at: Option<i64>,
+        pub disabled_by: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod account_group {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "account_groups")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub parent_account_id: String,
+        pub name: String,
+        pub name_norm: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod account_group_member {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "account_group_members")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub group_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub account_id: String,
+    }
+    no_relations!();
+}
+
+pub mod account_group_role {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "account_group_roles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub group_id: String,
+        /// A parent-account user, or else a parent SCIM group matched below.
+        pub user_id: Option<String>,
+        pub match_kind: Option<crate::store::kinds::MatchKind>,
+        pub match_value: Option<String>,
+        pub match_value_norm: Option<String>,
+        pub role_ref: String,
+        /// JSON list of environment names, matched in each child account.
+        pub environments: Option<String>,
+        pub created_at: i64,
     }
     no_relations!();
 }

@@ -1,10 +1,12 @@
 //! Database edge: connection set-up, migrations and queries (sea-orm).
 
+pub mod account_groups;
 pub mod accounts;
 pub mod audit;
 pub mod changes;
 pub mod copy;
 pub mod credentials;
+pub mod cross_account;
 pub mod custom_roles;
 pub mod entities;
 pub mod environments;
@@ -12,12 +14,14 @@ pub mod kinds;
 pub mod mappings;
 pub mod model;
 pub mod oidc_states;
+pub mod platform;
 pub mod scim;
 pub mod scim_filter;
 pub mod sessions;
 pub mod signin_attempts;
 pub mod signing_keys;
 pub mod sso_settings;
+pub mod support;
 pub mod users;
 
 use sea_orm::{

@@ -3,7 +3,7 @@
 use super::entities::*;
 use super::kinds::MatchKind;
 use crate::access::{
-    AccountModel, CustomRole, EnvId, Environment, Grant, RoleId, RoleRef, Scoping, Via,
+    AccountModel, CustomRole, EnvId, Environment, Features, Grant, RoleId, RoleRef, Scoping, Via,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
@@ -21,8 +21,61 @@ pub async fn account_model<C: ConnectionTrait>(
     db: &C,
     acct: &account::Model,
 ) -> Result<AccountModel, DbErr> {
+    let custom_roles = custom_roles(db, &acct.id).await?;
+    let envs = environment::Entity::find()
+        .filter(environment::Column::AccountId.eq(&acct.id))
+        .all(db)
+        .await?;
+    let env_ids: Vec<String> = envs.iter().map(|e| e.id.clone()).collect();
+    let env_roles = if env_ids.is_empty() {
+        vec![]
+    } else {
+        environment_role::Entity::find()
+            .filter(environment_role::Column::EnvironmentId.is_in(env_ids))
+            .all(db)
+            .await?
+    };
+    let mut environments: Vec<Environment> = envs
+        .into_iter()
+        .map(|e| Environment {
+            id: EnvId(e.id),
+            name: e.name,
+            roles: BTreeSet::new(),
+        })
+        .collect();
+    for er in env_roles {
+        if let Some(e) = environments
+            .iter_mut()
+            .find(|e| e.id.as_str() == er.environment_id)
+        {
+            e.roles.insert(RoleRef::from_stored(&er.role_ref));
+        }
+    }
+    Ok(AccountModel {
+        features: Features {
+            advanced_user_security: acct.advanced_user_security,
+            pii_data_insights: acct.pii_data_insights,
+            datahub: acct.datahub,
+        },
+        // Unreadable is refused, never read as the permissive `additive`.
+        scoping: Scoping::parse(&acct.environment_scoping).ok_or_else(|| {
+            DbErr::Custom(format!(
+                "account {}: unreadable environment_scoping {:?}",
+                acct.id, acct.environment_scoping
+            ))
+        })?,
+        custom_roles,
+        environments,
+    })
+}
+
+/// The account's custom roles with their own privileges.
+async fn custom_roles<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+) -> Result<BTreeMap<RoleId, CustomRole>, DbErr> {
     let roles = custom_role::Entity::find()
-        .filter(custom_role::Column::AccountId.eq(&acct.id))
+        .filter(custom_role::Column::AccountId.eq(account_id))
         .all(db)
         .await?;
     let ids: Vec<String> = roles.iter().map(|r| r.id.clone()).collect();
@@ -56,47 +109,7 @@ pub async fn account_model<C: ConnectionTrait>(
             role.privileges.insert(def.key);
         }
     }
-    let envs = environment::Entity::find()
-        .filter(environment::Column::AccountId.eq(&acct.id))
-        .all(db)
-        .await?;
-    let env_ids: Vec<String> = envs.iter().map(|e| e.id.clone()).collect();
-    let env_roles = if env_ids.is_empty() {
-        vec![]
-    } else {
-        environment_role::Entity::find()
-            .filter(environment_role::Column::EnvironmentId.is_in(env_ids))
-            .all(db)
-            .await?
-    };
-    let mut environments: Vec<Environment> = envs
-        .into_iter()
-        .map(|e| Environment {
-            id: EnvId(e.id),
-            name: e.name,
-            roles: BTreeSet::new(),
-        })
-        .collect();
-    for er in env_roles {
-        if let Some(e) = environments
-            .iter_mut()
-            .find(|e| e.id.as_str() == er.environment_id)
-        {
-            e.roles.insert(RoleRef::from_stored(&er.role_ref));
-        }
-    }
-    Ok(AccountModel {
-        advanced_user_security: acct.advanced_user_security,
-        // Unreadable is refused, never read as the permissive `additive`.
-        scoping: Scoping::parse(&acct.environment_scoping).ok_or_else(|| {
-            DbErr::Custom(format!(
-                "account {}: unreadable environment_scoping {:?}",
-                acct.id, acct.environment_scoping
-            ))
-        })?,
-        custom_roles,
-        environments,
-    })
+    Ok(custom_roles)
 }
 
 /// How a user key (an id, a userName or an email) resolved.

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 both_backends!(cli_json_contract);
 
-fn run(app: &TestApp, args: &[&str]) -> (bool, Value, String) {
+pub(crate) fn run(app: &TestApp, args: &[&str]) -> (bool, Value, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_idbridge"))
         .args(args)
         .arg("--json")
@@ -191,7 +191,8 @@ async fn cli_json_contract(app: &TestApp) {
     assert!(ok);
     assert!(cat["privileges"].as_array().unwrap().len() >= 50);
     let (_, roles, _) = tokio::task::block_in_place(|| run(app_ref, &["catalog", "roles"]));
-    assert_eq!(roles["roles"].as_array().unwrap().len(), 8);
+    // Eight platform roles and the three of Agent Garden.
+    assert_eq!(roles["roles"].as_array().unwrap().len(), 11);
 
     let (ok, sso, err) = tokio::task::block_in_place(|| {
         run(

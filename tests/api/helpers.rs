@@ -22,6 +22,14 @@ macro_rules! both_backends {
     )*};
 }
 
+/// A second account of the same installation.
+#[allow(dead_code)]
+pub struct OtherAccount {
+    pub id: String,
+    pub admin_key: String,
+    pub scim_token: String,
+}
+
 pub enum Backend {
     Sqlite,
     Postgres,
@@ -178,12 +186,25 @@ impl TestApp {
 
     /// Inserts a provisioned user with direct roles and returns (user id, API key).
     pub async fn user_with_roles(&self, email: &str, roles: &[&str]) -> (String, String) {
+        self.user_in(&self.account_id, &self.admin_key, email, roles)
+            .await
+    }
+
+    /// A provisioned user of `account`, given direct roles through that
+    /// account's API with `admin_key`: (user id, the user's own API key).
+    pub async fn user_in(
+        &self,
+        account: &str,
+        admin_key: &str,
+        email: &str,
+        roles: &[&str],
+    ) -> (String, String) {
         let id = store::new_id();
         store::users::insert(
             &self.db,
             store::users::NewUser {
                 id: id.clone(),
-                account_id: self.account_id.clone(),
+                account_id: account.into(),
                 user_name: email.into(),
                 email: Some(email.into()),
                 external_id: None,
@@ -198,18 +219,39 @@ impl TestApp {
         .expect("user");
         if !roles.is_empty() {
             let (s, b) = self
-                .admin(
+                .json(
                     "PUT",
-                    &format!("/api/v1/accounts/{{acct}}/users/{id}/roles"),
+                    &format!("/api/v1/accounts/{account}/users/{id}/roles"),
+                    admin_key,
                     Some(json!({"roles": roles})),
                 )
                 .await;
             assert_eq!(s, 200, "{b}");
         }
-        let key = store::credentials::create_api_key(&self.db, &self.account_id, &id)
+        let key = store::credentials::create_api_key(&self.db, account, &id)
             .await
             .expect("key");
         (id, key.key.expect("key"))
+    }
+
+    /// Another account in the same database, with its break-glass
+    /// administrator's API key and a SCIM token.
+    pub async fn other_account(&self, name: &str) -> OtherAccount {
+        let email = format!("breakglass@{}.test", name.to_lowercase());
+        let (acct, bg) = store::accounts::create(&self.db, name, &email)
+            .await
+            .expect("account");
+        let key = store::credentials::create_api_key(&self.db, &acct.id, &bg.user_id)
+            .await
+            .expect("key");
+        let (scim, _) = store::credentials::create_scim_token(&self.db, &acct.id, None)
+            .await
+            .expect("scim token");
+        OtherAccount {
+            id: acct.id,
+            admin_key: key.key.expect("key"),
+            scim_token: scim.token.expect("token"),
+        }
     }
 
     pub async fn audit(&self) -> Vec<Value> {

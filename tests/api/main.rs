@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod helpers;
+mod access_model;
 mod binary;
 mod cli;
 mod db_copy;

@@ -1,5 +1,7 @@
 use super::role_ref::{EnvId, RoleId, RoleRef};
-use crate::catalog::{self, ENVIRONMENT_MANAGEMENT, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
+use crate::catalog::{
+    self, Feature, ENVIRONMENT_MANAGEMENT, USER_MANAGEMENT, USER_MANAGEMENT_LIMITED,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -69,10 +71,28 @@ pub struct Environment {
     pub roles: BTreeSet<RoleRef>,
 }
 
+/// The account's features (editions and add-ons) that gate roles and privileges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Features {
+    pub advanced_user_security: bool,
+    pub pii_data_insights: bool,
+    pub datahub: bool,
+}
+
+impl Features {
+    pub fn has(&self, f: Feature) -> bool {
+        match f {
+            Feature::AdvancedUserSecurity => self.advanced_user_security,
+            Feature::PiiDataInsights => self.pii_data_insights,
+            Feature::Datahub => self.datahub,
+        }
+    }
+}
+
 /// Everything about one account the engine needs.
 #[derive(Debug, Clone, Default)]
 pub struct AccountModel {
-    pub advanced_user_security: bool,
+    pub features: Features,
     pub scoping: Scoping,
     pub custom_roles: BTreeMap<RoleId, CustomRole>,
     pub environments: Vec<Environment>,
@@ -80,11 +100,30 @@ pub struct AccountModel {
 
 /// Where a role held by a user comes from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(tag = "source", rename_all = "lowercase")]
+#[serde(tag = "source", rename_all = "snake_case")]
 pub enum Via {
     Direct,
-    Group { group: String },
-    Claims { group: String },
+    Group {
+        group: String,
+    },
+    Claims {
+        group: String,
+    },
+    /// Held because another role held implies it (Standard User → Agent
+    /// Garden User); never stored.
+    Implied {
+        by: String,
+    },
+    /// A live support-access grant of the account, acting for the
+    /// platform's support staff.
+    Support {
+        grant: String,
+    },
+    /// A role given in an account group of the parent account.
+    AccountGroup {
+        group: String,
+        parent_account: String,
+    },
 }
 
 /// One role held by a user through one source.
@@ -206,7 +245,7 @@ impl AccountModel {
         parent: Option<&str>,
         privileges: &[String],
     ) -> Result<(Option<RoleRef>, BTreeSet<&'static str>), AccessError> {
-        if !self.advanced_user_security {
+        if !self.features.advanced_user_security {
             return Err(AccessError::AdvancedUserSecurityRequired(
                 "Custom roles".into(),
             ));
@@ -221,7 +260,7 @@ impl AccountModel {
                     if !b.extendable {
                         return Err(AccessError::NotExtendable(b.name.into()));
                     }
-                    if b.requires_advanced_user_security && !self.advanced_user_security {
+                    if b.requires_advanced_user_security && !self.features.advanced_user_security {
                         return Err(AccessError::AdvancedUserSecurityRequired(b.name.into()));
                     }
                 }
@@ -256,7 +295,7 @@ impl AccountModel {
     /// Checks that a role may be held in this account at all.
     pub fn check_assignable(&self, role: &RoleRef) -> Result<(), AccessError> {
         if let Some(b) = role.builtin() {
-            if b.requires_advanced_user_security && !self.advanced_user_security {
+            if b.requires_advanced_user_security && !self.features.advanced_user_security {
                 return Err(AccessError::AdvancedUserSecurityRequired(b.name.into()));
             }
             Ok(())
@@ -286,6 +325,41 @@ impl AccountModel {
     /// that no longer exist are skipped: roles are computed, never copied.
     pub fn resolve(&self, grants: &[Grant]) -> Access {
         let mut by_role: BTreeMap<RoleRef, HeldRole> = BTreeMap::new();
+        self.hold(&mut by_role, grants);
+        let implied = self.implied_grants(by_role.values());
+        self.hold(&mut by_role, &implied);
+        Access {
+            roles: by_role.into_values().collect(),
+        }
+    }
+
+    /// Roles implied by held ones, through their inheritance too (a custom
+    /// role inheriting Standard User implies Agent Garden User).
+    fn implied_grants<'a>(&self, held: impl Iterator<Item = &'a HeldRole>) -> Vec<Grant> {
+        let mut out = vec![];
+        for h in held {
+            let mut cur = Some(h.role.clone());
+            let mut seen = BTreeSet::new();
+            while let Some(r) = cur {
+                if !seen.insert(r.clone()) {
+                    break;
+                }
+                if let RoleRef::Builtin(key) = &r {
+                    for implied in catalog::implied_by(key) {
+                        out.push(Grant {
+                            role: RoleRef::Builtin(implied.key),
+                            via: Via::Implied { by: h.name.clone() },
+                            environments: None,
+                        });
+                    }
+                }
+                cur = self.custom_role(&r).and_then(|c| c.parent.clone());
+            }
+        }
+        out
+    }
+
+    fn hold(&self, by_role: &mut BTreeMap<RoleRef, HeldRole>, grants: &[Grant]) {
         for g in grants {
             let Ok(privs) = self.effective_privileges(&g.role) else {
                 continue;
@@ -304,9 +378,23 @@ impl AccountModel {
             }
             held.environments.extend(reach);
         }
-        Access {
-            roles: by_role.into_values().collect(),
-        }
+    }
+
+    /// The privileges `access` may actually use here: those whose feature
+    /// gate is open in this account.
+    pub fn usable_privileges(&self, access: &Access) -> BTreeSet<&'static str> {
+        access
+            .privileges()
+            .into_iter()
+            .filter(|p| self.gate(p).is_none())
+            .collect()
+    }
+
+    /// The feature a privilege needs and this account lacks, if any.
+    pub fn gate(&self, privilege: &str) -> Option<Feature> {
+        catalog::privilege(privilege)
+            .and_then(|p| p.feature)
+            .filter(|f| !self.features.has(*f))
     }
 
     pub fn env_name(&self, id: &EnvId) -> String {
@@ -332,16 +420,26 @@ impl AccountModel {
             .filter(|r| r.privileges.contains(p.key))
             .collect();
         let via_priv: Vec<String> = holders.iter().map(|r| r.name.clone()).collect();
-        let Some(env) = environment else {
-            let allowed = !holders.is_empty();
-            let reason = if allowed {
-                format!("{} is granted by {}", p.name, via_priv.join(", "))
-            } else {
+        let reason = if let Some(f) = self.gate(p.key) {
+            Some(format!(
+                "{} needs the account feature {}, which is off in this account",
+                p.name,
+                f.key()
+            ))
+        } else if environment.is_none() {
+            Some(if holders.is_empty() {
                 format!("no role held grants {}", p.name)
-            };
+            } else {
+                format!("{} is granted by {}", p.name, via_priv.join(", "))
+            })
+        } else {
+            None
+        };
+        // Gated, or asked without an environment: decided by the privilege alone.
+        let (Some(env), None) = (environment, &reason) else {
             return Ok(Decision {
-                allowed,
-                reason,
+                allowed: self.gate(p.key).is_none() && !holders.is_empty(),
+                reason: reason.unwrap_or_default(),
                 via: DecisionVia {
                     privilege: via_priv,
                     environment: vec![],
@@ -359,36 +457,39 @@ impl AccountModel {
             .collect();
         let via_env: Vec<String> = reachers.iter().map(|r| r.name.clone()).collect();
         let via = DecisionVia {
-            privilege: via_priv.clone(),
-            environment: via_env.clone(),
+            privilege: via_priv,
+            environment: via_env,
         };
-        if !p.environment_scoped {
-            // Account-level privileges do not act inside an environment.
-            let allowed = !holders.is_empty();
-            let reason = if allowed {
-                format!(
-                    "{} is granted by {}; it is not environment-scoped, so {} does not restrict it",
-                    p.name,
-                    via_priv.join(", "),
-                    e.name
-                )
-            } else {
-                format!("no role held grants {}", p.name)
-            };
-            return Ok(Decision {
-                allowed,
-                reason,
-                via,
-                additive_only: false,
-            });
-        }
-        let (allowed, additive_only, reason) = self.in_environment(p, e, &holders, &reachers);
+        let (allowed, additive_only, reason) = if p.environment_scoped {
+            self.in_environment(p, e, &holders, &reachers)
+        } else {
+            Self::account_level(p, e, &via.privilege)
+        };
         Ok(Decision {
             allowed,
             reason,
             via,
             additive_only,
         })
+    }
+
+    /// An account-level privilege asked about in an environment: the
+    /// environment does not restrict it.
+    fn account_level(
+        p: &catalog::Privilege,
+        e: &Environment,
+        holders: &[String],
+    ) -> (bool, bool, String) {
+        if holders.is_empty() {
+            return (false, false, format!("no role held grants {}", p.name));
+        }
+        let reason = format!(
+            "{} is granted by {}; it is not environment-scoped, so {} does not restrict it",
+            p.name,
+            holders.join(", "),
+            e.name
+        );
+        (true, false, reason)
     }
 
     /// An environment-scoped privilege in an environment: one role granting
@@ -433,7 +534,25 @@ impl AccountModel {
     }
 }
 
+impl HeldRole {
+    /// Built-in roles belong to their family; custom roles to the platform.
+    pub fn family(&self) -> catalog::Family {
+        self.role
+            .builtin()
+            .map_or(catalog::Family::Platform, |b| b.family)
+    }
+}
+
 impl Access {
+    /// Names of the held roles of one family.
+    pub fn role_names(&self, family: catalog::Family) -> Vec<String> {
+        self.roles
+            .iter()
+            .filter(|r| r.family() == family)
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
     pub fn privileges(&self) -> BTreeSet<&'static str> {
         self.roles
             .iter()

@@ -5,6 +5,8 @@
 //! provenance, decides "may U do P in E", and checks who may assign what.
 
 mod engine;
+#[cfg(test)]
+mod family_tests;
 mod role_ref;
 #[cfg(test)]
 mod seed_003_tests;

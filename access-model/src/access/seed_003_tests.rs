@@ -96,7 +96,10 @@ fn model(scoping: Scoping) -> AccountModel {
         roles: roles.iter().map(|s| RoleRef::from_stored(s)).collect(),
     };
     AccountModel {
-        advanced_user_security: true,
+        features: Features {
+            advanced_user_security: true,
+            ..Features::default()
+        },
         scoping,
         custom_roles: roles.into_iter().map(|r| (r.id.clone(), r)).collect(),
         environments: vec![
@@ -270,7 +273,7 @@ fn custom_role_rules() {
         .effective_privileges(&"Dev".into())
         .unwrap()
         .contains("VIEW_RESULTS"));
-    m.advanced_user_security = false;
+    m.features.advanced_user_security = false;
     assert!(matches!(
         m.validate_custom_role(None, None, &[]),
         Err(AccessError::AdvancedUserSecurityRequired(_))

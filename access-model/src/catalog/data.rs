@@ -3,13 +3,15 @@
 //! Facts (names, which built-in role holds which privilege) come from the
 //! platform documentation in `shared/seeds/000..002`; descriptions are ours.
 
-use super::{BuiltinRole, Privilege};
+use super::{BuiltinRole, Family, Feature, Privilege};
 use PrivilegeKey as P;
 
 /// Generates [`PrivilegeKey`] (one variant a privilege, so the compiler
-/// checks every reference) and the [`PRIVILEGES`] table from one list.
+/// checks every reference) and the [`PRIVILEGES`] table from one list. An
+/// entry may end with `gate=Feature` (usable only when the account has the
+/// feature) and `family=Family` (default: the platform's own privileges).
 macro_rules! catalog {
-    ($($id:ident: $key:literal, $name:literal, $desc:literal, [$($alias:literal),*], dep=$dep:literal, env=$env:literal, custom=$custom:literal;)*) => {
+    ($($id:ident: $key:literal, $name:literal, $desc:literal, [$($alias:literal),*], dep=$dep:literal, env=$env:literal, custom=$custom:literal $(, gate=$gate:ident)? $(, family=$fam:ident)?;)*) => {
         /// A privilege's identity; its machine key is [`PrivilegeKey::key`].
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum PrivilegeKey { $($id),* }
@@ -19,13 +21,48 @@ macro_rules! catalog {
                 match self { $(Self::$id => $key),* }
             }
             pub fn def(self) -> &'static Privilege {
-                match self { $(Self::$id => &Privilege { id: Self::$id, key: $key, name: $name, description: $desc, aliases: &[$($alias),*], deprecated: $dep, environment_scoped: $env, custom_role_allowed: $custom }),* }
+                match self { $(Self::$id => &entry!($id, $key, $name, $desc, [$($alias),*], $dep, $env, $custom, [$($gate)?], [$($fam)?])),* }
             }
         }
 
         pub static PRIVILEGES: &[Privilege] = &[
-            $(Privilege { id: PrivilegeKey::$id, key: $key, name: $name, description: $desc, aliases: &[$($alias),*], deprecated: $dep, environment_scoped: $env, custom_role_allowed: $custom }),*
+            $(entry!($id, $key, $name, $desc, [$($alias),*], $dep, $env, $custom, [$($gate)?], [$($fam)?])),*
         ];
+    };
+}
+
+macro_rules! entry {
+    ($id:ident, $key:literal, $name:literal, $desc:literal, [$($alias:literal),*], $dep:literal, $env:literal, $custom:literal, [$($gate:ident)?], [$($fam:ident)?]) => {
+        Privilege {
+            id: PrivilegeKey::$id,
+            key: $key,
+            name: $name,
+            description: $desc,
+            aliases: &[$($alias),*],
+            deprecated: $dep,
+            environment_scoped: $env,
+            custom_role_allowed: $custom,
+            feature: gate!($($gate)?),
+            family: family!($($fam)?),
+        }
+    };
+}
+
+macro_rules! gate {
+    () => {
+        None
+    };
+    ($f:ident) => {
+        Some(Feature::$f)
+    };
+}
+
+macro_rules! family {
+    () => {
+        Family::Platform
+    };
+    ($f:ident) => {
+        Family::$f
     };
 }
 
@@ -78,8 +115,13 @@ catalog! {
     ViewAuditLogs: "VIEW_AUDIT_LOGS", "View Audit Logs", "Read the account's audit log.", [], dep=false, env=false, custom=true;
     ViewData: "VIEW_DATA", "View Data", "See the documents processed by executions.", [], dep=false, env=true, custom=true;
     ViewResults: "VIEW_RESULTS", "View Results", "Follow execution activity and logs, without the processed documents.", [], dep=false, env=true, custom=true;
-    DataDetectiveReadAccess: "DATA_DETECTIVE_READ_ACCESS", "Data Detective Read Access", "See where personal data flows (processes, fields, connectors, countries).", [], dep=false, env=false, custom=true;
-    DataDetectiveReadAndWriteAccess: "DATA_DETECTIVE_READ_AND_WRITE_ACCESS", "Data Detective Read & Write Access", "See where personal data flows and propose new or changed data fields.", [], dep=false, env=false, custom=true;
+    DataDetectiveReadAccess: "DATA_DETECTIVE_READ_ACCESS", "Data Detective Read Access", "See where personal data flows (processes, fields, connectors, countries).", [], dep=false, env=false, custom=true, gate=PiiDataInsights;
+    DataDetectiveReadAndWriteAccess: "DATA_DETECTIVE_READ_AND_WRITE_ACCESS", "Data Detective Read & Write Access", "See where personal data flows and propose new or changed data fields.", [], dep=false, env=false, custom=true, gate=PiiDataInsights;
+    MdmStewardshipManagement: "MDM_STEWARDSHIP_MANAGEMENT", "MDM - Stewardship Management", "Manage DataHub stewardship: the hub's user and role entitlements.", [], dep=false, env=false, custom=true, gate=Datahub;
+    AgentGardenUse: "AGENT_GARDEN_USE", "Agent Garden - Use Agents", "Talk to deployed agents in the conversational interface and list them.", [], dep=false, env=false, custom=false, family=AgentGarden;
+    AgentGardenDevelop: "AGENT_GARDEN_DEVELOP", "Agent Garden - Develop Agents", "Create, edit and test agents.", [], dep=false, env=false, custom=false, family=AgentGarden;
+    AgentControlTower: "AGENT_CONTROL_TOWER", "Agent Control Tower", "Manage agents across their providers in the Agent Control Tower.", [], dep=false, env=false, custom=false, family=AgentGarden;
+    AgentGardenAdministration: "AGENT_GARDEN_ADMINISTRATION", "Agent Garden - Administration", "Administer the account's Agent Garden.", [], dep=false, env=false, custom=false, family=AgentGarden;
 }
 
 /// Standard User privileges (seed 000 matrix).
@@ -136,6 +178,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         privileges: None,
         extendable: true,
         requires_advanced_user_security: false,
+        family: Family::Platform,
     },
     BuiltinRole {
         key: "STANDARD_USER",
@@ -144,6 +187,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         privileges: Some(STANDARD_USER),
         extendable: true,
         requires_advanced_user_security: false,
+        family: Family::Platform,
     },
     BuiltinRole {
         key: "PRODUCTION_SUPPORT",
@@ -152,6 +196,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         privileges: Some(PRODUCTION_SUPPORT),
         extendable: true,
         requires_advanced_user_security: true,
+        family: Family::Platform,
     },
     BuiltinRole {
         key: "SUPPORT",
@@ -160,6 +205,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         privileges: Some(SUPPORT),
         extendable: true,
         requires_advanced_user_security: true,
+        family: Family::Platform,
     },
     BuiltinRole {
         key: "API_MANAGER",
@@ -168,6 +214,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         privileges: Some(&[P::ApiManagementApis, P::ApiManagementApplications]),
         extendable: true,
         requires_advanced_user_security: false,
+        family: Family::Platform,
     },
     BuiltinRole {
         key: "API_INFRASTRUCTURE_MANAGER",
@@ -181,6 +228,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         ]),
         extendable: true,
         requires_advanced_user_security: false,
+        family: Family::Platform,
     },
     BuiltinRole {
         key: "API_CONTROL_PLANE_ADMINISTRATOR",
@@ -189,6 +237,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         privileges: Some(&[P::UserManagementLimited, P::ApiControlPlaneUser]),
         extendable: false,
         requires_advanced_user_security: false,
+        family: Family::Platform,
     },
     BuiltinRole {
         key: "CLOUD_API_MANAGEMENT_ADMINISTRATOR",
@@ -197,5 +246,49 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
         privileges: Some(&[P::UserManagementLimited, P::CloudApiManagementUser]),
         extendable: false,
         requires_advanced_user_security: false,
+        family: Family::Platform,
     },
+    BuiltinRole {
+        key: "AGENT_GARDEN_USER",
+        name: "Agent Garden User",
+        description: "Uses deployed agents. Every Standard User holds it, implied.",
+        privileges: Some(&[P::AgentGardenUse]),
+        extendable: true,
+        requires_advanced_user_security: false,
+        family: Family::AgentGarden,
+    },
+    BuiltinRole {
+        key: "AGENT_GARDEN_DEVELOPER",
+        name: "Agent Garden Developer",
+        description: "Builds and tests agents and works in the Agent Control Tower.",
+        privileges: Some(&[
+            P::AgentGardenUse,
+            P::AgentGardenDevelop,
+            P::AgentControlTower,
+        ]),
+        extendable: true,
+        requires_advanced_user_security: false,
+        family: Family::AgentGarden,
+    },
+    BuiltinRole {
+        key: "AGENT_GARDEN_ADMINISTRATOR",
+        name: "Agent Garden Administrator",
+        description: "Administers Agent Garden. Every Administrator holds it, implied.",
+        privileges: Some(&[
+            P::AgentGardenUse,
+            P::AgentGardenDevelop,
+            P::AgentControlTower,
+            P::AgentGardenAdministration,
+        ]),
+        extendable: true,
+        requires_advanced_user_security: false,
+        family: Family::AgentGarden,
+    },
+];
+
+/// Roles of another family every holder of a platform role has, implied
+/// (seed 001): (platform role, implied role).
+pub static IMPLIED_ROLES: &[(&str, &str)] = &[
+    ("STANDARD_USER", "AGENT_GARDEN_USER"),
+    ("ADMINISTRATOR", "AGENT_GARDEN_ADMINISTRATOR"),
 ];

@@ -6,7 +6,46 @@ use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 
-pub use data::{PrivilegeKey, BUILTIN_ROLES, PRIVILEGES};
+pub use data::{PrivilegeKey, BUILTIN_ROLES, IMPLIED_ROLES, PRIVILEGES};
+
+/// Which product a privilege or role belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// The integration platform's own privileges and roles.
+    Platform,
+    /// Agent Garden's capabilities and its three roles (seed 001).
+    AgentGarden,
+}
+
+/// An account feature (an edition or add-on) that privileges and roles
+/// may need before they can be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    /// Production Support, Support and custom roles.
+    AdvancedUserSecurity,
+    /// The Data Detective privileges.
+    PiiDataInsights,
+    /// DataHub stewardship.
+    Datahub,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 3] = [
+        Feature::AdvancedUserSecurity,
+        Feature::PiiDataInsights,
+        Feature::Datahub,
+    ];
+
+    pub const fn key(self) -> &'static str {
+        match self {
+            Feature::AdvancedUserSecurity => "advanced_user_security",
+            Feature::PiiDataInsights => "pii_data_insights",
+            Feature::Datahub => "datahub",
+        }
+    }
+}
 
 /// A named right, identified by a stable machine key.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -25,6 +64,9 @@ pub struct Privilege {
     /// False for privileges the platform reserves to its own non-extendable roles.
     #[serde(skip)]
     pub custom_role_allowed: bool,
+    /// Usable only in accounts with this feature on.
+    pub feature: Option<Feature>,
+    pub family: Family,
 }
 
 /// An immutable role shipped with the platform.
@@ -39,6 +81,7 @@ pub struct BuiltinRole {
     pub extendable: bool,
     /// Only accounts with Advanced User Security may assign it.
     pub requires_advanced_user_security: bool,
+    pub family: Family,
 }
 
 pub const ADMINISTRATOR: &str = "ADMINISTRATOR";
@@ -53,7 +96,13 @@ impl BuiltinRole {
     pub fn privileges(&self) -> BTreeSet<&'static str> {
         match self.privileges {
             Some(list) => list.iter().map(|p| p.key()).collect(),
-            None => PRIVILEGES.iter().map(|p| p.key).collect(),
+            // Every privilege of its own family: the Administrator's Agent
+            // Garden rights come with the role it implies.
+            None => PRIVILEGES
+                .iter()
+                .filter(|p| p.family == self.family)
+                .map(|p| p.key)
+                .collect(),
         }
     }
 }
@@ -86,6 +135,15 @@ pub fn privilege(name_or_key: &str) -> Option<&'static Privilege> {
     PrivilegeKey::parse(name_or_key).map(PrivilegeKey::def)
 }
 
+/// The roles holding `role` implies (Standard User → Agent Garden User,
+/// Administrator → Agent Garden Administrator).
+pub fn implied_by(role_key: &str) -> impl Iterator<Item = &'static BuiltinRole> + '_ {
+    IMPLIED_ROLES
+        .iter()
+        .filter(move |(from, _)| *from == role_key)
+        .filter_map(|(_, to)| builtin_role(to))
+}
+
 /// Finds a built-in role by key or display name (case-insensitive).
 pub fn builtin_role(name_or_key: &str) -> Option<&'static BuiltinRole> {
     let n = norm(name_or_key);
@@ -101,6 +159,7 @@ pub struct RoleView {
     pub description: &'static str,
     pub extendable: bool,
     pub requires_advanced_user_security: bool,
+    pub family: Family,
     pub privileges: Vec<&'static str>,
 }
 
@@ -113,6 +172,7 @@ pub fn roles_view() -> Vec<RoleView> {
             description: r.description,
             extendable: r.extendable,
             requires_advanced_user_security: r.requires_advanced_user_security,
+            family: r.family,
             privileges: r.privileges().into_iter().collect(),
         })
         .collect()
@@ -188,12 +248,53 @@ mod tests {
         let ps = builtin_role("Production Support").unwrap().privileges();
         assert!(ps.contains("SCHEDULING") && !ps.contains("BOOMI_ASSURE"));
         let admin = builtin_role(ADMINISTRATOR).unwrap().privileges();
-        assert_eq!(admin.len(), PRIVILEGES.len());
+        let platform = PRIVILEGES
+            .iter()
+            .filter(|p| p.family == Family::Platform)
+            .count();
+        assert_eq!(admin.len(), platform);
+        assert!(!admin.contains("AGENT_CONTROL_TOWER"));
+        assert!(admin.contains("MDM_STEWARDSHIP_MANAGEMENT"));
         assert!(
             !builtin_role("API Control Plane Administrator")
                 .unwrap()
                 .extendable
         );
+    }
+
+    #[test]
+    fn agent_garden_family_and_implications() {
+        let dev = builtin_role("Agent Garden Developer").unwrap();
+        assert_eq!(dev.family, Family::AgentGarden);
+        assert!(dev.privileges().contains("AGENT_CONTROL_TOWER"));
+        assert!(!builtin_role("AGENT_GARDEN_USER")
+            .unwrap()
+            .privileges()
+            .contains("AGENT_CONTROL_TOWER"));
+        let implied: Vec<&str> = implied_by("STANDARD_USER").map(|r| r.key).collect();
+        assert_eq!(implied, ["AGENT_GARDEN_USER"]);
+        let implied: Vec<&str> = implied_by(ADMINISTRATOR).map(|r| r.key).collect();
+        assert_eq!(implied, ["AGENT_GARDEN_ADMINISTRATOR"]);
+        assert_eq!(implied_by("SUPPORT").count(), 0);
+        for p in PRIVILEGES
+            .iter()
+            .filter(|p| p.family == Family::AgentGarden)
+        {
+            assert!(!p.custom_role_allowed, "{} is reached through roles", p.key);
+        }
+    }
+
+    #[test]
+    fn gated_privileges_name_their_feature() {
+        assert_eq!(
+            privilege("Data Detective Read Access").unwrap().feature,
+            Some(Feature::PiiDataInsights)
+        );
+        assert_eq!(
+            privilege("MDM - Stewardship Management").unwrap().feature,
+            Some(Feature::Datahub)
+        );
+        assert_eq!(privilege("Execute").unwrap().feature, None);
     }
 
     #[test]
