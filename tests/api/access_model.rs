@@ -854,6 +854,33 @@ async fn account_groups(app: &TestApp) {
     // the group's roles: the Administrator never comes from outside.
     let (_, d) = ask("breakglass@acme.test", "Execute", None).await;
     assert!(d["allowed"] != true, "{d}");
+    // The Administrator rule holds for inherited users: the parent's built-in
+    // Administrator, given a role in the child's group, still signs in
+    // locally only.
+    let (s, b) = app
+        .admin(
+            "POST",
+            &format!("/api/v1/accounts/{{acct}}/account-groups/{gid}/roles"),
+            Some(json!({"user": "breakglass@acme.test", "roles": ["Standard User"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (_, d) = ask("breakglass@acme.test", "Execute", Some("Production")).await;
+    assert_eq!(
+        d["allowed"], true,
+        "the group's role applies in the child: {d}"
+    );
+    let idp = crate::sso::mock_idp().await;
+    crate::sso::configure(app, &idp, "scim").await;
+    let f = crate::sso::start(app).await;
+    *idp.next_token.lock().expect("lock") = crate::sso::sign(
+        &crate::sso::claims(&idp, "breakglass@acme.test", &f.nonce, &[]),
+        "idp_key1.pem",
+        "key1",
+    );
+    let (s, body) = crate::sso::finish(app, &f, "").await;
+    assert_eq!(s, 403, "{body}");
+    assert!(body.contains("/auth/local"), "{body}");
     // Removing the child ends every reach.
     let (s, _) = app
         .admin(
