@@ -62,8 +62,14 @@ impl Application {
         )
         .await?;
         store::migrate(&db).await?;
+        let read = store::connect_reads(
+            &settings.database_url,
+            &db,
+            std::time::Duration::from_millis(settings.slow_query_ms),
+        )
+        .await?;
         let port = listener.local_addr()?.port();
-        let shared = AppState::new(db, settings)?;
+        let shared = AppState::new(db, read, settings)?;
         tokio::spawn(follow::follow_changes(shared.clone()));
         let state = web::Data::from(shared.clone());
         let server = run(listener, state)?;

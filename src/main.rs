@@ -553,14 +553,16 @@ async fn scim_token(settings: &Settings, j: bool, cmd: ScimTokenCmd) -> Result<(
             emit(j, json!({"tokens": list}), text);
         }
         ScimTokenCmd::Revoke(RevokeArgs { account, id }) => {
-            if !credentials::revoke_scim_token(&db, &account, &id).await? {
+            let txn = store::write_txn(&db).await?;
+            if !credentials::revoke_scim_token(&txn, &account, &id).await? {
                 return Err(format!("no live SCIM token {id} in account {account}").into());
             }
             audit::record(
-                &db,
+                &txn,
                 audit::Event::new(Some(&account), "cli", "scim_token.revoke", &id),
             )
             .await?;
+            txn.commit().await?;
             emit(
                 j,
                 json!({"id": id, "revoked": true}),

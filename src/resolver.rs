@@ -6,7 +6,10 @@
 
 use crate::access::{Access, AccountModel, Grant, Via};
 use crate::store::model::Lookup;
-use crate::store::{self, entities::account, entities::api_key, entities::session, entities::user};
+use crate::store::{
+    self, entities::account, entities::api_key, entities::scim_token, entities::session,
+    entities::user,
+};
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -39,6 +42,8 @@ pub struct Resolver {
     accounts: RwLock<HashMap<String, Arc<CachedAccount>>>,
     /// Key rows by id; the presented secret is still checked against the hash every time.
     api_keys: RwLock<HashMap<String, (Instant, api_key::Model)>>,
+    /// SCIM token rows by id, likewise.
+    scim_tokens: RwLock<HashMap<String, (Instant, scim_token::Model)>>,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -54,7 +59,49 @@ impl Resolver {
             ttl,
             accounts: RwLock::new(HashMap::new()),
             api_keys: RwLock::new(HashMap::new()),
+            scim_tokens: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// The live SCIM token a bearer value stands for; rows are cached like
+    /// API keys, and every revocation (here or on another replica, through
+    /// the change log) drops them.
+    pub async fn scim_token(
+        &self,
+        db: &DatabaseConnection,
+        presented: &str,
+    ) -> Result<Option<scim_token::Model>, DbErr> {
+        use crate::store::credentials::SCIM_TOKEN_PREFIX;
+        let Some((id, secret)) = crate::secrets::parse(SCIM_TOKEN_PREFIX, presented) else {
+            return Ok(None);
+        };
+        let cached = read(&self.scim_tokens)
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, t)| t.clone());
+        let t = match cached {
+            Some(t) => t,
+            None => {
+                let Some(t) = scim_token::Entity::find_by_id(id.to_string())
+                    .one(db)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let mut map = write(&self.scim_tokens);
+                if map.len() > 10_000 {
+                    map.clear();
+                }
+                map.insert(id.to_string(), (Instant::now(), t.clone()));
+                t
+            }
+        };
+        let live = t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > store::now_ms());
+        Ok((live && crate::secrets::verify_secret(secret, &t.secret_hash)).then_some(t))
+    }
+
+    pub fn forget_scim_tokens(&self) {
+        write(&self.scim_tokens).clear();
     }
 
     /// The live API key a bearer value stands for. Rows are cached for the
@@ -357,6 +404,7 @@ impl Resolver {
             Change::Account => self.invalidate(account),
             Change::Users => self.invalidate_users(account),
             Change::ApiKeys => self.forget_api_keys(),
+            Change::ScimTokens => self.forget_scim_tokens(),
         }
     }
 
@@ -364,5 +412,6 @@ impl Resolver {
     pub fn forget_everything(&self) {
         write(&self.accounts).clear();
         self.forget_api_keys();
+        self.forget_scim_tokens();
     }
 }

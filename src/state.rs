@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 /// Shared by every request handler.
 pub struct AppState {
+    /// Writes, and reads that must see a write's own transaction.
     pub db: DatabaseConnection,
+    /// Reads outside a write (on SQLite, a pool of its own beside the writer).
+    pub read: DatabaseConnection,
     pub settings: Settings,
     pub resolver: Resolver,
     pub metrics: crate::metrics::Metrics,
@@ -24,6 +27,7 @@ pub type State = actix_web::web::Data<AppState>;
 impl AppState {
     pub fn new(
         db: DatabaseConnection,
+        read: DatabaseConnection,
         settings: Settings,
     ) -> Result<Arc<Self>, crate::secrets::SealError> {
         let sealer = crate::secrets::Sealer::new(settings.sealing_key())?;
@@ -44,6 +48,7 @@ impl AppState {
         };
         Ok(Arc::new(AppState {
             db,
+            read,
             settings,
             resolver: Resolver::new(ttl),
             metrics: Default::default(),

@@ -78,5 +78,6 @@ pub async fn revoke(
         },
     )
     .await?;
+    state.resolver.forget_scim_tokens();
     Ok(HttpResponse::NoContent().finish())
 }

@@ -111,7 +111,7 @@ impl Resource for Groups {
 }
 
 async fn find(ctx: &ScimCtx, id: &str) -> Result<db::Group, ScimError> {
-    db::group(&ctx.state.db, &ctx.account_id, id)
+    db::group(&ctx.state.read, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
 }

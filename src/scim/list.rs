@@ -99,7 +99,7 @@ async fn sql_page(
     t: Translation,
     order: db::ListOrder,
 ) -> Result<Value, ScimError> {
-    let (db, offset) = (&ctx.state.db, p.start_index - 1);
+    let (db, offset) = (&ctx.state.read, p.start_index - 1);
     let (total, page) = match kind {
         ResourceKind::User => {
             let (rows, total) =
@@ -130,7 +130,7 @@ async fn candidates(
     kind: ResourceKind,
     t: Translation,
 ) -> Result<Vec<Value>, ScimError> {
-    let (db, cap) = (&ctx.state.db, ctx.state.settings.max_filter_scan);
+    let (db, cap) = (&ctx.state.read, ctx.state.settings.max_filter_scan);
     let too_many = || {
         ScimError::bad(
             "tooMany",

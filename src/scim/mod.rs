@@ -123,7 +123,9 @@ async fn authenticate(req: HttpRequest) -> Result<ScimCtx, ScimError> {
         Some((scheme, v)) if scheme.eq_ignore_ascii_case("bearer") => v.trim(),
         _ => return Err(ScimError::unauthorized()),
     };
-    let t = crate::store::credentials::verify_scim_token(&state.db, token)
+    let t = state
+        .resolver
+        .scim_token(&state.read, token)
         .await?
         .ok_or_else(ScimError::unauthorized)?;
     if !state.scim_rate.allow(&t.id) {

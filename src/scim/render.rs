@@ -32,12 +32,12 @@ pub(super) async fn users(
     let groups = if projection.excludes("groups") {
         HashMap::new()
     } else {
-        db::groups_of_users(&ctx.state.db, &ids).await?
+        db::groups_of_users(&ctx.state.read, &ids).await?
     };
     let roles = if projection.excludes("roles") {
         HashMap::new()
     } else {
-        db::roles_of_users(&ctx.state.db, &ids).await?
+        db::roles_of_users(&ctx.state.read, &ids).await?
     };
     let base = ctx.base();
     let mut out = Vec::with_capacity(rows.len());
@@ -66,7 +66,7 @@ pub(super) async fn groups(
         return Ok(rows.iter().map(|g| group_json(&base, g, None)).collect());
     }
     let ids: Vec<String> = rows.iter().map(|g| g.id.clone()).collect();
-    let members = db::members_of_groups(&ctx.state.db, &ids).await?;
+    let members = db::members_of_groups(&ctx.state.read, &ids).await?;
     Ok(rows
         .iter()
         .map(|g| {

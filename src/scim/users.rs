@@ -137,7 +137,7 @@ impl Resource for Users {
 }
 
 async fn one(ctx: &ScimCtx, id: &str) -> Result<(db::User, Value), ScimError> {
-    let u = crate::store::model::user_by_id(&ctx.state.db, &ctx.account_id, id)
+    let u = crate::store::model::user_by_id(&ctx.state.read, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
     let v = super::render::users(ctx, std::slice::from_ref(&u), &Projection::default())

@@ -18,6 +18,8 @@ pub enum Change {
     Users,
     /// API keys (revoked, expired by hand).
     ApiKeys,
+    /// SCIM tokens (revoked).
+    ScimTokens,
 }
 
 impl Change {
@@ -26,6 +28,7 @@ impl Change {
             Change::Account => "account",
             Change::Users => "users",
             Change::ApiKeys => "api_keys",
+            Change::ScimTokens => "scim_tokens",
         }
     }
 
@@ -34,6 +37,7 @@ impl Change {
         match s {
             "users" => Change::Users,
             "api_keys" => Change::ApiKeys,
+            "scim_tokens" => Change::ScimTokens,
             _ => Change::Account,
         }
     }

@@ -250,6 +250,8 @@ pub async fn revoke_scim_token<C: ConnectionTrait>(
     let mut am: scim_token::ActiveModel = t.into();
     am.revoked_at = Set(Some(now_ms()));
     am.update(db).await?;
+    // Every replica drops its cached token rows: revocation works at once.
+    super::changes::record(db, Some(account_id), super::changes::Change::ScimTokens).await?;
     Ok(true)
 }
 

@@ -71,6 +71,33 @@ pub async fn connect_with(url: &str, slow: Duration) -> Result<DatabaseConnectio
     Database::connect(opts).await
 }
 
+/// A pool for reads. On a SQLite file it is its own read-only pool, so
+/// readers run beside the one writer (WAL lets them) instead of queueing on
+/// its connection; elsewhere (PostgreSQL, in-memory SQLite) it is `db`.
+pub async fn connect_reads(
+    url: &str,
+    db: &DatabaseConnection,
+    slow: Duration,
+) -> Result<DatabaseConnection, DbErr> {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(db.clone());
+    }
+    let readers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.sqlx_logging(true)
+        .sqlx_logging_level(log::LevelFilter::Trace)
+        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, slow)
+        .acquire_timeout(Duration::from_secs(10))
+        .max_connections(readers as u32)
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(|o| {
+            o.read_only(true)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    Database::connect(opts).await
+}
+
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     use migrations::MigratorTrait;
     migrations::Migrator::up(db, None).await

@@ -304,11 +304,15 @@ where
     E: EntityTrait,
     E::Model: Sync,
 {
-    let total = q.clone().count(db).await?;
-    let rows = if limit == 0 {
-        vec![]
-    } else {
-        q.offset(offset).limit(limit).all(db).await?
+    if limit == 0 {
+        return Ok((vec![], q.count(db).await?));
+    }
+    let rows = q.clone().offset(offset).limit(limit).all(db).await?;
+    // A page that is neither full nor past the end tells the total itself
+    // (a `userName eq` lookup, say): no second query.
+    let total = match rows.len() as u64 {
+        n if n < limit && (n > 0 || offset == 0) => offset + n,
+        _ => q.count(db).await?,
     };
     Ok((rows, total))
 }

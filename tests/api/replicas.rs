@@ -167,8 +167,8 @@ async fn replicas_agree_at_once() {
         .await;
     assert_eq!(s, 204);
     within_a_second(|| async { call_b().await == 401 }).await;
-    // A SCIM token revoked through A is refused by B at once (tokens are
-    // checked in the database on every request).
+    // A SCIM token revoked through A is refused by A at once and by B within
+    // a second (B drops its cached token rows when the change log says so).
     let (t, _) = idbridge::store::credentials::create_scim_token(&app.db, &app.account_id, None)
         .await
         .expect("token");
@@ -192,7 +192,15 @@ async fn replicas_agree_at_once() {
         )
         .await;
     assert_eq!(s, 204);
-    assert_eq!(scim_b().await, 401);
+    let at_a = app
+        .client
+        .get(app.url("/scim/v2/Users?count=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("scim A");
+    assert_eq!(at_a.status().as_u16(), 401);
+    within_a_second(|| async { scim_b().await == 401 }).await;
     // A session ended through A is dead at B at once.
     let (cookie, _) = idbridge::store::sessions::create(
         &app.db,

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SCIM under concurrent load, each figure next to actix-web's no-work JSON
+# handler measured in the same run (a ratio, since this machine is noisy).
+#   bench/scim_wrk.sh [users=20000] [duration=10s] [connections=16] [database-url]
+# Seeds users with examples/scim_load (which prints its own sequential
+# figures), then runs wrk (apt install wrk) at N connections and at 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+users=${1:-20000}
+dur=${2:-10s}
+conns=${3:-16}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/idbridge/target}"
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk"; exit 1; }
+cargo build --release --bin idbridge --example scim_load --example minimal_actix
+bin="$CARGO_TARGET_DIR/release/idbridge"
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+export IDBRIDGE_DATABASE_URL="${4:-sqlite://$work/bench.db?mode=rwc}" IDBRIDGE_LOG_LEVEL=warn
+export IDBRIDGE_SCIM_REQUESTS_PER_SEC=0
+port=18091
+acct=$("$bin" account create --name Bench --admin-email admin@bench.test --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["account_id"])')
+token=$("$bin" scim-token create --account "$acct" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+key=$("$bin" api-key create --account "$acct" --user admin@bench.test --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+IDBRIDGE_LISTEN=127.0.0.1:$port IDBRIDGE_PUBLIC_URL=http://127.0.0.1:$port "$bin" serve 2>"${IDBRIDGE_BENCH_LOG:-$work/serve.log}" &
+LISTEN=127.0.0.1:18092 "$CARGO_TARGET_DIR/release/examples/minimal_actix" &
+for _ in $(seq 1 50); do curl -fs 127.0.0.1:$port/readyz >/dev/null 2>&1 && break; sleep 0.2; done
+base=http://127.0.0.1:$port
+echo "== seeding $users users (sequential figures from scim_load)"
+"$CARGO_TARGET_DIR/release/examples/scim_load" "$base/scim/v2" "$token" "$users" 1 | grep -v "^PATCH"
+# 1,000 user ids for GET-by-id and PATCH.
+curl -fs -H "Authorization: Bearer $token" "$base/scim/v2/Users?count=1000&attributes=id" \
+  | python3 -c 'import json,sys; print("ids = {" + ",".join("\"%s\"" % r["id"] for r in json.load(sys.stdin)["Resources"]) + "}")' > "$work/ids.lua"
+
+common() { cat <<LUA
+$(cat "$work/ids.lua")
+users = $users
+token = "$token"
+math.randomseed(os.time())
+counter = 0
+LUA
+}
+lua() { { common; cat; } > "$work/$1.lua"; }
+lua handler <<'LUA'
+wrk.method = "POST"; wrk.body = '{"privilege":"Execute"}'; wrk.headers["Content-Type"] = "application/json"
+LUA
+lua lookup <<'LUA'
+request = function()
+  local i = math.random(0, users - 1)
+  return wrk.format("GET", "/scim/v2/Users?filter=userName%20eq%20%22user" .. i .. "@load.test%22", {["Authorization"] = "Bearer " .. token})
+end
+LUA
+lua get <<'LUA'
+request = function()
+  return wrk.format("GET", "/scim/v2/Users/" .. ids[math.random(1, #ids)], {["Authorization"] = "Bearer " .. token})
+end
+LUA
+lua page <<'LUA'
+request = function()
+  local s = math.random(1, users - 100)
+  return wrk.format("GET", "/scim/v2/Users?startIndex=" .. s .. "&count=100", {["Authorization"] = "Bearer " .. token})
+end
+LUA
+lua create <<'LUA'
+setup = function(thread) thread:set("tid", tostring(math.random(1, 1e9))) end
+request = function()
+  counter = counter + 1
+  local u = "w" .. tid .. "-" .. counter .. "@load.test"
+  return wrk.format("POST", "/scim/v2/Users", {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/scim+json"},
+    '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"' .. u .. '","name":{"givenName":"W","familyName":"L"},"emails":[{"value":"' .. u .. '","primary":true}],"active":true}')
+end
+LUA
+lua patch <<'LUA'
+request = function()
+  counter = counter + 1
+  return wrk.format("PATCH", "/scim/v2/Users/" .. ids[math.random(1, #ids)], {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/scim+json"},
+    '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"Name ' .. counter .. '"}]}')
+end
+LUA
+lua authorize <<LUA
+wrk.method = "POST"
+wrk.body = '{"account":"$acct","user":"admin@bench.test","privilege":"Execute"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $key"
+LUA
+
+# run NAME URL CONNECTIONS -> "req/s p99"
+run() {
+  wrk -t2 -c"$3" -d"$dur" --latency -s "$work/$1.lua" "$2" > "$work/out" 2>&1
+  if grep -q "Non-2xx" "$work/out"; then echo "$1: non-2xx answers" >&2; cat "$work/out" >&2; fi
+  awk '/Requests\/sec/ {r=$2} / 99%/ {p=$2} END {print r, p}' "$work/out"
+}
+printf "%-34s %12s %10s %8s\n" workload "req/s" p99 ratio
+for c in "$conns" 1; do
+  read -r h_rps h_p99 < <(run handler http://127.0.0.1:18092/authorize "$c")
+  printf "%-34s %12s %10s %8s\n" "actix no-work handler (c=$c)" "$h_rps" "$h_p99" 1.00
+  for w in lookup get page patch create; do
+    read -r rps p99 < <(run "$w" "$base" "$c")
+    printf "%-34s %12s %10s %8.3f\n" "SCIM $w (c=$c)" "$rps" "$p99" "$(python3 -c "print($rps/$h_rps)")"
+  done
+  read -r rps p99 < <(run authorize "$base/api/v1/authorize" "$c")
+  printf "%-34s %12s %10s %8.3f\n" "POST /api/v1/authorize (c=$c)" "$rps" "$p99" "$(python3 -c "print($rps/$h_rps)")"
+done
+echo "RSS of idbridge: $(ps -o rss= -p "$(pgrep -f "$bin serve" | head -1)") KiB"
