@@ -20,3 +20,4 @@ mod scim_cycles;
 mod scim_errors;
 mod security;
 mod sso;
+mod validators;
