@@ -33,6 +33,7 @@ pub async fn track(
             .request()
             .match_pattern()
             .unwrap_or_else(|| "unmatched".into());
+        tracing::Span::current().record("http.route", route.as_str());
         s.metrics.observe(
             res.request().method().as_str(),
             &route,
@@ -93,7 +94,8 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
         tracing::info_span!(
             "HTTP request",
             http.method = %request.method(),
-            http.route = %request.match_pattern().unwrap_or_default(),
+            // Recorded by `track`: finding the pattern runs the router's regexes again.
+            http.route = tracing::field::Empty,
             http.target = ?request.path(),
             http.client_ip = ?request.connection_info().realip_remote_addr().unwrap_or(""),
             http.user_agent = ?user_agent,

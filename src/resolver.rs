@@ -34,7 +34,8 @@ pub struct CachedAccount {
 
 pub struct ResolvedUser {
     pub user: user::Model,
-    pub access: Access,
+    /// Shared, not copied, by every request that acts as this user.
+    pub access: Arc<Access>,
 }
 
 pub struct Resolver {
@@ -267,7 +268,10 @@ impl Resolver {
     ) -> Result<Arc<ResolvedUser>, DbErr> {
         let grants = store::model::user_grants(db, &acct.account.id, &user.id, None).await?;
         let access = acct.access(grants);
-        let r = Arc::new(ResolvedUser { user, access });
+        let r = Arc::new(ResolvedUser {
+            user,
+            access: Arc::new(access),
+        });
         let mut users = write(&acct.users);
         if acct.users_gen.load(std::sync::atomic::Ordering::SeqCst) == generation {
             if users.len() > 100_000 {
@@ -303,7 +307,7 @@ pub struct SessionAccess {
     pub session: session::Model,
     pub account: Arc<CachedAccount>,
     pub user: user::Model,
-    pub access: Access,
+    pub access: Arc<Access>,
     pub amr: Vec<String>,
 }
 
@@ -350,7 +354,7 @@ impl Resolver {
                 let grants =
                     store::model::user_grants(db, &account.account.id, &s.user_id, Some(&groups))
                         .await?;
-                account.access(grants)
+                Arc::new(account.access(grants))
             }
         };
         let live = SessionAccess {

@@ -17,7 +17,7 @@ pub struct Actor {
     pub account: Arc<CachedAccount>,
     pub user_id: String,
     pub email: String,
-    pub access: Access,
+    pub access: Arc<Access>,
     /// How the actor authenticated, for the audit log (`api_key:<id>` or `session:<id>`).
     pub credential: String,
     /// The request's caller record, marked once its outcome is audited.
@@ -197,7 +197,7 @@ async fn reach(req: &HttpRequest, actor: Actor, target: &str) -> Result<Actor, A
         support,
     };
     let reached = Actor {
-        access: account.model.resolve(&grants),
+        access: Arc::new(account.model.resolve(&grants)),
         caller: Caller::new(target, &actor.email, &actor.credential),
         account,
         outside: Some(outside),

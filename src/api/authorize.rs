@@ -30,11 +30,12 @@ pub async fn authorize(
     actor.require(API_ACCESS)?;
     let acct = &actor.account;
     let (active, access) = match state.resolver.user(&state.db, acct, &body.user).await? {
+        // An Arc: the resolved access is shared, not copied.
         Some(u) => (u.user.active, u.access.clone()),
         // Support staff and parent-account users reach the account from outside.
         None => outside_user(&state, acct, &body.user)
             .await?
-            .map(|a| (true, a))
+            .map(|a| (true, std::sync::Arc::new(a)))
             .ok_or_else(|| ApiError::NotFound(format!("unknown user: {}", body.user)))?,
     };
     let decision = if !active {

@@ -27,6 +27,9 @@ use sea_orm::DatabaseTransaction;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
+            // The hot path first: the router tries routes in order, and every
+            // `{id}` route before it costs a regex match.
+            .service(authorize::authorize)
             .service(accounts::privileges)
             .service(accounts::get_account)
             .service(accounts::patch_account)
@@ -46,7 +49,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(users::get_roles)
             .service(users::put_roles)
             .service(users::access)
-            .service(authorize::authorize)
             .service(audit_log::list)
             .service(tokens::list)
             .service(tokens::create)

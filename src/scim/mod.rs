@@ -41,9 +41,10 @@ pub const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchReques
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/scim/v2")
-            .configure(discovery::routes)
+            // Users and Groups first: the router tries routes in order.
             .configure(handlers::routes::<users::Users>)
             .configure(handlers::routes::<groups::Groups>)
+            .configure(discovery::routes)
             .configure(bulk::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ScimError::not_found("no such SCIM endpoint"))
