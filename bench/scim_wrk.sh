@@ -85,7 +85,7 @@ LUA
 
 # run NAME URL CONNECTIONS -> "req/s p99"
 run() {
-  wrk -t2 -c"$3" -d"$dur" --latency -s "$work/$1.lua" "$2" > "$work/out" 2>&1
+  wrk -t"$(( $3 < 2 ? $3 : 2 ))" -c"$3" -d"$dur" --latency -s "$work/$1.lua" "$2" > "$work/out" 2>&1
   if grep -q "Non-2xx" "$work/out"; then echo "$1: non-2xx answers" >&2; cat "$work/out" >&2; fi
   awk '/Requests\/sec/ {r=$2} / 99%/ {p=$2} END {print r, p}' "$work/out"
 }

@@ -29,15 +29,18 @@ pub(super) async fn users(
     projection: &Projection,
 ) -> Result<Vec<Value>, ScimError> {
     let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
-    let groups = if projection.excludes("groups") {
-        HashMap::new()
-    } else {
-        db::groups_of_users(&ctx.state.read, &ids).await?
-    };
-    let roles = if projection.excludes("roles") {
-        HashMap::new()
-    } else {
-        db::roles_of_users(&ctx.state.read, &ids).await?
+    let (groups, roles) = match (projection.excludes("groups"), projection.excludes("roles")) {
+        (true, true) => (HashMap::new(), HashMap::new()),
+        (true, false) => (
+            HashMap::new(),
+            db::roles_of_users(&ctx.state.read, &ids).await?,
+        ),
+        (false, true) => (
+            db::groups_of_users(&ctx.state.read, &ids).await?,
+            HashMap::new(),
+        ),
+        // The usual case: both, in one round trip.
+        (false, false) => db::groups_and_roles_of_users(&ctx.state.read, &ids).await?,
     };
     let base = ctx.base();
     let mut out = Vec::with_capacity(rows.len());

@@ -103,6 +103,75 @@ pub async fn groups_of_users<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// Groups (id, displayName) and direct role references of each user, in
+/// one round trip: a rendered user needs both.
+#[allow(clippy::type_complexity)]
+pub async fn groups_and_roles_of_users<C: ConnectionTrait>(
+    db: &C,
+    user_ids: &[String],
+) -> Result<
+    (
+        HashMap<String, Vec<(String, String)>>,
+        HashMap<String, Vec<String>>,
+    ),
+    DbErr,
+> {
+    use sea_orm::sea_query::{Alias, ExprTrait, Query, UnionType};
+    let (mut groups, mut roles): (HashMap<String, Vec<(String, String)>>, HashMap<_, Vec<_>>) =
+        (HashMap::new(), HashMap::new());
+    for chunk in user_ids.chunks(BATCH) {
+        let mut q = Query::select()
+            .expr_as(Expr::cust("'g'"), Alias::new("kind"))
+            .expr_as(
+                Expr::col((group_member::Entity, group_member::Column::UserId)),
+                Alias::new("user_id"),
+            )
+            .expr_as(
+                Expr::col((group::Entity, group::Column::Id)),
+                Alias::new("ref_id"),
+            )
+            .expr_as(
+                Expr::col((group::Entity, group::Column::DisplayName)),
+                Alias::new("name"),
+            )
+            .from(group_member::Entity)
+            .inner_join(
+                group::Entity,
+                Expr::col((group::Entity, group::Column::Id))
+                    .equals((group_member::Entity, group_member::Column::GroupId)),
+            )
+            .and_where(
+                Expr::col((group_member::Entity, group_member::Column::UserId))
+                    .is_in(chunk.to_vec()),
+            )
+            .to_owned();
+        let r = Query::select()
+            .expr(Expr::cust("'r'"))
+            .column(user_role::Column::UserId)
+            .column(user_role::Column::RoleRef)
+            .column(user_role::Column::RoleRef)
+            .from(user_role::Entity)
+            .and_where(Expr::col(user_role::Column::UserId).is_in(chunk.to_vec()))
+            .to_owned();
+        q.union(UnionType::All, r);
+        let stmt = db.get_database_backend().build(&q);
+        for row in db.query_all_raw(stmt).await? {
+            let kind: String = row.try_get("", "kind")?;
+            let user: String = row.try_get("", "user_id")?;
+            let id: String = row.try_get("", "ref_id")?;
+            if kind == "g" {
+                groups
+                    .entry(user)
+                    .or_default()
+                    .push((id, row.try_get("", "name")?));
+            } else {
+                roles.entry(user).or_default().push(id);
+            }
+        }
+    }
+    Ok((groups, roles))
+}
+
 /// Direct role references of each user.
 pub async fn roles_of_users<C: ConnectionTrait>(
     db: &C,
