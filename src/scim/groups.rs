@@ -2,7 +2,7 @@
 //! transaction with the group row locked, so concurrent PATCHes lose nothing.
 
 use super::error::ScimError;
-use super::handlers::Resource;
+use super::handlers::{Created, Resource};
 use super::query::Projection;
 use super::resource::{group_input, group_json, GroupInput};
 use super::{check_if_match, schema::ResourceKind, ScimCtx};
@@ -34,7 +34,7 @@ impl Resource for Groups {
     }
 
     /// Creates a group; returns its id.
-    async fn create(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
+    async fn create(ctx: &ScimCtx, body: Value) -> Result<Created, ScimError> {
         let input = group_input(body)?;
         let id = new_id();
         let txn = write_txn(&ctx.state.db).await?;
@@ -57,7 +57,7 @@ impl Resource for Groups {
         .await?;
         txn.commit().await?;
         ctx.changed();
-        Ok(id)
+        Ok(Created { id, body: None })
     }
 
     async fn replace(

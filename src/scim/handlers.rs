@@ -11,6 +11,13 @@ use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
+/// A created resource: its id and, when the type can render it from what it
+/// just wrote, its representation (saving a read back).
+pub(super) struct Created {
+    pub id: String,
+    pub body: Option<Value>,
+}
+
 /// What a SCIM resource type (Users, Groups) does with its stored rows.
 pub(super) trait Resource: 'static {
     const KIND: ResourceKind;
@@ -26,8 +33,8 @@ pub(super) trait Resource: 'static {
         id: &str,
         projection: &Projection,
     ) -> Result<(i64, Value), ScimError>;
-    /// Creates a resource; returns its id.
-    async fn create(ctx: &ScimCtx, body: Value) -> Result<String, ScimError>;
+    /// Creates a resource.
+    async fn create(ctx: &ScimCtx, body: Value) -> Result<Created, ScimError>;
     async fn replace(
         ctx: &ScimCtx,
         id: &str,
@@ -114,9 +121,13 @@ async fn create<R: Resource>(
     body: ScimBody,
     q: Query,
 ) -> Result<HttpResponse, ScimError> {
-    Projection::from_query(&q)?;
-    let id = R::create(&ctx, body.0).await?;
-    written::<R>(&ctx, &id, &q, StatusCode::CREATED).await
+    let projection = Projection::from_query(&q)?;
+    match R::create(&ctx, body.0).await? {
+        Created { body: Some(v), .. } => {
+            Ok(resource_response(StatusCode::CREATED, &projection.apply(v)))
+        }
+        Created { id, body: None } => written::<R>(&ctx, &id, &q, StatusCode::CREATED).await,
+    }
 }
 
 /// PUT (`patch` false) or PATCH. RFC 7644 allows 204 after a PATCH, but
@@ -168,10 +179,11 @@ pub(super) async fn bulk_op<R: Resource>(
     };
     match (method, id) {
         ("POST", None) => {
-            let id = R::create(ctx, data).await?;
-            let body = match echo(id.clone()).await? {
-                Some(v) => v,
-                None => json!({"id": id}),
+            let Created { id, body } = R::create(ctx, data).await?;
+            let body = match (body, R::BULK_ECHO) {
+                (Some(v), true) => v,
+                (_, true) => echo(id.clone()).await?.unwrap_or_else(|| json!({"id": id})),
+                (_, false) => json!({"id": id}),
             };
             Ok((201, location(&id), Some(body)))
         }

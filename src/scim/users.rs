@@ -1,7 +1,7 @@
 //! `/Users`: create, read, list/search, replace, patch, delete.
 
 use super::error::ScimError;
-use super::handlers::Resource;
+use super::handlers::{Created, Resource};
 use super::query::Projection;
 use super::resource::{user_input, UserInput};
 use super::{check_if_match, schema::ResourceKind, ScimCtx};
@@ -26,7 +26,7 @@ impl Resource for Users {
         Ok((u.version, projection.apply(v)))
     }
 
-    async fn create(ctx: &ScimCtx, body: Value) -> Result<String, ScimError> {
+    async fn create(ctx: &ScimCtx, body: Value) -> Result<Created, ScimError> {
         let mut input = user_input(body)?;
         // A new user is active unless told otherwise, and says so.
         crate::json::set(&mut input.attributes, "active", Value::Bool(input.active));
@@ -36,16 +36,9 @@ impl Resource for Users {
         };
         let id = new_id();
         let txn = write_txn(&ctx.state.db).await?;
-        if db::user_by_name(&txn, &ctx.account_id, &input.user_name)
-            .await?
-            .is_some()
-        {
-            return Err(ScimError::uniqueness(format!(
-                "userName {} is already taken",
-                input.user_name
-            )));
-        }
-        crate::store::users::insert(
+        // The unique index on (account, userName ignoring case) decides: no
+        // lookup first, and no race between a lookup and the insert.
+        let inserted = crate::store::users::insert(
             &txn,
             crate::store::users::NewUser {
                 id: id.clone(),
@@ -60,7 +53,16 @@ impl Resource for Users {
                 credential: None,
             },
         )
-        .await?;
+        .await;
+        let user = match inserted {
+            Err(e) if crate::store::is_unique_violation(&e) => {
+                return Err(ScimError::uniqueness(format!(
+                    "userName {} is already taken",
+                    input.user_name
+                )))
+            }
+            other => other?,
+        };
         if let Some(r) = &roles {
             db::set_user_roles(&txn, &id, r).await?;
         }
@@ -73,7 +75,21 @@ impl Resource for Users {
         .await?;
         txn.commit().await?;
         ctx.changed();
-        Ok(id)
+        // Rendered from what was just written: a new user has no groups yet.
+        let acct = ctx.account().await?;
+        let names: Vec<(String, String)> = roles
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                let name = acct.model.role_name(&RoleRef::from_stored(&r));
+                (r, name)
+            })
+            .collect();
+        let body = super::resource::user_json(&ctx.base(), &user, &[], &names);
+        Ok(Created {
+            id,
+            body: Some(body),
+        })
     }
 
     async fn replace(
