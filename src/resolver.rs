@@ -30,6 +30,32 @@ pub struct CachedAccount {
     /// Bumped by every users-only invalidation; a load that started before
     /// a bump does not store its (possibly stale) result.
     users_gen: std::sync::atomic::AtomicU64,
+    /// Unfiltered list totals by resource type, tagged with the `users_gen`
+    /// they were counted under (so a count never outlives a users change).
+    counts: RwLock<HashMap<&'static str, (u64, u64)>>,
+}
+
+impl CachedAccount {
+    /// The users generation now: read before counting, to tag the count.
+    pub fn users_generation(&self) -> u64 {
+        self.users_gen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// An unfiltered list's total, if counted since the last users change.
+    pub fn cached_count(&self, kind: &'static str) -> Option<u64> {
+        let now = self.users_generation();
+        read(&self.counts)
+            .get(kind)
+            .filter(|(g, _)| *g == now)
+            .map(|(_, c)| *c)
+    }
+
+    /// Keeps a total counted under generation `counted_at`, unless users changed since.
+    pub fn remember_count(&self, kind: &'static str, counted_at: u64, total: u64) {
+        if counted_at == self.users_generation() {
+            write(&self.counts).insert(kind, (counted_at, total));
+        }
+    }
 }
 
 pub struct ResolvedUser {
@@ -206,6 +232,7 @@ impl Resolver {
             users: RwLock::new(HashMap::new()),
             keys: RwLock::new(HashMap::new()),
             users_gen: std::sync::atomic::AtomicU64::new(0),
+            counts: RwLock::new(HashMap::new()),
         });
         write(&self.accounts).insert(id.to_string(), cached.clone());
         Ok(Some(cached))

@@ -92,6 +92,13 @@ pub async fn list(ctx: &ScimCtx, kind: ResourceKind, p: &ListParams) -> Result<V
 }
 
 /// The exact case: the database filters, orders and pages.
+fn kind_key(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "users",
+        ResourceKind::Group => "groups",
+    }
+}
+
 async fn sql_page(
     ctx: &ScimCtx,
     kind: ResourceKind,
@@ -99,25 +106,35 @@ async fn sql_page(
     t: Translation,
     order: db::ListOrder,
 ) -> Result<Value, ScimError> {
-    let (db, offset) = (&ctx.state.read, p.start_index - 1);
+    let db = &ctx.state.read;
+    // An unfiltered list's total is counted once per users change, not per page.
+    let unfiltered = t.cond.is_none();
+    let acct = ctx.account().await?;
+    let (key, counted_at) = (kind_key(kind), acct.users_generation());
+    let w = db::Window {
+        offset: p.start_index - 1,
+        limit: p.count,
+        known_total: unfiltered.then(|| acct.cached_count(key)).flatten(),
+    };
     let (total, page) = match kind {
         ResourceKind::User => {
-            let (rows, total) =
-                db::users_page(db, &ctx.account_id, t.cond, order, offset, p.count).await?;
+            let (rows, total) = db::users_page(db, &ctx.account_id, t.cond, order, w).await?;
             (
                 total,
                 super::render::users(ctx, &rows, &p.projection).await?,
             )
         }
         ResourceKind::Group => {
-            let (rows, total) =
-                db::groups_page(db, &ctx.account_id, t.cond, order, offset, p.count).await?;
+            let (rows, total) = db::groups_page(db, &ctx.account_id, t.cond, order, w).await?;
             (
                 total,
                 super::render::groups(ctx, &rows, &p.projection).await?,
             )
         }
     };
+    if unfiltered {
+        acct.remember_count(key, counted_at, total);
+    }
     let page = page.into_iter().map(|v| p.projection.apply(v)).collect();
     Ok(list_response(total, p.start_index, page))
 }

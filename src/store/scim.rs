@@ -362,25 +362,30 @@ pub async fn set_user_roles<C: ConnectionTrait>(
 }
 
 /// One page of a filtered, ordered query and the total count.
-pub async fn page<C, E>(
-    db: &C,
-    q: Select<E>,
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<E::Model>, u64), DbErr>
+pub async fn page<C, E>(db: &C, q: Select<E>, w: Window) -> Result<(Vec<E::Model>, u64), DbErr>
 where
     C: ConnectionTrait,
     E: EntityTrait,
     E::Model: Sync,
 {
+    let Window {
+        offset,
+        limit,
+        known_total,
+    } = w;
     if limit == 0 {
-        return Ok((vec![], q.count(db).await?));
+        let total = match known_total {
+            Some(t) => t,
+            None => q.count(db).await?,
+        };
+        return Ok((vec![], total));
     }
     let rows = q.clone().offset(offset).limit(limit).all(db).await?;
     // A page that is neither full nor past the end tells the total itself
     // (a `userName eq` lookup, say): no second query.
-    let total = match rows.len() as u64 {
-        n if n < limit && (n > 0 || offset == 0) => offset + n,
+    let total = match (rows.len() as u64, known_total) {
+        (n, _) if n < limit && (n > 0 || offset == 0) => offset + n,
+        (_, Some(t)) => t,
         _ => q.count(db).await?,
     };
     Ok((rows, total))
@@ -507,14 +512,21 @@ pub struct ListOrder {
     pub descending: bool,
 }
 
+/// Which rows of a list a page holds, and the list's total when the caller
+/// already knows it (a cached count of an unfiltered list).
+pub struct Window {
+    pub offset: u64,
+    pub limit: u64,
+    pub known_total: Option<u64>,
+}
+
 /// One page of the account's users matching `cond`, and the total.
 pub async fn users_page<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     cond: Option<Condition>,
     order: ListOrder,
-    offset: u64,
-    limit: u64,
+    w: Window,
 ) -> Result<(Vec<user::Model>, u64), DbErr> {
     let q = listed(
         users_query(account_id, cond),
@@ -522,7 +534,7 @@ pub async fn users_page<C: ConnectionTrait>(
         user::Column::CreatedAt,
         user::Column::Id,
     );
-    page(db, q, offset, limit).await
+    page(db, q, w).await
 }
 
 /// One page of the account's groups matching `cond`, and the total.
@@ -531,8 +543,7 @@ pub async fn groups_page<C: ConnectionTrait>(
     account_id: &str,
     cond: Option<Condition>,
     order: ListOrder,
-    offset: u64,
-    limit: u64,
+    w: Window,
 ) -> Result<(Vec<group::Model>, u64), DbErr> {
     let q = listed(
         groups_query(account_id, cond),
@@ -540,7 +551,7 @@ pub async fn groups_page<C: ConnectionTrait>(
         group::Column::CreatedAt,
         group::Column::Id,
     );
-    page(db, q, offset, limit).await
+    page(db, q, w).await
 }
 
 /// A list's order: the requested attribute first, then creation order (stable pages).

@@ -10,7 +10,8 @@ both_backends!(
     memberships_drive_roles_live,
     concurrent_member_adds,
     bulk_with_references,
-    lists_sorting_and_projection
+    lists_sorting_and_projection,
+    list_totals_follow_writes
 );
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -687,4 +688,49 @@ async fn lists_sorting_and_projection(app: &TestApp) {
         .await;
     assert_eq!(s, 200);
     assert!(one.get("userName").is_none() && one["id"] == json!(id));
+}
+
+/// Unfiltered totals are counted once per users change (cached): every
+/// create and delete must show in the next list at once.
+async fn list_totals_follow_writes(app: &TestApp) {
+    let total = |path: &'static str| async move {
+        let (s, b, _) = app.scim("GET", path, None).await;
+        assert_eq!(s, 200, "{b}");
+        b["totalResults"].as_u64().expect("total")
+    };
+    let before = total("/Users?count=1").await;
+    assert_eq!(
+        total("/Users?count=1").await,
+        before,
+        "stable while nothing changes"
+    );
+    let (s, u, _) = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "count@acme.test"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{u}");
+    assert_eq!(total("/Users?count=1").await, before + 1);
+    assert_eq!(total("/Users?count=0").await, before + 1);
+    let groups = total("/Groups?count=1").await;
+    let (s, g, _) = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "Counted"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{g}");
+    assert_eq!(total("/Groups?count=1").await, groups + 1);
+    let (s, _, _) = app
+        .scim(
+            "DELETE",
+            &format!("/Users/{}", u["id"].as_str().expect("id")),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(total("/Users?count=1").await, before);
 }
