@@ -22,6 +22,18 @@ macro_rules! both_backends {
     )*};
 }
 
+/// Percent-encodes a query value (SCIM filters carry quotes and spaces).
+pub fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A second account of the same installation.
 #[allow(dead_code)]
 pub struct OtherAccount {
