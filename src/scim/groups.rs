@@ -65,7 +65,7 @@ impl Resource for Groups {
         id: &str,
         body: Value,
         version: Option<String>,
-    ) -> Result<(), ScimError> {
+    ) -> Result<Option<Value>, ScimError> {
         let input = group_input(body)?;
         let (txn, current, before) = lock(ctx, id, version).await?;
         // A PUT without members replaces them with none (RFC 7644 §3.5.1).
@@ -73,7 +73,8 @@ impl Resource for Groups {
             members: Some(input.members.clone().unwrap_or_default()),
             ..input
         };
-        store(ctx, txn, &current, input, &before, "scim.group.replace").await
+        store(ctx, txn, &current, input, &before, "scim.group.replace").await?;
+        Ok(None)
     }
 
     async fn patch(
@@ -81,7 +82,7 @@ impl Resource for Groups {
         id: &str,
         body: Value,
         version: Option<String>,
-    ) -> Result<(), ScimError> {
+    ) -> Result<Option<Value>, ScimError> {
         let ops = super::patch_operations(&body)?;
         let (txn, current, before) = lock(ctx, id, version).await?;
         let members: Vec<String> = before.iter().cloned().collect();
@@ -89,7 +90,8 @@ impl Resource for Groups {
         super::patch::apply_patch(&mut v, ResourceKind::Group, &ops).map_err(super::patch_error)?;
         let mut input = group_input(v)?;
         input.members = Some(input.members.unwrap_or_default());
-        store(ctx, txn, &current, input, &before, "scim.group.patch").await
+        store(ctx, txn, &current, input, &before, "scim.group.patch").await?;
+        Ok(None)
     }
 
     async fn delete(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError> {

@@ -35,18 +35,21 @@ pub(super) trait Resource: 'static {
     ) -> Result<(i64, Value), ScimError>;
     /// Creates a resource.
     async fn create(ctx: &ScimCtx, body: Value) -> Result<Created, ScimError>;
+    /// Replaces a resource; answers with it when it can render it from what
+    /// it wrote (otherwise it is read back).
     async fn replace(
         ctx: &ScimCtx,
         id: &str,
         body: Value,
         version: Option<String>,
-    ) -> Result<(), ScimError>;
+    ) -> Result<Option<Value>, ScimError>;
+    /// Patches a resource; answers like `replace`.
     async fn patch(
         ctx: &ScimCtx,
         id: &str,
         body: Value,
         version: Option<String>,
-    ) -> Result<(), ScimError>;
+    ) -> Result<Option<Value>, ScimError>;
     async fn delete(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError>;
 }
 
@@ -140,13 +143,16 @@ async fn write<R: Resource>(
     q: Query,
     patch: bool,
 ) -> Result<HttpResponse, ScimError> {
-    Projection::from_query(&q)?;
-    if patch {
-        R::patch(&ctx, &id, body.0, if_match(&req)).await?;
+    let projection = Projection::from_query(&q)?;
+    let answer = if patch {
+        R::patch(&ctx, &id, body.0, if_match(&req)).await?
     } else {
-        R::replace(&ctx, &id, body.0, if_match(&req)).await?;
+        R::replace(&ctx, &id, body.0, if_match(&req)).await?
+    };
+    match answer {
+        Some(v) => Ok(resource_response(StatusCode::OK, &projection.apply(v))),
+        None => written::<R>(&ctx, &id, &q, StatusCode::OK).await,
     }
-    written::<R>(&ctx, &id, &q, StatusCode::OK).await
 }
 
 async fn delete<R: Resource>(
@@ -156,6 +162,19 @@ async fn delete<R: Resource>(
 ) -> Result<HttpResponse, ScimError> {
     R::delete(&ctx, &id, if_match(&req)).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// What a Bulk write answers: the written resource when the type echoes it
+/// (rendered by the write, or else read back), nothing otherwise.
+async fn bulk_answer<R: Resource>(
+    written: Option<Value>,
+    read_back: impl std::future::Future<Output = Result<Option<Value>, ScimError>>,
+) -> Result<Option<Value>, ScimError> {
+    match (R::BULK_ECHO, written) {
+        (false, _) => Ok(None),
+        (true, Some(v)) => Ok(Some(v)),
+        (true, None) => read_back.await,
+    }
 }
 
 /// One Bulk operation on a resource of type `R`: (status, location, response).
@@ -188,12 +207,20 @@ pub(super) async fn bulk_op<R: Resource>(
             Ok((201, location(&id), Some(body)))
         }
         ("PUT", Some(id)) => {
-            R::replace(ctx, &id, data, version).await?;
-            Ok((200, location(&id), echo(id).await?))
+            let answer = R::replace(ctx, &id, data, version).await?;
+            Ok((
+                200,
+                location(&id),
+                bulk_answer::<R>(answer, echo(id.clone())).await?,
+            ))
         }
         ("PATCH", Some(id)) => {
-            R::patch(ctx, &id, data, version).await?;
-            Ok((200, location(&id), echo(id).await?))
+            let answer = R::patch(ctx, &id, data, version).await?;
+            Ok((
+                200,
+                location(&id),
+                bulk_answer::<R>(answer, echo(id.clone())).await?,
+            ))
         }
         ("DELETE", Some(id)) => {
             R::delete(ctx, &id, version).await?;

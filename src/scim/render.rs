@@ -57,6 +57,24 @@ pub(super) async fn users(
     Ok(out)
 }
 
+/// What a rendered user is made of besides its row: its groups and its
+/// direct roles, each as (reference, name).
+pub(super) struct UserParts {
+    pub groups: Vec<(String, String)>,
+    pub roles: Vec<(String, String)>,
+}
+
+/// One user's parts, in one round trip.
+pub(super) async fn user_parts(ctx: &ScimCtx, u: &db::User) -> Result<UserParts, ScimError> {
+    let ids = std::slice::from_ref(&u.id);
+    let (mut groups, mut roles) = db::groups_and_roles_of_users(&ctx.state.read, ids).await?;
+    let refs = roles.remove(&u.id).unwrap_or_default();
+    Ok(UserParts {
+        groups: groups.remove(&u.id).unwrap_or_default(),
+        roles: role_names(ctx, &refs).await?,
+    })
+}
+
 /// Renders stored groups, loading members for all of them at once.
 pub(super) async fn groups(
     ctx: &ScimCtx,

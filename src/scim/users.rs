@@ -3,6 +3,7 @@
 use super::error::ScimError;
 use super::handlers::{Created, Resource};
 use super::query::Projection;
+use super::render::UserParts;
 use super::resource::{user_input, UserInput};
 use super::{check_if_match, schema::ResourceKind, ScimCtx};
 use crate::access::RoleRef;
@@ -97,7 +98,7 @@ impl Resource for Users {
         id: &str,
         body: Value,
         version: Option<String>,
-    ) -> Result<(), ScimError> {
+    ) -> Result<Option<Value>, ScimError> {
         modify(ctx, id, version, "scim.user.replace", |current, _| {
             let mut body = body.clone();
             // Okta's wizard apps PUT without `active`: that must not suspend the user.
@@ -109,6 +110,7 @@ impl Resource for Users {
             user_input(body)
         })
         .await
+        .map(Some)
     }
 
     async fn patch(
@@ -116,7 +118,7 @@ impl Resource for Users {
         id: &str,
         body: Value,
         version: Option<String>,
-    ) -> Result<(), ScimError> {
+    ) -> Result<Option<Value>, ScimError> {
         let ops = super::patch_operations(&body)?;
         modify(ctx, id, version, "scim.user.patch", |_, mut v| {
             let had_roles = v.get("roles").is_some();
@@ -130,6 +132,7 @@ impl Resource for Users {
             Ok(input)
         })
         .await
+        .map(Some)
     }
 
     async fn delete(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError> {
@@ -153,14 +156,21 @@ impl Resource for Users {
 }
 
 async fn one(ctx: &ScimCtx, id: &str) -> Result<(db::User, Value), ScimError> {
+    let (u, v, _) = one_with_parts(ctx, id).await?;
+    Ok((u, v))
+}
+
+/// A user, rendered, with the parts it was rendered from.
+async fn one_with_parts(
+    ctx: &ScimCtx,
+    id: &str,
+) -> Result<(db::User, Value, UserParts), ScimError> {
     let u = crate::store::model::user_by_id(&ctx.state.read, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
-    let v = super::render::users(ctx, std::slice::from_ref(&u), &Projection::default())
-        .await?
-        .pop()
-        .ok_or_else(ScimError::internal)?;
-    Ok((u, v))
+    let parts = super::render::user_parts(ctx, &u).await?;
+    let v = super::resource::user_json(&ctx.base(), &u, &parts.groups, &parts.roles);
+    Ok((u, v, parts))
 }
 
 /// Resolves SCIM `roles` values to role references. Only roles the request
@@ -208,13 +218,15 @@ fn refuse_local(u: &db::User) -> Result<(), ScimError> {
     Ok(())
 }
 
-/// Stores a validated representation; false when another write changed the user first.
+/// Stores a validated representation and answers with it, rendered from the
+/// row as written (its groups as read before: a user write does not change
+/// them); `None` when another write changed the user first.
 async fn store(
     ctx: &ScimCtx,
-    current: &db::User,
+    (current, parts): (&db::User, UserParts),
     input: UserInput,
     action: &str,
-) -> Result<bool, ScimError> {
+) -> Result<Option<Value>, ScimError> {
     let roles = match &input.roles {
         Some(r) => {
             let held = db::roles_of_users(&ctx.state.db, std::slice::from_ref(&current.id))
@@ -245,9 +257,9 @@ async fn store(
         active: input.active,
         attributes: &input.attributes,
     };
-    if !db::update_user_versioned(&txn, current, fields).await? {
-        return Ok(false);
-    }
+    let Some(written) = db::update_user_versioned(&txn, current, fields).await? else {
+        return Ok(None);
+    };
     if let Some(r) = &roles {
         db::set_user_roles(&txn, &current.id, r).await?;
     }
@@ -280,7 +292,24 @@ async fn store(
     if current.active && !input.active {
         ctx.state.resolver.forget_api_keys();
     }
-    Ok(true)
+    let role_pairs = match roles {
+        None => parts.roles,
+        Some(refs) => {
+            let acct = ctx.account().await?;
+            refs.into_iter()
+                .map(|r| {
+                    let name = acct.model.role_name(&RoleRef::from_stored(&r));
+                    (r, name)
+                })
+                .collect()
+        }
+    };
+    Ok(Some(super::resource::user_json(
+        &ctx.base(),
+        &written,
+        &parts.groups,
+        &role_pairs,
+    )))
 }
 
 /// Read, transform, store; recomputed when a concurrent write got in between.
@@ -290,18 +319,19 @@ async fn modify(
     version: Option<String>,
     action: &str,
     transform: impl Fn(&db::User, Value) -> Result<UserInput, ScimError>,
-) -> Result<(), ScimError> {
+) -> Result<Value, ScimError> {
     for attempt in 0..50u64 {
         if attempt > 0 {
             // Back off a little, with jitter, so contending writers take turns.
             let ms = rand::random::<u64>() % (2 + attempt.min(20) * 2);
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
-        let (current, v) = one(ctx, id).await?;
+        let (current, v, parts) = one_with_parts(ctx, id).await?;
         refuse_local(&current)?;
         check_if_match(version.as_deref(), &super::etag(current.version))?;
-        if store(ctx, &current, transform(&current, v)?, action).await? {
-            return Ok(());
+        let input = transform(&current, v)?;
+        if let Some(written) = store(ctx, (&current, parts), input, action).await? {
+            return Ok(written);
         }
     }
     Err(ScimError::new(

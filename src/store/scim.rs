@@ -421,12 +421,25 @@ pub struct UserFields<'a> {
 }
 
 /// Writes the user over `current` if it is still at `current.version`
-/// (optimistic concurrency); false when another write got there first.
+/// (optimistic concurrency); the row as written, or `None` when another
+/// write got there first.
 pub async fn update_user_versioned<C: ConnectionTrait>(
     db: &C,
     current: &user::Model,
     f: UserFields<'_>,
-) -> Result<bool, DbErr> {
+) -> Result<Option<user::Model>, DbErr> {
+    let written = user::Model {
+        user_name: f.user_name.to_string(),
+        user_name_norm: f.user_name.to_lowercase(),
+        email_norm: f.email.clone(),
+        external_id: f.external_id.clone(),
+        display_name: f.display_name.clone(),
+        active: f.active,
+        attributes: f.attributes.to_string(),
+        version: current.version + 1,
+        updated_at: super::now_ms().max(current.updated_at + 1),
+        ..current.clone()
+    };
     let mut am: user::ActiveModel = current.clone().into();
     am.user_name = sea_orm::Set(f.user_name.to_string());
     am.user_name_norm = sea_orm::Set(f.user_name.to_lowercase());
@@ -435,15 +448,15 @@ pub async fn update_user_versioned<C: ConnectionTrait>(
     am.display_name = sea_orm::Set(f.display_name);
     am.active = sea_orm::Set(f.active);
     am.attributes = sea_orm::Set(f.attributes.to_string());
-    am.version = sea_orm::Set(current.version + 1);
-    am.updated_at = sea_orm::Set(super::now_ms().max(current.updated_at + 1));
+    am.version = sea_orm::Set(written.version);
+    am.updated_at = sea_orm::Set(written.updated_at);
     let updated = user::Entity::update_many()
         .set(am)
         .filter(user::Column::Id.eq(current.id.clone()))
         .filter(user::Column::Version.eq(current.version))
         .exec(db)
         .await?;
-    Ok(updated.rows_affected == 1)
+    Ok((updated.rows_affected == 1).then_some(written))
 }
 
 /// Deletes a user; sessions, memberships and direct roles go with the row

@@ -239,6 +239,9 @@ async fn entra_validator(app: &TestApp) {
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["displayName"], "Second");
     assert!(b["nickName"].is_null(), "{b}");
+    // The answer to a write is the resource as stored: a GET shows the same.
+    let (_, again, _) = app.scim("GET", &path, None).await;
+    assert_eq!(again, b);
     // Disable, then a filter shows active false.
     let (s, b, _) = app
         .scim(
@@ -299,6 +302,23 @@ async fn entra_validator(app: &TestApp) {
         )
         .await;
     assert_eq!(s, 200, "{b}");
+    // A member with a role: the user's PATCH answer carries its groups and
+    // roles exactly as a GET does.
+    let (s, b, _) = app
+        .scim(
+            "PATCH",
+            &path,
+            Some(patch(json!([
+                {"op": "replace", "path": "displayName", "value": "Grouped"},
+                {"op": "add", "path": "roles", "value": [{"value": "Standard User"}]}
+            ]))),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["groups"][0]["display"], "Validators", "{b}");
+    assert_eq!(b["roles"][0]["value"], "Standard User", "{b}");
+    let (_, again, _) = app.scim("GET", &path, None).await;
+    assert_eq!(again, b);
     let (s, b, _) = app
         .scim(
             "PATCH",
