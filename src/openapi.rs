@@ -12,6 +12,8 @@ use utoipa::OpenApi;
         crate::api::accounts::privileges,
         crate::api::accounts::get_account,
         crate::api::accounts::patch_account,
+        crate::api::accounts::set_parent,
+        crate::api::accounts::clear_parent,
         crate::api::roles::list,
         crate::api::roles::create,
         crate::api::roles::get,

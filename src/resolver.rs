@@ -71,6 +71,9 @@ pub struct Resolver {
     api_keys: RwLock<HashMap<String, (Instant, api_key::Model)>>,
     /// SCIM token rows by id, likewise.
     scim_tokens: RwLock<HashMap<String, (Instant, scim_token::Model)>>,
+    /// Bumped whenever credentials are forgotten: a row read before a
+    /// revocation is never cached after it.
+    credentials_gen: std::sync::atomic::AtomicU64,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -87,7 +90,13 @@ impl Resolver {
             accounts: RwLock::new(HashMap::new()),
             api_keys: RwLock::new(HashMap::new()),
             scim_tokens: RwLock::new(HashMap::new()),
+            credentials_gen: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    fn credentials_generation(&self) -> u64 {
+        self.credentials_gen
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The live SCIM token a bearer value stands for; rows are cached like
@@ -109,6 +118,7 @@ impl Resolver {
         let t = match cached {
             Some(t) => t,
             None => {
+                let read_at = self.credentials_generation();
                 let Some(t) = scim_token::Entity::find_by_id(id.to_string())
                     .one(db)
                     .await?
@@ -119,7 +129,10 @@ impl Resolver {
                 if map.len() > 10_000 {
                     map.clear();
                 }
-                map.insert(id.to_string(), (Instant::now(), t.clone()));
+                // Checked under the lock `forget` takes: no revocation slips between.
+                if read_at == self.credentials_generation() {
+                    map.insert(id.to_string(), (Instant::now(), t.clone()));
+                }
                 t
             }
         };
@@ -128,7 +141,10 @@ impl Resolver {
     }
 
     pub fn forget_scim_tokens(&self) {
-        write(&self.scim_tokens).clear();
+        let mut map = write(&self.scim_tokens);
+        self.credentials_gen
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        map.clear();
     }
 
     /// The live API key a bearer value stands for. Rows are cached for the
@@ -149,6 +165,7 @@ impl Resolver {
         let key = match cached {
             Some(k) => k,
             None => {
+                let read_at = self.credentials_generation();
                 let Some(k) = api_key::Entity::find_by_id(id.to_string()).one(db).await? else {
                     return Ok(None);
                 };
@@ -156,7 +173,9 @@ impl Resolver {
                 if map.len() > 10_000 {
                     map.clear();
                 }
-                map.insert(id.to_string(), (Instant::now(), k.clone()));
+                if read_at == self.credentials_generation() {
+                    map.insert(id.to_string(), (Instant::now(), k.clone()));
+                }
                 k
             }
         };
@@ -167,7 +186,10 @@ impl Resolver {
 
     /// Drops cached key rows: a revocation made here takes effect at once.
     pub fn forget_api_keys(&self) {
-        write(&self.api_keys).clear();
+        let mut map = write(&self.api_keys);
+        self.credentials_gen
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        map.clear();
     }
 
     /// Forgets users' resolved access but keeps the account's model: enough

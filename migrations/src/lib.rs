@@ -12,6 +12,7 @@ mod m0002_list_order_indexes;
 mod m0003_api_key_expiry;
 mod m0004_replicas;
 mod m0005_access_model;
+mod m0006_account_parent;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_api_key_expiry::Migration),
             Box::new(m0004_replicas::Migration),
             Box::new(m0005_access_model::Migration),
+            Box::new(m0006_account_parent::Migration),
         ]
     }
 }

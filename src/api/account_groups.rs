@@ -177,9 +177,16 @@ pub async fn add_child(
                     "an account cannot be its own child".into(),
                 ));
             }
+            // Only a child that accepted this parent; any other answers the
+            // same as an unknown account, so account ids cannot be probed.
             crate::store::model::account(txn, &child)
                 .await?
-                .ok_or_else(|| ApiError::NotFound(format!("unknown account: {child}")))?;
+                .filter(|c| c.parent_account_id.as_deref() == Some(parent.as_str()))
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!(
+                        "no account {child} has accepted this account as its parent"
+                    ))
+                })?;
             Ok(account_groups::add_child(txn, &g.id, &child).await?)
         },
     )

@@ -3,7 +3,7 @@ use crate::access::Scoping;
 use crate::catalog::{self, ACCOUNT_ADMINISTRATION};
 use crate::state::State;
 use crate::store::accounts;
-use actix_web::{get, patch, web, HttpResponse};
+use actix_web::{delete, get, patch, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 /// The privilege catalog.
@@ -22,6 +22,8 @@ pub struct AccountView {
     pii_data_insights: bool,
     /// DataHub stewardship usable.
     datahub: bool,
+    /// The parent account this account accepted for account groups.
+    parent_account: Option<String>,
     environment_scoping: String,
 }
 
@@ -33,6 +35,7 @@ impl From<&accounts::Account> for AccountView {
             advanced_user_security: a.advanced_user_security,
             pii_data_insights: a.pii_data_insights,
             datahub: a.datahub,
+            parent_account: a.parent_account_id.clone(),
             environment_scoping: a.environment_scoping.clone(),
         }
     }
@@ -93,6 +96,79 @@ pub async fn patch_account(
                 })?;
                 change.environment_scoping = Some(s.as_str().into());
             }
+            Ok(accounts::update(txn, &actor.account.account, change).await?)
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(AccountView::from(&a)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParentBody {
+    parent_account: String,
+}
+
+/// Accepts a parent account: it may then put this account in its account
+/// groups and give its own users roles here (Account Administration).
+#[utoipa::path(request_body = ParentBody, responses((status = 200, body = AccountView), (status = 400), (status = 403)), tag = "account-groups")]
+#[put("/accounts/{id}/parent")]
+pub async fn set_parent(
+    state: State,
+    actor: Actor,
+    _path: web::Path<String>,
+    body: web::Json<ParentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let parent = body.into_inner().parent_account;
+    let details = serde_json::json!({"parent_account": parent});
+    let a = audited(
+        &state,
+        &actor,
+        "account.parent.set",
+        &parent,
+        details,
+        async |txn| {
+            actor.require(ACCOUNT_ADMINISTRATION)?;
+            if parent == actor.account_id() {
+                return Err(ApiError::BadRequest(
+                    "an account cannot be its own parent".into(),
+                ));
+            }
+            crate::store::model::account(txn, &parent)
+                .await?
+                .ok_or_else(|| ApiError::BadRequest(format!("unknown account: {parent}")))?;
+            let change = accounts::AccountChange {
+                parent_account_id: Some(Some(parent.clone())),
+                ..Default::default()
+            };
+            Ok(accounts::update(txn, &actor.account.account, change).await?)
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(AccountView::from(&a)))
+}
+
+/// Withdraws the acceptance: the parent's users lose every role here at once.
+#[utoipa::path(responses((status = 200, body = AccountView), (status = 403)), tag = "account-groups")]
+#[delete("/accounts/{id}/parent")]
+pub async fn clear_parent(
+    state: State,
+    actor: Actor,
+    _path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let target = actor.account_id().to_string();
+    let a = audited(
+        &state,
+        &actor,
+        "account.parent.clear",
+        &target,
+        serde_json::json!({}),
+        async |txn| {
+            actor.require(ACCOUNT_ADMINISTRATION)?;
+            let change = accounts::AccountChange {
+                parent_account_id: Some(None),
+                ..Default::default()
+            };
             Ok(accounts::update(txn, &actor.account.account, change).await?)
         },
     )

@@ -34,9 +34,33 @@ pub struct Outside {
     pub home_account: String,
     /// Through a support-access grant (audited in both accounts).
     pub support: bool,
+    /// Some grant is narrowed to environments (matched by name for account groups).
+    pub narrowed: bool,
 }
 
 impl Outside {
+    /// Whether an outside actor may make this write. Never anything that
+    /// mints credentials or changes who holds what: SCIM tokens, API keys,
+    /// SSO, account settings and features, custom roles, support access,
+    /// account groups — each would outlive or widen the grant. Nor, when
+    /// their reach is narrowed to environments, environments themselves (a
+    /// rename would move the narrowing).
+    pub fn may(&self, action: &str) -> bool {
+        const NEVER: [&str; 7] = [
+            "scim_token.",
+            "api_key.",
+            "sso.",
+            "account.",
+            "role.",
+            "support.",
+            "account_group.",
+        ];
+        if NEVER.iter().any(|p| action.starts_with(p)) {
+            return false;
+        }
+        !(self.narrowed && action.starts_with("environment."))
+    }
+
     pub fn label(&self) -> &'static str {
         if self.support {
             "support access"
@@ -195,6 +219,7 @@ async fn reach(req: &HttpRequest, actor: Actor, target: &str) -> Result<Actor, A
     let outside = Outside {
         home_account: actor.account_id().to_string(),
         support,
+        narrowed: grants.iter().any(|g| g.environments.is_some()),
     };
     let reached = Actor {
         access: Arc::new(account.model.resolve(&grants)),

@@ -33,6 +33,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(accounts::privileges)
             .service(accounts::get_account)
             .service(accounts::patch_account)
+            .service(accounts::set_parent)
+            .service(accounts::clear_parent)
             .service(roles::list)
             .service(roles::create)
             .service(roles::get)
@@ -111,7 +113,14 @@ pub(crate) async fn audited<T>(
         .details(details.clone())
     };
     let txn = write_txn(&state.db).await?;
-    let result = match work(&txn).await {
+    let outcome = match &actor.outside {
+        Some(o) if !o.may(action) => Err(ApiError::Forbidden(vec![format!(
+            "an actor of this account itself ({} cannot {action})",
+            o.label()
+        )])),
+        _ => work(&txn).await,
+    };
+    let result = match outcome {
         Ok(v) => {
             audit::record(&txn, event("success")).await?;
             if let Some(o) = &actor.outside {

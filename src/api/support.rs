@@ -124,9 +124,10 @@ fn scope(actor: &Actor, b: &GrantBody) -> Result<(RoleRef, Option<Vec<String>>),
     let role = model
         .find_role(name)
         .ok_or_else(|| ApiError::BadRequest(format!("unknown role: {name}")))?;
-    if role.is_administrator() {
+    if model.is_or_inherits_administrator(&role) {
         return Err(ApiError::BadRequest(
-            "support access cannot carry the built-in Administrator role".into(),
+            "support access cannot carry the built-in Administrator role, or a role inheriting it"
+                .into(),
         ));
     }
     model.check_assignable(&role)?;

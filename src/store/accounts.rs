@@ -68,6 +68,7 @@ pub async fn create(
         advanced_user_security: Set(false),
         pii_data_insights: Set(false),
         datahub: Set(false),
+        parent_account_id: Set(None),
         environment_scoping: Set("additive".into()),
         created_at: Set(now),
         updated_at: Set(now),
@@ -156,6 +157,8 @@ pub struct AccountChange {
     pub advanced_user_security: Option<bool>,
     pub pii_data_insights: Option<bool>,
     pub datahub: Option<bool>,
+    /// `Some(None)` clears the accepted parent.
+    pub parent_account_id: Option<Option<String>>,
 }
 
 pub async fn update<C: ConnectionTrait>(
@@ -178,6 +181,9 @@ pub async fn update<C: ConnectionTrait>(
     }
     if let Some(a) = change.datahub {
         am.datahub = Set(a);
+    }
+    if let Some(p) = change.parent_account_id {
+        am.parent_account_id = Set(p);
     }
     am.updated_at = Set(now_ms());
     am.update(db).await

@@ -34,7 +34,7 @@ pub async fn grants<C: ConnectionTrait>(
             });
         }
     }
-    let groups: Vec<_> = account_groups::containing(db, target_id)
+    let groups: Vec<_> = linked_groups(db, target_id)
         .await?
         .into_iter()
         .filter(|v| v.group.parent_account_id == user.account_id)
@@ -63,8 +63,30 @@ pub async fn grants<C: ConnectionTrait>(
     }
     // A role the account's features do not allow does not apply here, and
     // the built-in Administrator never comes from outside.
-    out.retain(|g| !g.role.is_administrator() && target.check_assignable(&g.role).is_ok());
+    out.retain(|g| {
+        !target.is_or_inherits_administrator(&g.role) && target.check_assignable(&g.role).is_ok()
+    });
     Ok(out)
+}
+
+/// The account groups containing `child_id` whose parent the child has
+/// accepted (`PUT /accounts/{child}/parent`): a parent the child did not
+/// accept, or no longer accepts, reaches nothing.
+async fn linked_groups<C: ConnectionTrait>(
+    db: &C,
+    child_id: &str,
+) -> Result<Vec<account_groups::GroupView>, DbErr> {
+    let Some(parent) = super::model::account(db, child_id)
+        .await?
+        .and_then(|a| a.parent_account_id)
+    else {
+        return Ok(vec![]);
+    };
+    Ok(account_groups::containing(db, child_id)
+        .await?
+        .into_iter()
+        .filter(|v| v.group.parent_account_id == parent)
+        .collect())
 }
 
 /// The accounts whose users may reach `target_id` from outside now: the
@@ -80,7 +102,7 @@ pub async fn outside_accounts<C: ConnectionTrait>(
             out.push(s);
         }
     }
-    for v in account_groups::containing(db, target_id).await? {
+    for v in linked_groups(db, target_id).await? {
         if !out.contains(&v.group.parent_account_id) {
             out.push(v.group.parent_account_id);
         }
@@ -99,7 +121,7 @@ pub async fn inherited_users<C: ConnectionTrait>(
     use super::entities::{group, group_member};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let mut ids: Vec<String> = vec![];
-    for v in account_groups::containing(db, child_id).await? {
+    for v in linked_groups(db, child_id).await? {
         let parent_groups = group::Entity::find()
             .filter(group::Column::AccountId.eq(&v.group.parent_account_id))
             .all(db)

@@ -19,6 +19,8 @@ pub mod account {
         pub advanced_user_security: bool,
         pub pii_data_insights: bool,
         pub datahub: bool,
+        /// The parent this account accepted for account groups.
+        pub parent_account_id: Option<String>,
         pub environment_scoping: String,
         pub created_at: i64,
         pub updated_at: i64,

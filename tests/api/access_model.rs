@@ -540,6 +540,82 @@ async fn support_access(app: &TestApp) {
         .expect("audited in the operator account");
     assert_eq!(mirrored["details"]["via"], "support access");
     assert_eq!(mirrored["details"]["account"], customer);
+    // Whatever the grant's role, support staff never mint credentials,
+    // change SSO, account settings or roles, or widen the grant.
+    let (s, b) = app
+        .admin(
+            "POST",
+            "/api/v1/accounts/{acct}/roles",
+            Some(json!({"name": "Support Admin", "inherits": "Standard User", "privileges": ["Account Administration", "User Management"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, g4) = app
+        .admin(
+            "POST",
+            "/api/v1/accounts/{acct}/support-access",
+            Some(json!({"days": 1, "role": "Support Admin"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{g4}");
+    for (method, path, body) in [
+        ("POST", "/api/v1/accounts/{acct}/scim-tokens", json!({})),
+        ("POST", "/api/v1/accounts/{acct}/api-keys", json!({})),
+        ("PATCH", "/api/v1/accounts/{acct}", json!({"datahub": true})),
+        (
+            "PUT",
+            "/api/v1/accounts/{acct}/roles/Support%20Admin",
+            json!({"name": "Support Admin", "inherits": "Administrator", "privileges": []}),
+        ),
+        (
+            "POST",
+            "/api/v1/accounts/{acct}/roles",
+            json!({"name": "Mine", "privileges": ["Execute"]}),
+        ),
+        (
+            "PUT",
+            "/api/v1/accounts/{acct}/sso",
+            json!({"issuer": "https://idp.example", "client_id": "c", "client_secret": "s"}),
+        ),
+    ] {
+        let (s, b) = app.json(method, path, &sam_key, Some(body)).await;
+        assert_eq!(s, 403, "{method} {path}: {b}");
+    }
+    let (_, d) = authorize(
+        app,
+        &app.admin_key,
+        &customer,
+        "sam@operator.test",
+        "Account Administration",
+    )
+    .await;
+    assert_eq!(d["allowed"], true, "the grant itself still works: {d}");
+    // A role inheriting Administrator is refused like Administrator itself.
+    let (s, b) = app
+        .admin(
+            "POST",
+            "/api/v1/accounts/{acct}/roles",
+            Some(json!({"name": "SSO_Admin", "inherits": "Administrator", "privileges": []})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = app
+        .admin(
+            "POST",
+            "/api/v1/accounts/{acct}/support-access",
+            Some(json!({"days": 1, "role": "SSO_Admin"})),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let g4_id = g4["id"].as_str().expect("id").to_string();
+    let (s, _) = app
+        .admin(
+            "DELETE",
+            &format!("/api/v1/accounts/{{acct}}/support-access/{g4_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
     // Disabling ends their reach at once.
     for g in [&g, &g2] {
         let id = g["id"].as_str().expect("id");
@@ -655,8 +731,10 @@ async fn account_groups(app: &TestApp) {
         )
         .await;
     assert_eq!(s, 409);
-    let (s, b) = app
-        .admin(
+    // A child that has not accepted the parent cannot be added: it answers
+    // like an unknown account (no probing of account ids).
+    let add_child = || async {
+        app.admin(
             "PUT",
             &format!(
                 "/api/v1/accounts/{{acct}}/account-groups/{gid}/accounts/{}",
@@ -664,7 +742,30 @@ async fn account_groups(app: &TestApp) {
             ),
             None,
         )
+        .await
+    };
+    let (s, b) = add_child().await;
+    assert_eq!(s, 404, "{b}");
+    let (s, b) = app
+        .admin(
+            "PUT",
+            &format!("/api/v1/accounts/{{acct}}/account-groups/{gid}/accounts/no-such-account"),
+            None,
+        )
         .await;
+    assert_eq!(s, 404, "{b}");
+    // The child's administrator accepts the parent.
+    let (s, b) = app
+        .json(
+            "PUT",
+            &format!("/api/v1/accounts/{}/parent", child.id),
+            &child.admin_key,
+            Some(json!({"parent_account": parent})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["parent_account"], parent);
+    let (s, b) = add_child().await;
     assert_eq!(s, 204, "{b}");
     // The child has a Production environment; the role applies only there.
     let (s, b) = app
@@ -881,6 +982,67 @@ async fn account_groups(app: &TestApp) {
     let (s, body) = crate::sso::finish(app, &f, "").await;
     assert_eq!(s, 403, "{body}");
     assert!(body.contains("/auth/local"), "{body}");
+    // An outside actor whose reach is narrowed to environments cannot touch
+    // environments (a rename would move the narrowing), nor mint credentials.
+    let envs = app
+        .json(
+            "GET",
+            &format!("/api/v1/accounts/{}/environments", child.id),
+            &pat_key,
+            None,
+        )
+        .await
+        .1;
+    let prod = envs
+        .as_array()
+        .expect("environments")
+        .iter()
+        .find(|e| e["name"] == "Production")
+        .expect("production")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let (s, b) = app
+        .json(
+            "PUT",
+            &format!("/api/v1/accounts/{}/environments/{prod}", child.id),
+            &pat_key,
+            Some(json!({"name": "Prod-old", "roles": ["Standard User"]})),
+        )
+        .await;
+    assert_eq!(s, 403, "{b}");
+    let (s, b) = app
+        .json(
+            "POST",
+            &format!("/api/v1/accounts/{}/api-keys", child.id),
+            &pat_key,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, 403, "{b}");
+    // Withdrawing the acceptance ends every reach at once; accepting again restores it.
+    let (s, b) = app
+        .json(
+            "DELETE",
+            &format!("/api/v1/accounts/{}/parent", child.id),
+            &child.admin_key,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, _) = ask("pat@acme.test", "Execute", Some("Production")).await;
+    assert_eq!(s, 404);
+    let (s, b) = app
+        .json(
+            "PUT",
+            &format!("/api/v1/accounts/{}/parent", child.id),
+            &child.admin_key,
+            Some(json!({"parent_account": parent})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, _) = ask("pat@acme.test", "Execute", Some("Production")).await;
+    assert_eq!(s, 200);
     // Removing the child ends every reach.
     let (s, _) = app
         .admin(

@@ -183,6 +183,22 @@ impl AccountModel {
             .map(|r| RoleRef::Custom(r.id.clone()))
     }
 
+    /// Whether `role` is the built-in Administrator or inherits from it.
+    pub fn is_or_inherits_administrator(&self, role: &RoleRef) -> bool {
+        let mut cur = Some(role.clone());
+        let mut seen = BTreeSet::new();
+        while let Some(r) = cur {
+            if r.is_administrator() {
+                return true;
+            }
+            if !seen.insert(r.clone()) {
+                return false;
+            }
+            cur = self.custom_role(&r).and_then(|c| c.parent.clone());
+        }
+        false
+    }
+
     /// Every role of the account: the built-in ones, then its custom roles.
     pub fn all_roles(&self) -> impl Iterator<Item = RoleRef> + '_ {
         catalog::BUILTIN_ROLES
