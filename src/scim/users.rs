@@ -77,15 +77,7 @@ impl Resource for Users {
         txn.commit().await?;
         ctx.changed();
         // Rendered from what was just written: a new user has no groups yet.
-        let acct = ctx.account().await?;
-        let names: Vec<(String, String)> = roles
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| {
-                let name = acct.model.role_name(&RoleRef::from_stored(&r));
-                (r, name)
-            })
-            .collect();
+        let names = named_roles(ctx, roles.unwrap_or_default()).await?;
         let body = super::resource::user_json(&ctx.base(), &user, &[], &names);
         Ok(Created {
             id,
@@ -209,6 +201,36 @@ async fn resolve_roles(
     Ok(out.iter().map(ToString::to_string).collect())
 }
 
+/// Stored role references with their names, as a rendered user shows them.
+async fn named_roles(ctx: &ScimCtx, refs: Vec<String>) -> Result<Vec<(String, String)>, ScimError> {
+    let acct = ctx.account().await?;
+    Ok(refs
+        .into_iter()
+        .map(|r| {
+            let name = acct.model.role_name(&RoleRef::from_stored(&r));
+            (r, name)
+        })
+        .collect())
+}
+
+/// Deactivation ends everything the user could still act with: their API
+/// keys (every replica drops cached ones) and sessions; returns how many
+/// sessions ended.
+async fn end_access(
+    ctx: &ScimCtx,
+    txn: &sea_orm::DatabaseTransaction,
+    user_id: &str,
+) -> Result<u64, ScimError> {
+    crate::store::credentials::revoke_user_api_keys(txn, user_id).await?;
+    crate::store::changes::record(
+        txn,
+        Some(&ctx.account_id),
+        crate::store::changes::Change::ApiKeys,
+    )
+    .await?;
+    Ok(crate::store::sessions::revoke_user(txn, user_id).await?)
+}
+
 fn refuse_local(u: &db::User) -> Result<(), ScimError> {
     if u.origin == crate::store::kinds::Origin::Local {
         return Err(ScimError::mutability(
@@ -229,10 +251,8 @@ async fn store(
 ) -> Result<Option<Value>, ScimError> {
     let roles = match &input.roles {
         Some(r) => {
-            let held = db::roles_of_users(&ctx.state.db, std::slice::from_ref(&current.id))
-                .await?
-                .remove(&current.id)
-                .unwrap_or_default();
+            // What the user holds directly, as read together with `current`.
+            let held: Vec<String> = parts.roles.iter().map(|(r, _)| r.clone()).collect();
             Some(resolve_roles(ctx, r, &held).await?)
         }
         None => None,
@@ -263,22 +283,15 @@ async fn store(
     if let Some(r) = &roles {
         db::set_user_roles(&txn, &current.id, r).await?;
     }
-    let revoked = if current.active && !input.active {
-        // Deactivation ends everything the user could still act with.
-        crate::store::credentials::revoke_user_api_keys(&txn, &current.id).await?;
-        crate::store::changes::record(
-            &txn,
-            Some(&ctx.account_id),
-            crate::store::changes::Change::ApiKeys,
-        )
-        .await?;
-        crate::store::sessions::revoke_user(&txn, &current.id).await?
+    let deactivated = current.active && !input.active;
+    let revoked = if deactivated {
+        end_access(ctx, &txn, &current.id).await?
     } else {
         0
     };
     let details = json!({"userName": input.user_name, "active": input.active, "roles": roles, "sessions_revoked": revoked});
     ctx.audit(&txn, action, &current.id, details).await?;
-    if current.active && !input.active {
+    if deactivated {
         ctx.audit(
             &txn,
             "scim.user.deactivate",
@@ -289,20 +302,12 @@ async fn store(
     }
     txn.commit().await?;
     ctx.changed();
-    if current.active && !input.active {
+    if deactivated {
         ctx.state.resolver.forget_api_keys();
     }
     let role_pairs = match roles {
         None => parts.roles,
-        Some(refs) => {
-            let acct = ctx.account().await?;
-            refs.into_iter()
-                .map(|r| {
-                    let name = acct.model.role_name(&RoleRef::from_stored(&r));
-                    (r, name)
-                })
-                .collect()
-        }
+        Some(refs) => named_roles(ctx, refs).await?,
     };
     Ok(Some(super::resource::user_json(
         &ctx.base(),
