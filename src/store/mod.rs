@@ -82,7 +82,10 @@ pub async fn connect_reads(
     if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
         return Ok(db.clone());
     }
-    let readers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+    // Each connection is a thread that sqlx hands statements to; with more of
+    // them than cores, requests overlap those hand-offs (measured: 4 → 8 took
+    // SCIM lookups from ~4.9k to ~6.4k req/s on 2 cores; 16 added nothing).
+    let readers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 4;
     let mut opts = ConnectOptions::new(url.to_string());
     opts.sqlx_logging(true)
         .sqlx_logging_level(log::LevelFilter::Trace)
