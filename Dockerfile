@@ -1,6 +1,9 @@
 # Production image: build with the Rust toolchain, run on slim Debian.
 FROM rust:1-bookworm AS build
 WORKDIR /src
+# SAML signatures are checked by libxmlsec1 (bindings generated with libclang).
+RUN apt-get update && apt-get install -y --no-install-recommends libxmlsec1-dev libxml2-dev libclang-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock ./
 COPY migrations migrations
 COPY access-model access-model
@@ -9,7 +12,8 @@ COPY tests tests
 RUN cargo build --release --locked --bin idbridge
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/* \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl libxmlsec1 libxmlsec1-openssl libxml2 \
+    && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /var/lib/idbridge --create-home idbridge
 COPY --from=build /src/target/release/idbridge /usr/local/bin/idbridge
 USER idbridge

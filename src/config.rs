@@ -48,6 +48,9 @@ pub struct Settings {
     /// After SIGTERM, how long (ms) requests are still served while `/readyz`
     /// fails, before the listener closes.
     pub shutdown_drain_ms: u64,
+    /// DNS server (`ip:port`) asked for domain-verification TXT records;
+    /// empty uses the system's resolvers (`/etc/resolv.conf`).
+    pub dns_resolver: String,
 }
 
 impl Default for Settings {
@@ -72,6 +75,7 @@ impl Default for Settings {
             max_filter_scan: 10_000,
             scim_requests_per_sec: 1000,
             shutdown_drain_ms: 5000,
+            dns_resolver: String::new(),
         }
     }
 }

@@ -142,6 +142,8 @@ pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result
             .app_data(api::error::path_config())
             .app_data(api::error::query_config())
             .app_data(web::PayloadConfig::new(limit))
+            // SAML responses arrive as forms and run to tens of kilobytes.
+            .app_data(web::FormConfig::default().limit(limit))
             .wrap(middleware::from_fn(rejections::audit_rejections))
             .wrap(middleware::from_fn(ops::track))
             .wrap(tracing_actix_web::TracingLogger::<ops::RequestSpan>::new())

@@ -8,6 +8,7 @@
 )]
 
 mod access_cmds;
+mod connection_cmds;
 
 use access_cmds::{AccountGroupCmd, SupportAccessCmd, SupportAccountCmd};
 use clap::{Parser, Subcommand};
@@ -72,6 +73,11 @@ enum Cmd {
     Sso {
         #[command(subcommand)]
         cmd: SsoCmd,
+    },
+    /// SSO connections (OIDC or SAML) of an account and their email domains.
+    Connection {
+        #[command(subcommand)]
+        cmd: connection_cmds::ConnectionCmd,
     },
     /// idbridge's own token-signing keys.
     Keys {
@@ -309,6 +315,7 @@ async fn real_main() -> Result<()> {
         Cmd::SupportAccount { cmd } => access_cmds::support_account(&settings, j, cmd).await?,
         Cmd::SupportAccess { cmd } => access_cmds::support_access(&settings, j, cmd).await?,
         Cmd::AccountGroup { cmd } => access_cmds::account_group(&settings, j, cmd).await?,
+        Cmd::Connection { cmd } => connection_cmds::run(&settings, j, cmd).await?,
         Cmd::BreakGlass {
             cmd: BreakGlassCmd::Reset { account, email },
         } => break_glass_reset(&settings, j, account, email).await?,

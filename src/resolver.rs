@@ -244,8 +244,7 @@ impl Resolver {
                 return Err(e);
             }
         };
-        let scim_group_roles = store::model::role_source(db, &acct.id).await?
-            != store::sso_settings::RoleSource::Claims;
+        let scim_group_roles = store::connections::scim_group_roles(db, &acct.id).await?;
         let cached = Arc::new(CachedAccount {
             account: acct,
             model,

@@ -13,6 +13,7 @@ mod m0003_api_key_expiry;
 mod m0004_replicas;
 mod m0005_access_model;
 mod m0006_account_parent;
+mod m0007_connections;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_replicas::Migration),
             Box::new(m0005_access_model::Migration),
             Box::new(m0006_account_parent::Migration),
+            Box::new(m0007_connections::Migration),
         ]
     }
 }

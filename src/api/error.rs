@@ -16,6 +16,13 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed but not possible now (422); `extra` fields join the body.
+    #[error("{message}")]
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        extra: serde_json::Value,
+    },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -64,6 +71,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,6 +83,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Unprocessable { code, .. } => code,
             ApiError::Internal(e) => {
                 // Internals are logged, never sent.
                 tracing::error!(error = %e, "internal error");
@@ -84,6 +93,11 @@ impl ResponseError for ApiError {
         let mut body = json!({"error": code, "message": self.to_string()});
         if let ApiError::Forbidden(missing) = self {
             crate::json::set(&mut body, "missing_privilege", json!(missing));
+        }
+        if let ApiError::Unprocessable { extra, .. } = self {
+            for (k, v) in extra.as_object().into_iter().flatten() {
+                crate::json::set(&mut body, k, v.clone());
+            }
         }
         let mut res = HttpResponse::build(self.status_code());
         if matches!(self, ApiError::Unauthorized) {

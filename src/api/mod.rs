@@ -6,6 +6,7 @@ pub(crate) mod api_keys;
 pub(crate) mod audit_log;
 pub mod auth;
 pub(crate) mod authorize;
+pub(crate) mod connections;
 pub(crate) mod environments;
 pub mod error;
 pub(crate) mod mappings;
@@ -60,6 +61,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(api_keys::revoke)
             .service(sso_settings::get)
             .service(sso_settings::put)
+            .service(connections::get_mode)
+            .service(connections::put_mode)
+            .service(connections::list)
+            .service(connections::create)
+            .service(connections::get)
+            .service(connections::update)
+            .service(connections::remove)
+            .service(connections::add_domain)
+            .service(connections::verify_domain)
+            .service(connections::remove_domain)
             .service(support::list)
             .service(support::grant)
             .service(support::disable)

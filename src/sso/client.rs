@@ -2,7 +2,7 @@
 //! issuer), the configured client, the algorithms accepted and what a
 //! verified login carries.
 
-use crate::store::sso_settings::SsoSettings;
+use crate::store::connections::Connection;
 use crate::store::StoreError;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
@@ -94,6 +94,16 @@ impl ExtraClaims {
             _ => vec![],
         }
     }
+
+    /// Entra ID's group overage: too many groups for the token, so it names
+    /// a Graph endpoint (`_claim_names.groups`) instead of listing them.
+    pub fn groups_overage(&self) -> bool {
+        self.claims
+            .get("_claim_names")
+            .and_then(|n| n.get("groups"))
+            .is_some()
+            || self.claims.contains_key("hasgroups")
+    }
 }
 
 type IdTokenWithExtras = IdTokenFields<
@@ -128,7 +138,7 @@ pub type Client = openidconnect::Client<
 
 pub fn client_for(
     meta: CoreProviderMetadata,
-    cfg: &SsoSettings,
+    cfg: &Connection,
     secret: &str,
     redirect: RedirectUrl,
 ) -> Client {
@@ -146,6 +156,8 @@ pub struct VerifiedLogin {
     pub email_verified: Option<bool>,
     pub subject: String,
     pub groups: Vec<String>,
+    /// The IdP said the person has more groups than it could send.
+    pub groups_overage: bool,
 }
 
 pub const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [

@@ -1,4 +1,4 @@
-//! OpenID Connect sign-in: `/sso/{account}/login` and `/sso/callback`.
+//! OpenID Connect sign-in: the redirect to the IdP and `/sso/callback`.
 //!
 //! Authorization code flow with PKCE (S256), a single-use `state` bound to
 //! the browser by a cookie, a `nonce`, and full ID-token validation by the
@@ -8,13 +8,12 @@
 
 use super::client::{client_for, http_client, Client, VerifiedLogin, ALLOWED_ALGS};
 use super::error::SsoError;
-use super::return_to::safe_return_to;
 use super::{settings, signin};
 use crate::secrets;
 use crate::state::State;
+use crate::store::connections::Connection;
 use crate::store::now_ms;
 use crate::store::oidc_states;
-use crate::store::sso_settings::SsoSettings;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{get, http::StatusCode, web, HttpRequest, HttpResponse};
 use openidconnect::core::CoreAuthenticationFlow;
@@ -27,27 +26,14 @@ use serde_json::json;
 
 const BINDING_COOKIE: &str = "idbridge_oidc";
 const STATE_TTL_MS: i64 = 10 * 60 * 1000;
-#[derive(Deserialize)]
-pub struct LoginQuery {
+/// Sends the browser to the connection's IdP (authorization code + PKCE).
+pub async fn begin(
+    state: &State,
+    cfg: &Connection,
     return_to: Option<String>,
-}
-
-#[get("/sso/{account}/login")]
-pub async fn login(
-    state: State,
-    account: web::Path<String>,
-    q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, SsoError> {
-    let account = account.into_inner();
-    let return_to = safe_return_to(q.return_to.as_deref()).map_err(|_| {
-        SsoError::refused(
-            StatusCode::BAD_REQUEST,
-            "Sign-in failed",
-            "return_to must be a path on this site.",
-        )
-    })?;
-    let cfg = enabled_settings(&state, &account).await?;
-    let client = oidc_client(&state, &cfg, false).await?;
+    let account = cfg.account_id.clone();
+    let client = oidc_client(state, cfg, false).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut req = client
         .authorize_url(
@@ -59,7 +45,7 @@ pub async fn login(
     for s in ["email", "profile"]
         .into_iter()
         .map(String::from)
-        .chain(settings::scopes(&cfg))
+        .chain(cfg.scopes.split_whitespace().map(String::from))
     {
         req = req.add_scope(Scope::new(s));
     }
@@ -83,6 +69,7 @@ pub async fn login(
         pkce_verifier: verifier.secret().clone(),
         return_to,
         expires_at: now_ms() + STATE_TTL_MS,
+        connection_id: Some(cfg.id.clone()),
     };
     oidc_states::insert(&state.db, row).await?;
     if let Err(e) = oidc_states::sweep(&state.db).await {
@@ -102,20 +89,8 @@ pub async fn login(
         .finish())
 }
 
-/// The account's SSO settings when single sign-on is on; a 404 page otherwise.
-async fn enabled_settings(state: &State, account: &str) -> Result<SsoSettings, SsoError> {
-    match settings::get(&state.db, account).await? {
-        Some(c) if c.mode != settings::SsoMode::Off => Ok(c),
-        _ => Err(SsoError::refused(
-            StatusCode::NOT_FOUND,
-            "Single sign-on is not enabled",
-            "This account does not sign in through an identity provider.",
-        )),
-    }
-}
-
 /// The configured IdP's client (discovery cached; `refresh` re-discovers).
-async fn oidc_client(state: &State, cfg: &SsoSettings, refresh: bool) -> Result<Client, SsoError> {
+async fn oidc_client(state: &State, cfg: &Connection, refresh: bool) -> Result<Client, SsoError> {
     let meta = state
         .oidc
         .metadata(&cfg.issuer, refresh)
@@ -201,7 +176,7 @@ async fn refuse_callback(
 /// Exchanges the code and verifies the ID token. Err is a reason for the audit log.
 async fn exchange(
     state: &State,
-    cfg: &SsoSettings,
+    cfg: &Connection,
     code: String,
     row: &oidc_states::PendingSignIn,
 ) -> Result<VerifiedLogin, String> {
@@ -266,7 +241,8 @@ async fn exchange(
         email,
         email_verified: claims.email_verified(),
         subject: claims.subject().as_str().to_string(),
-        groups: claims.additional_claims().groups(&cfg.groups_claim),
+        groups: claims.additional_claims().groups(&cfg.groups_attribute),
+        groups_overage: claims.additional_claims().groups_overage(),
     })
 }
 
@@ -286,7 +262,7 @@ pub async fn callback(
     })?;
     let row = take_state(&state, &req, state_value).await?;
     let acct = row.account_id.clone();
-    let cfg = enabled_settings(&state, &acct).await?;
+    let cfg = super::connection::usable(&state, &acct, row.connection_id.as_deref()).await?;
     if let Some(err) = q.error {
         let detail = q.error_description.unwrap_or_default();
         let details = json!({"error": err, "description": detail});

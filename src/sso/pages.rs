@@ -30,6 +30,14 @@ pub fn refusal(status: StatusCode, title: &str, detail: &str, extra_html: &str) 
         ))
 }
 
+/// An informational page (200); `body_html` must already be escaped.
+pub fn info(title: &str, body_html: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(page(title, body_html))
+}
+
 pub fn local_form(account: &str, error: Option<&str>) -> HttpResponse {
     let err = error
         .map(|e| format!("<p role=\"alert\">{}</p>", escape(e)))

@@ -7,7 +7,7 @@ use super::pages::local_form;
 use crate::secrets;
 use crate::state::State;
 use crate::store::audit::{self, Event};
-use crate::store::sso_settings::SsoSettings;
+use crate::store::connections::{self, Connection, RoleSource, SsoMode};
 use crate::store::users::{self, User};
 use crate::store::{model, new_id, now_ms};
 use crate::store::{sessions, signing_keys};
@@ -88,14 +88,15 @@ fn admin_refusal(account: &str) -> SsoError {
 /// Applies the SSO rule to a verified IdP login and starts a session.
 pub async fn complete_sso(
     state: &State,
-    cfg: &SsoSettings,
+    cfg: &Connection,
     login: VerifiedLogin,
     return_to: Option<String>,
 ) -> Result<HttpResponse, SsoError> {
     let acct = cfg.account_id.as_str();
     let user = sso_user(state, cfg, &login).await?;
     let email = login.email.as_str();
-    let details = json!({"email": email, "sub": login.subject, "groups": login.groups});
+    let details =
+        json!({"email": email, "sub": login.subject, "groups": login.groups, "connection": cfg.id});
     // SCIM is authoritative: a deactivated user stays out whatever the IdP says.
     if !user.active {
         audit(
@@ -125,11 +126,17 @@ pub async fn complete_sso(
         .await;
         return Err(admin_refusal(acct));
     }
-    let claims =
-        (cfg.role_source != super::settings::RoleSource::Scim).then(|| login.groups.clone());
+    // Under group overage the IdP sent no groups: roles come from SCIM
+    // groups alone (role_source = scim is the lasting fix), and the audit says so.
+    let claims = (cfg.role_source != RoleSource::Scim && !login.groups_overage)
+        .then(|| login.groups.clone());
     let (cookie, _) = start_session(state, acct, &user.id, &["sso"], claims, |s| {
-        vec![Event::new(Some(acct), email, "sso.login", &user.id)
-            .details(json!({"session": s.id, "sub": login.subject, "groups": login.groups}))]
+        let mut d = json!({"session": s.id, "sub": login.subject, "groups": login.groups, "connection": cfg.id, "kind": cfg.kind});
+        if login.groups_overage {
+            crate::json::set(&mut d, "groups_overage", json!(true));
+            crate::json::set(&mut d, "note", json!("the IdP sent a groups overage marker instead of groups: roles from SCIM groups only"));
+        }
+        vec![Event::new(Some(acct), email, "sso.login", &user.id).details(d)]
     })
     .await?;
     Ok(HttpResponse::Found()
@@ -144,7 +151,7 @@ pub async fn complete_sso(
 /// only for an email the IdP vouches for. Refusals are audited.
 async fn sso_user(
     state: &State,
-    cfg: &SsoSettings,
+    cfg: &Connection,
     login: &VerifiedLogin,
 ) -> Result<User, SsoError> {
     let acct = cfg.account_id.as_str();
@@ -168,11 +175,30 @@ async fn sso_user(
     match model::user_by_email(&state.db, acct, email).await? {
         model::Lookup::One(u) => Ok(*u),
         model::Lookup::Ambiguous => Err(deny("sso.denied_ambiguous", "Sign-in refused", "More than one user in this account has your email address. Ask your administrator to fix the directory.").await),
-        model::Lookup::None if cfg.jit && login.email_verified == Some(true) => {
+        model::Lookup::None if cfg.jit && may_create(state, cfg, login).await? => {
             Ok(jit_user(state, acct, email).await?)
         }
         model::Lookup::None => Err(deny("sso.denied_unknown", "Not provisioned", "Your identity provider signed you in, but no user with your email exists in this account.").await),
     }
+}
+
+/// Whether a sign-in may create its user. A connection that claims email
+/// domains creates users only for the ones it verified; one that claims
+/// none (as set up before domains existed) relies on the IdP vouching for
+/// the address (`email_verified`), which SAML cannot express.
+async fn may_create(
+    state: &State,
+    cfg: &Connection,
+    login: &VerifiedLogin,
+) -> Result<bool, crate::store::StoreError> {
+    let Some(domain) = super::connection::email_domain(&login.email) else {
+        return Ok(false);
+    };
+    if connections::serves_verified(&state.db, &cfg.id, &domain).await? {
+        return Ok(true);
+    }
+    Ok(connections::domains(&state.db, &cfg.id).await?.is_empty()
+        && login.email_verified == Some(true))
 }
 
 async fn jit_user(
@@ -535,11 +561,8 @@ async fn start_local_session(
         .await
         .map_err(SsoError::internal)?;
     // An unreadable mode refuses: `required` must never silently become `off`.
-    let mode = match super::settings::get(&state.db, acct).await? {
-        None => super::settings::SsoMode::Off,
-        Some(cfg) => cfg.mode,
-    };
-    if mode == super::settings::SsoMode::Required && !is_admin {
+    let mode = connections::mode(&state.db, acct).await?;
+    if mode == SsoMode::Required && !is_admin {
         audit(
             state,
             Some(acct),

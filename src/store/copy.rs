@@ -77,7 +77,11 @@ macro_rules! each_table {
             "sessions", session::Entity, session::Column::Id;
             "audit_events", audit_event::Entity, audit_event::Column::Id;
             "signing_keys", signing_key::Entity, signing_key::Column::Kid;
-            "sso_settings", sso_settings::Entity, sso_settings::Column::AccountId;
+            "sso_connections", sso_connection::Entity, sso_connection::Column::Id;
+            "sso_policies", sso_policy::Entity, sso_policy::Column::AccountId;
+            "connection_domains", connection_domain::Entity, connection_domain::Column::Domain;
+            "saml_requests", saml_request::Entity, saml_request::Column::Id;
+            "saml_seen_assertions", saml_seen_assertion::Entity, saml_seen_assertion::Column::Id;
             "oidc_states", oidc_state::Entity, oidc_state::Column::Id;
             "platform_settings", platform_setting::Entity, platform_setting::Column::Name;
             "support_grants", support_grant::Entity, support_grant::Column::Id;

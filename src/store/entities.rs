@@ -292,22 +292,99 @@ pub mod signing_key {
     no_relations!();
 }
 
-pub mod sso_settings {
+pub mod sso_connection {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "sso_settings")]
+    #[sea_orm(table_name = "sso_connections")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub account_id: String,
+        pub kind: crate::store::kinds::ConnectionKind,
+        pub name: String,
+        /// The name lowercased: names are unique per account ignoring case.
+        pub name_key: String,
+        pub enabled: bool,
+        pub role_source: crate::store::kinds::RoleSource,
+        /// The ID-token claim or SAML attribute that carries group names.
+        pub groups_attribute: String,
+        pub jit: bool,
+        pub issuer: String,
+        pub client_id: String,
+        /// Sealed.
+        pub client_secret: String,
+        pub scopes: String,
+        /// The IdP's SAML metadata (as uploaded, or as last fetched from the URL).
+        pub idp_metadata: String,
+        pub idp_metadata_url: String,
+        pub allow_idp_initiated: bool,
+        /// The service provider's own key (PEM, sealed) and certificate (PEM).
+        pub sp_private_key: String,
+        pub sp_certificate: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod sso_policy {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sso_policies")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub account_id: String,
-        pub issuer: String,
-        pub client_id: String,
-        pub client_secret: String,
-        pub scopes: String,
-        pub groups_claim: String,
-        pub role_source: crate::store::kinds::RoleSource,
         pub mode: crate::store::kinds::SsoMode,
-        pub jit: bool,
         pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod connection_domain {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "connection_domains")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub account_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub domain: String,
+        pub connection_id: String,
+        /// The value the TXT record must carry (not a secret: it is published).
+        pub token: String,
+        pub verified_at: Option<i64>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod saml_request {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "saml_requests")]
+    pub struct Model {
+        /// The AuthnRequest's ID, which the IdP echoes as InResponseTo.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub connection_id: String,
+        pub account_id: String,
+        /// SHA-256 of the browser-binding cookie.
+        pub browser_hash: String,
+        pub return_to: Option<String>,
+        pub expires_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod saml_seen_assertion {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "saml_seen_assertions")]
+    pub struct Model {
+        /// SHA-256 of the connection id and the assertion's ID.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub expires_at: i64,
     }
     no_relations!();
 }
@@ -327,6 +404,9 @@ pub mod oidc_state {
         pub pkce_verifier: String,
         pub return_to: Option<String>,
         pub expires_at: i64,
+        /// The connection the sign-in started on (empty only for rows
+        /// written before connections existed, which expire in minutes).
+        pub connection_id: Option<String>,
     }
     no_relations!();
 }

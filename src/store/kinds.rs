@@ -66,6 +66,11 @@ text_enum! {
 }
 
 text_enum! {
+    /// The protocol an SSO connection speaks.
+    ConnectionKind { Oidc = "oidc", Saml = "saml" }
+}
+
+text_enum! {
     /// Where a user's roles come from at sign-in.
     RoleSource {
         /// Direct assignments and SCIM group mappings.

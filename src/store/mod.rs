@@ -4,6 +4,7 @@ pub mod account_groups;
 pub mod accounts;
 pub mod audit;
 pub mod changes;
+pub mod connections;
 pub mod copy;
 pub mod credentials;
 pub mod cross_account;

@@ -326,21 +326,6 @@ pub async fn user_grants<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The account's SSO role source (SCIM when SSO is not configured). A
-/// database error or an unreadable value is returned, never a default.
-pub async fn role_source<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-) -> Result<super::sso_settings::RoleSource, DbErr> {
-    match sso_settings::Entity::find_by_id(account_id.to_string())
-        .one(db)
-        .await?
-    {
-        None => Ok(super::sso_settings::RoleSource::Scim),
-        Some(s) => Ok(s.role_source),
-    }
-}
-
 /// Grants from an ID token's groups claim: a claim value matches a mapping
 /// directly, or through the SCIM group it names (id, externalId or name).
 async fn claim_grants<C: ConnectionTrait>(

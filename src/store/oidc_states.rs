@@ -27,6 +27,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, row: PendingSignIn) -> Result<()
         pkce_verifier: Set(row.pkce_verifier),
         return_to: Set(row.return_to),
         expires_at: Set(row.expires_at),
+        connection_id: Set(row.connection_id),
     }
     .insert(db)
     .await?;

@@ -1,11 +1,25 @@
-//! Per-account OIDC settings: validation and persistence.
+//! `/accounts/{id}/sso`, the single-OIDC view from before connections: it
+//! reads and writes the account's oldest OIDC connection and its SSO mode.
 
-use super::entities::sso_settings;
-use super::now_ms;
+use super::connections::{self, Connection, ConnectionKind};
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde::{Deserialize, Serialize};
-pub use sso_settings::Model as SsoSettings;
+
+/// The account's first OIDC connection with the account's mode.
+#[derive(Debug, Clone)]
+pub struct SsoSettings {
+    pub account_id: String,
+    pub connection_id: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scopes: String,
+    pub groups_claim: String,
+    pub role_source: RoleSource,
+    pub mode: SsoMode,
+    pub jit: bool,
+}
 
 pub use super::kinds::{RoleSource, SsoMode};
 
@@ -46,7 +60,7 @@ pub struct SsoView {
     pub redirect_uri: String,
 }
 
-pub fn view(m: &sso_settings::Model, public_url: &str) -> SsoView {
+pub fn view(m: &SsoSettings, public_url: &str) -> SsoView {
     SsoView {
         issuer: m.issuer.clone(),
         client_id: m.client_id.clone(),
@@ -64,17 +78,41 @@ pub fn redirect_uri(public_url: &str) -> String {
     format!("{}/sso/callback", public_url.trim_end_matches('/'))
 }
 
-pub fn scopes(m: &sso_settings::Model) -> Vec<String> {
+pub fn scopes(m: &SsoSettings) -> Vec<String> {
     m.scopes.split_whitespace().map(String::from).collect()
+}
+
+/// The account's oldest OIDC connection: the one `/sso` reads and writes.
+async fn first_oidc<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+) -> Result<Option<Connection>, DbErr> {
+    Ok(connections::list(db, account_id)
+        .await?
+        .into_iter()
+        .find(|c| c.kind == ConnectionKind::Oidc))
 }
 
 pub async fn get<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
-) -> Result<Option<sso_settings::Model>, DbErr> {
-    sso_settings::Entity::find_by_id(account_id.to_string())
-        .one(db)
-        .await
+) -> Result<Option<SsoSettings>, DbErr> {
+    let Some(c) = first_oidc(db, account_id).await? else {
+        return Ok(None);
+    };
+    let mode = connections::mode(db, account_id).await?;
+    Ok(Some(SsoSettings {
+        account_id: c.account_id,
+        connection_id: c.id,
+        issuer: c.issuer,
+        client_id: c.client_id,
+        client_secret: c.client_secret,
+        scopes: c.scopes,
+        groups_claim: c.groups_attribute,
+        role_source: c.role_source,
+        mode,
+        jit: c.jit,
+    }))
 }
 
 /// Validates and stores settings; returns the stored row.
@@ -83,7 +121,7 @@ pub async fn put<C: ConnectionTrait>(
     sealer: &crate::secrets::Sealer,
     account_id: &str,
     input: SsoInput,
-) -> Result<sso_settings::Model, SsoSettingsError> {
+) -> Result<SsoSettings, SsoSettingsError> {
     use SsoSettingsError::Invalid;
     let url = url::Url::parse(input.issuer.trim())
         .map_err(|e| Invalid(format!("issuer is not a URL: {e}")))?;
@@ -117,7 +155,7 @@ pub async fn put<C: ConnectionTrait>(
             ))
         })?,
     };
-    let existing = get(db, account_id).await?;
+    let existing = first_oidc(db, account_id).await?;
     let secret = match (input.client_secret, &existing) {
         (Some(s), _) if !s.is_empty() => sealer.seal(&s).map_err(|e| Invalid(e.to_string()))?,
         (_, Some(e)) if !e.client_secret.is_empty() => e.client_secret.clone(),
@@ -130,26 +168,27 @@ pub async fn put<C: ConnectionTrait>(
     {
         return Err(Invalid("scopes must be single words".into()));
     }
-    let am = sso_settings::ActiveModel {
-        account_id: Set(account_id.into()),
-        // Kept exactly: the ID token `iss` must equal it (some IdPs end it with a slash).
-        issuer: Set(input.issuer.trim().to_string()),
-        client_id: Set(input.client_id.trim().into()),
-        client_secret: Set(secret),
-        scopes: Set(scopes.join(" ")),
-        groups_claim: Set(input
-            .groups_claim
-            .filter(|g| !g.trim().is_empty())
-            .unwrap_or_else(|| "groups".into())),
-        role_source: Set(role_source),
-        mode: Set(mode),
-        jit: Set(input.jit.unwrap_or(false)),
-        updated_at: Set(now_ms()),
-    };
-    let saved = if existing.is_some() {
-        am.update(db).await
+    let mut c = existing
+        .clone()
+        .unwrap_or_else(|| connections::blank(account_id, ConnectionKind::Oidc, "OIDC"));
+    // Kept exactly: the ID token `iss` must equal it (some IdPs end it with a slash).
+    c.issuer = input.issuer.trim().to_string();
+    c.client_id = input.client_id.trim().into();
+    c.client_secret = secret;
+    c.scopes = scopes.join(" ");
+    c.groups_attribute = input
+        .groups_claim
+        .filter(|g| !g.trim().is_empty())
+        .unwrap_or_else(|| "groups".into());
+    c.role_source = role_source;
+    c.jit = input.jit.unwrap_or(false);
+    if existing.is_some() {
+        connections::update(db, c).await?;
     } else {
-        am.insert(db).await
-    };
-    Ok(saved?)
+        connections::insert(db, c).await?;
+    }
+    connections::set_mode(db, account_id, mode).await?;
+    get(db, account_id)
+        .await?
+        .ok_or_else(|| SsoSettingsError::Invalid("the settings were not stored".into()))
 }

@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 
 both_backends!(real_provider_sign_in);
 
-struct Provider {
+pub(crate) struct Provider {
     child: std::process::Child,
-    issuer: String,
+    pub(crate) issuer: String,
 }
 
 impl Drop for Provider {
@@ -22,7 +22,7 @@ impl Drop for Provider {
 
 // The child is owned by `Provider`, whose Drop kills and waits for it.
 #[allow(clippy::zombie_processes)]
-async fn start_provider(script: &str, redirect_uri: &str, accounts: Value) -> Provider {
+pub(crate) async fn start_provider(script: &str, redirect_uri: &str, accounts: Value) -> Provider {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

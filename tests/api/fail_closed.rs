@@ -187,7 +187,7 @@ async fn failing_tables_refuse_sign_in(app: &TestApp) {
     .await;
     assert_eq!(s, 200, "works again once the table is back: {b}");
     // The SSO mode cannot be read: local sign-in refuses.
-    sql(app, "ALTER TABLE sso_settings RENAME TO sso_settings_gone").await;
+    sql(app, "ALTER TABLE sso_policies RENAME TO sso_policies_gone").await;
     let (s, _) = local(
         app,
         &browser(),
@@ -197,13 +197,13 @@ async fn failing_tables_refuse_sign_in(app: &TestApp) {
     )
     .await;
     assert_eq!(s, 500);
-    sql(app, "ALTER TABLE sso_settings_gone RENAME TO sso_settings").await;
+    sql(app, "ALTER TABLE sso_policies_gone RENAME TO sso_policies").await;
     // An unknown mode value refuses too.
     let (s, b) = app
         .admin("PUT", "/api/v1/accounts/{acct}/sso", Some(json!({"issuer": "http://127.0.0.1:9/", "client_id": "c", "client_secret": "s", "mode": "optional"})))
         .await;
     assert_eq!(s, 200, "{b}");
-    sql(app, "UPDATE sso_settings SET mode = 'bogus'").await;
+    sql(app, "UPDATE sso_policies SET mode = 'bogus'").await;
     let (s, _) = local(
         app,
         &browser(),

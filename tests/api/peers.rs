@@ -4,7 +4,9 @@
 //! IDBRIDGE_TEST_POSTGRES_URL says otherwise), a Python with PyJWT (a
 //! virtualenv made once under the target directory unless
 //! IDBRIDGE_TEST_PYTHON names one) and panva's oidc-provider (`npm ci` in
-//! tests/e2e once unless IDBRIDGE_TEST_OIDC_PROVIDER names the script).
+//! tests/e2e once unless IDBRIDGE_TEST_OIDC_PROVIDER names the script),
+//! pysaml2 (in that Python) with Debian's xmlsec1 for the SAML IdP, and
+//! Debian's dnsmasq as a DNS server.
 //! When a peer cannot be set up the test fails and says why: nothing is
 //! skipped quietly.
 
@@ -54,16 +56,48 @@ pub fn python() -> PathBuf {
         let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pyjwt-venv");
         let py = venv.join("bin/python");
         let ready = Command::new(&py)
-            .args(["-c", "import jwt, cryptography"])
+            .args(["-c", "import jwt, cryptography, saml2"])
             .output()
             .is_ok_and(|o| o.status.success());
         if !ready {
             run(Command::new("python3").args(["-m", "venv"]).arg(&venv))
                 .map_err(|e| format!("making a virtualenv for PyJWT: {e}"))?;
-            run(Command::new(&py).args(["-m", "pip", "install", "--quiet", "pyjwt[crypto]"]))
-                .map_err(|e| format!("installing PyJWT (needs PyPI): {e}"))?;
+            run(Command::new(&py).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "pyjwt[crypto]",
+                "pysaml2",
+            ]))
+            .map_err(|e| format!("installing PyJWT and pysaml2 (needs PyPI): {e}"))?;
         }
         Ok(py)
+    })
+}
+
+/// tests/e2e/saml_idp.py (pysaml2's IdP) and the xmlsec1 command it signs with.
+pub fn saml_idp() -> (PathBuf, PathBuf) {
+    static CELL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let script = once(&CELL, || {
+        run(Command::new("xmlsec1").arg("--version")).map_err(|e| {
+            format!("the SAML IdP signs with xmlsec1 (Debian package xmlsec1): {e}")
+        })?;
+        Ok(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/saml_idp.py"))
+    });
+    (python(), script)
+}
+
+/// dnsmasq, a real DNS server the domain-verification tests publish TXT records with.
+pub fn dnsmasq() -> PathBuf {
+    static CELL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    once(&CELL, || {
+        for p in ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"] {
+            if std::path::Path::new(p).exists() {
+                return Ok(PathBuf::from(p));
+            }
+        }
+        Err("domain verification is tested against dnsmasq (Debian package dnsmasq-base)".into())
     })
 }
 
