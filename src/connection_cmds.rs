@@ -164,23 +164,7 @@ async fn add(settings: &Settings, j: bool, cmd: ConnectionCmd) -> Result<()> {
     let c = connection_setup::build(&account, None, &input, &sealer).await?;
     let txn = store::write_txn(&db).await?;
     let c = connections::insert(&txn, c).await?;
-    let mut rows = Vec::new();
-    for d in domains {
-        rows.push(
-            connections::add_domain(
-                &txn,
-                connections::Domain {
-                    account_id: account.clone(),
-                    domain: d,
-                    connection_id: c.id.clone(),
-                    token: idbridge::secrets::random_token(),
-                    verified_at: None,
-                    created_at: store::now_ms(),
-                },
-            )
-            .await?,
-        );
-    }
+    let rows = claim_domains(&txn, &c, domains).await?;
     audit::record(
         &txn,
         audit::Event::new(Some(&account), "cli", "sso.connection.create", &c.id)
@@ -190,6 +174,32 @@ async fn add(settings: &Settings, j: bool, cmd: ConnectionCmd) -> Result<()> {
     store::changes::record(&txn, Some(&account), store::changes::Change::Account).await?;
     txn.commit().await?;
     let v = connection_setup::view(&c, &rows, &settings.public_url);
+    emit(j, json!(v), added_text(&account, &v));
+    Ok(())
+}
+
+async fn claim_domains(
+    txn: &sea_orm::DatabaseTransaction,
+    c: &connections::Connection,
+    domains: Vec<String>,
+) -> Result<Vec<connections::Domain>> {
+    let mut rows = Vec::new();
+    for d in domains {
+        let row = connections::Domain {
+            account_id: c.account_id.clone(),
+            domain: d,
+            connection_id: c.id.clone(),
+            token: idbridge::secrets::random_token(),
+            verified_at: None,
+            created_at: store::now_ms(),
+        };
+        rows.push(connections::add_domain(txn, row).await?);
+    }
+    Ok(rows)
+}
+
+/// What a person reads after `connection add`: what to give the IdP next.
+fn added_text(account: &str, v: &connection_setup::ConnectionView) -> String {
     let mut text = format!("connection {} ({}) added to {account}", v.id, v.kind);
     if let Some(s) = &v.saml {
         text.push_str(&format!(
@@ -206,8 +216,7 @@ async fn add(settings: &Settings, j: bool, cmd: ConnectionCmd) -> Result<()> {
             d.txt_name, d.txt_value
         ));
     }
-    emit(j, json!(v), text);
-    Ok(())
+    text
 }
 
 async fn remove(settings: &Settings, j: bool, account: &str, id: &str) -> Result<()> {

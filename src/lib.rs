@@ -19,6 +19,7 @@ pub use access_model::{access, catalog};
 pub mod api;
 pub mod caller;
 pub mod config;
+pub mod console;
 pub mod follow;
 pub mod json;
 pub mod metrics;
@@ -163,6 +164,7 @@ pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result
             .configure(api::routes)
             .configure(scim::routes)
             .configure(sso::routes)
+            .configure(console::routes)
     })
     // Signals are handled by `run_until_signalled`, which drains first.
     .disable_signals()

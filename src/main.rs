@@ -325,7 +325,7 @@ async fn real_main() -> Result<()> {
         Cmd::Keys {
             cmd: KeysCmd::Rotate,
         } => keys_rotate(&settings, j).await?,
-        Cmd::Demo => demo(settings).await?,
+        Cmd::Demo => demo(settings, j).await?,
         Cmd::Db {
             cmd: DbCmd::Copy { from, to },
         } => db_copy(j, from, to).await?,
@@ -665,18 +665,34 @@ async fn api_key(settings: &Settings, j: bool, cmd: ApiKeyCmd) -> Result<()> {
     Ok(())
 }
 
-async fn demo(settings: Settings) -> Result<()> {
+async fn demo(settings: Settings, j: bool) -> Result<()> {
     let db = open(&settings).await?;
     let (acct, bg) = store::accounts::create(&db, "Demo", "admin@demo.example").await?;
     let key = credentials::create_api_key(&db, &acct.id, &bg.user_id).await?;
     let (tok, _) = credentials::create_scim_token(&db, &acct.id, None).await?;
+    let base = settings.public_url.trim_end_matches('/');
+    let console = format!("{base}/?account={}", acct.id);
+    let text = format!(
+        "idbridge is running. Open the console:\n\n    {console}\n\n\
+         Sign in as the break-glass administrator of the \"Demo\" account:\n\
+         \x20   account   {}\n    email     {}\n    password  {}\n\
+         \x20   one-time code: add this to an authenticator app (or scan it as a QR code):\n    {}\n\
+         \x20   (no app at hand? `oathtool --totp -b {}` prints the current code)\n\n\
+         Then: Identity provider → connect Entra ID, Okta, Google, Keycloak or SAML, and test it;\n\
+         Roles → a custom role; Group mappings → map an IdP group to it.\n\n\
+         For scripts: API key {} (management API at {base}/api/v1, docs at {base}/docs)\n\
+         \x20           SCIM token {} (SCIM base URL {base}/scim/v2)\n\
+         These secrets are shown once; `--json` prints them as one JSON object.",
+        acct.id, bg.email, bg.password, bg.otpauth_uri, bg.totp_secret, key.key.as_deref().unwrap_or_default(), tok.token.as_deref().unwrap_or_default()
+    );
     let v = json!({
         "account_id": acct.id,
         "api_key": key.key,
         "scim_token": tok.token,
         "break_glass": bg,
         "url": settings.public_url,
+        "console": console,
     });
-    emit(true, v, String::new());
+    emit(j, v, text);
     serve(settings).await
 }

@@ -14,6 +14,7 @@ mod m0004_replicas;
 mod m0005_access_model;
 mod m0006_account_parent;
 mod m0007_connections;
+mod m0008_test_sign_ins;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_access_model::Migration),
             Box::new(m0006_account_parent::Migration),
             Box::new(m0007_connections::Migration),
+            Box::new(m0008_test_sign_ins::Migration),
         ]
     }
 }

@@ -175,3 +175,40 @@ pub async fn clear_parent(
     .await?;
     Ok(HttpResponse::Ok().json(AccountView::from(&a)))
 }
+
+/// What the console's overview shows: counts, SSO and SCIM status, recent
+/// SCIM refusals and break-glass sign-ins (Account Administration).
+#[utoipa::path(responses((status = 200, description = "{users, groups, sessions, sso, scim, break_glass}")), tag = "accounts")]
+#[get("/accounts/{id}/status")]
+pub async fn status(
+    state: crate::state::State,
+    actor: Actor,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    actor.require(crate::catalog::ACCOUNT_ADMINISTRATION)?;
+    use crate::store::{audit, connections, credentials, model};
+    let db = &state.read;
+    let counts = model::account_counts(db, &path).await?;
+    let conns = connections::list(db, &path).await?;
+    let mode = connections::mode(db, &path).await?;
+    let recent = |action: &str, limit: u64, since_ms: Option<i64>| audit::Query {
+        action: Some(action.into()),
+        since_ms,
+        limit,
+        ..Default::default()
+    };
+    let (scim_errors, _) = audit::list(db, &path, recent("scim.rejected", 5, None)).await?;
+    let day_ago = crate::store::now_ms() - 24 * 3600 * 1000;
+    let (break_glass, _) =
+        audit::list(db, &path, recent("break_glass.login", 10, Some(day_ago))).await?;
+    let tokens = credentials::list_scim_tokens(db, &path).await?;
+    let live_tokens = tokens.iter().filter(|t| t.revoked_at.is_none()).count();
+    let last_push = audit::last_at(db, &path, "scim.").await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "users": counts.users, "active_users": counts.active_users, "groups": counts.groups,
+        "live_sessions": counts.live_sessions,
+        "sso": {"mode": mode, "connections": conns.len(), "enabled": conns.iter().filter(|c| c.enabled).count()},
+        "scim": {"tokens": live_tokens, "last_request_at": last_push, "recent_errors": scim_errors},
+        "break_glass_last_24h": break_glass,
+    })))
+}

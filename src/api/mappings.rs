@@ -213,3 +213,50 @@ pub async fn delete(
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// What a new mapping would change, before it is saved: for every user in
+/// the groups it matches, the roles and privileges they would gain. The
+/// mapping is written in a transaction that is rolled back, and access is
+/// computed by the same resolution as for real.
+#[utoipa::path(request_body = MappingBody, responses((status = 200, description = "{members: [{id, userName, gains_roles, gains_privileges}]}")), tag = "group-mappings")]
+#[post("/accounts/{id}/group-mappings/preview")]
+pub async fn preview(
+    state: State,
+    actor: Actor,
+    path: web::Path<String>,
+    body: web::Json<MappingBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let id = new_id();
+    let row = checked_mapping(&actor, &b, &id, &path)?;
+    let acct = &actor.account;
+    let txn = crate::store::write_txn(&state.db).await?;
+    mappings::insert(&txn, row).await?;
+    let members = crate::store::model::members_of_mapped_groups(&txn, &path, &id).await?;
+    let mut out = Vec::new();
+    for u in members {
+        let after_grants = crate::store::model::user_grants(&txn, &path, &u.id, None).await?;
+        let before_grants =
+            crate::store::model::user_grants(&state.read, &path, &u.id, None).await?;
+        let (before, after) = (acct.access(before_grants), acct.access(after_grants));
+        let names = |a: &crate::access::Access| -> std::collections::BTreeSet<String> {
+            a.role_names(crate::catalog::Family::Platform)
+                .into_iter()
+                .collect()
+        };
+        let privs = |a: &crate::access::Access| -> std::collections::BTreeSet<String> {
+            acct.model
+                .usable_privileges(a)
+                .into_iter()
+                .map(String::from)
+                .collect()
+        };
+        out.push(serde_json::json!({
+            "id": u.id, "userName": u.user_name,
+            "gains_roles": names(&after).difference(&names(&before)).collect::<Vec<_>>(),
+            "gains_privileges": privs(&after).difference(&privs(&before)).collect::<Vec<_>>(),
+        }));
+    }
+    txn.rollback().await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"members": out})))
+}

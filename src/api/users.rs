@@ -5,7 +5,7 @@ use crate::access::RoleRef;
 use crate::catalog::{USER_MANAGEMENT, USER_MANAGEMENT_LIMITED};
 use crate::state::State;
 use crate::store::users::User;
-use actix_web::{get, put, web, HttpResponse};
+use actix_web::{delete, get, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -122,6 +122,34 @@ pub struct AccessView {
     privileges: Vec<serde_json::Value>,
     #[schema(value_type = Vec<Object>)]
     environments: Vec<serde_json::Value>,
+    /// Environment-scoped privileges allowed in an environment only by
+    /// additive mixing (the privilege from one role, the environment from
+    /// another): flagged, as the platform's additive scoping allows them.
+    #[schema(value_type = Vec<Object>)]
+    additive_only: Vec<serde_json::Value>,
+}
+
+/// Every (privilege, environment) pair the user may use only additively.
+fn additive_only(
+    model: &crate::access::AccountModel,
+    acc: &crate::access::Access,
+    held: &[&str],
+) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for e in &model.environments {
+        for p in held {
+            let scoped = crate::catalog::privilege(p).is_some_and(|c| c.environment_scoped);
+            if !scoped {
+                continue;
+            }
+            if let Ok(d) = model.decide(acc, p, Some(&e.name)) {
+                if d.allowed && d.additive_only {
+                    out.push(serde_json::json!({"privilege": p, "environment": e.name, "reason": d.reason}));
+                }
+            }
+        }
+    }
+    out
 }
 
 pub(crate) fn explain(
@@ -143,7 +171,10 @@ pub(crate) fn explain(
             envs.entry(model.env_name(e)).or_default().push(&r.name);
         }
     }
+    let held: Vec<&str> = privs.keys().copied().collect();
+    let additive = additive_only(model, acc, &held);
     AccessView {
+        additive_only: additive,
         roles,
         privileges: privs
             .into_iter()
@@ -171,4 +202,65 @@ pub async fn access(
     let (_acct, key) = path.into_inner();
     let u = readable_user(&state, &actor, &key).await?;
     Ok(HttpResponse::Ok().json(explain(&actor.account.model, &u.access)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct UserSearch {
+    /// Part of the userName, any case.
+    q: Option<String>,
+    limit: Option<u64>,
+}
+
+/// The account's users whose userName contains `q` (User Management or Limited).
+#[utoipa::path(params(UserSearch), responses((status = 200, description = "[{id, userName, active, origin}]")), tag = "users")]
+#[get("/accounts/{id}/users")]
+pub async fn search(
+    state: State,
+    actor: Actor,
+    q: web::Query<UserSearch>,
+) -> Result<HttpResponse, ApiError> {
+    actor.require_any(&[USER_MANAGEMENT, USER_MANAGEMENT_LIMITED])?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let found = crate::store::model::search_users(
+        &state.read,
+        actor.account_id(),
+        q.q.as_deref().unwrap_or_default(),
+        limit,
+    )
+    .await?;
+    let out: Vec<serde_json::Value> = found
+        .into_iter()
+        .map(|u| serde_json::json!({"id": u.id, "userName": u.user_name, "displayName": u.display_name, "active": u.active, "origin": u.origin}))
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Ends every session of the user at once (User Management).
+#[utoipa::path(responses((status = 200, description = "{ended}"), (status = 404)), tag = "users")]
+#[delete("/accounts/{id}/users/{user}/sessions")]
+pub async fn end_sessions(
+    state: State,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_acct, key) = path.into_inner();
+    // Privilege first, so an unknown user and a known one look alike.
+    let found = match actor.require(USER_MANAGEMENT) {
+        Ok(()) => Some(user(&state, &actor, &key).await?),
+        Err(_) => None,
+    };
+    let ended = audited(
+        &state,
+        &actor,
+        "user.sessions.end",
+        &key,
+        serde_json::json!({}),
+        async |txn| {
+            actor.require(USER_MANAGEMENT)?;
+            let u = found.ok_or_else(|| ApiError::NotFound(format!("unknown user: {key}")))?;
+            Ok(crate::store::sessions::revoke_user(txn, &u.id).await?)
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"ended": ended})))
 }

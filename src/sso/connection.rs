@@ -7,7 +7,7 @@ use super::pages;
 use super::return_to::safe_return_to;
 use crate::state::State;
 use crate::store::connections::{self, Connection, ConnectionKind, SsoMode};
-use actix_web::{get, http::StatusCode, web, HttpResponse};
+use actix_web::{get, http::StatusCode, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 fn not_enabled() -> SsoError {
@@ -46,10 +46,48 @@ pub async fn begin(
     c: &Connection,
     return_to: Option<String>,
 ) -> Result<HttpResponse, SsoError> {
+    start_kind(state, c, return_to, false).await
+}
+
+async fn start_kind(
+    state: &State,
+    c: &Connection,
+    return_to: Option<String>,
+    test: bool,
+) -> Result<HttpResponse, SsoError> {
     match c.kind {
-        ConnectionKind::Oidc => super::oidc::begin(state, c, return_to).await,
-        ConnectionKind::Saml => super::saml::begin(state, c, return_to).await,
+        ConnectionKind::Oidc => super::oidc::begin(state, c, return_to, test).await,
+        ConnectionKind::Saml => super::saml::begin(state, c, return_to, test).await,
     }
+}
+
+/// A test sign-in may be started only by an administrator of the account,
+/// signed in here (the console's "test connection" button).
+async fn may_test(state: &State, req: &HttpRequest, account: &str) -> Result<(), SsoError> {
+    let refused = || {
+        SsoError::refused(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "Only an administrator of this account, signed in to the console, can test its connections.",
+        )
+    };
+    let cookie = req
+        .cookie(crate::store::sessions::COOKIE)
+        .ok_or_else(refused)?;
+    let live = state
+        .resolver
+        .session_access(&state.db, cookie.value())
+        .await?
+        .ok_or_else(refused)?;
+    let admin = live
+        .account
+        .model
+        .usable_privileges(&live.access)
+        .contains(&crate::catalog::ACCOUNT_ADMINISTRATION);
+    if live.session.account_id != account || !admin {
+        return Err(refused());
+    }
+    Ok(())
 }
 
 fn checked_return_to(r: Option<&str>) -> Result<Option<String>, SsoError> {
@@ -66,19 +104,26 @@ fn checked_return_to(r: Option<&str>) -> Result<Option<String>, SsoError> {
 pub struct LoginQuery {
     return_to: Option<String>,
     connection: Option<String>,
+    /// `1`: a test of the connection (no session; shows what the IdP sent).
+    test: Option<String>,
 }
 
 #[get("/sso/{account}/login")]
 pub async fn login(
     state: State,
+    req: HttpRequest,
     account: web::Path<String>,
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, SsoError> {
     let account = account.into_inner();
     let return_to = checked_return_to(q.return_to.as_deref())?;
     if let Some(id) = q.connection.as_deref() {
+        let test = q.test.as_deref() == Some("1");
+        if test {
+            may_test(&state, &req, &account).await?;
+        }
         let c = usable(&state, &account, Some(id)).await?;
-        return begin(&state, &c, return_to).await;
+        return start_kind(&state, &c, return_to, test).await;
     }
     if connections::mode(&state.db, &account).await? == SsoMode::Off {
         return Err(not_enabled());

@@ -14,6 +14,7 @@ pub mod saml_decrypt;
 pub mod saml_setup;
 pub mod saml_xml;
 pub mod signin;
+pub mod test_result;
 
 /// SSO settings live in the store; kept reachable under their old name.
 pub use crate::store::sso_settings as settings;

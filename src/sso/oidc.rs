@@ -31,6 +31,7 @@ pub async fn begin(
     state: &State,
     cfg: &Connection,
     return_to: Option<String>,
+    test: bool,
 ) -> Result<HttpResponse, SsoError> {
     let account = cfg.account_id.clone();
     let client = oidc_client(state, cfg, false).await?;
@@ -70,6 +71,7 @@ pub async fn begin(
         return_to,
         expires_at: now_ms() + STATE_TTL_MS,
         connection_id: Some(cfg.id.clone()),
+        test,
     };
     oidc_states::insert(&state.db, row).await?;
     if let Err(e) = oidc_states::sweep(&state.db).await {
@@ -316,5 +318,8 @@ pub async fn callback(
             .await);
         }
     };
+    if row.test {
+        return super::test_result::page(&state, &cfg, verified).await;
+    }
     signin::complete_sso(&state, &cfg, verified, row.return_to).await
 }

@@ -116,6 +116,7 @@ pub async fn begin(
     state: &State,
     c: &Connection,
     return_to: Option<String>,
+    test: bool,
 ) -> Result<HttpResponse, SsoError> {
     if connections::pending_saml(&state.db, &c.account_id).await?
         >= state.settings.max_pending_sign_ins
@@ -154,6 +155,7 @@ pub async fn begin(
         browser_hash: secrets::hash_secret(&binding),
         return_to,
         expires_at: now_ms() + REQUEST_TTL_MS,
+        test,
     };
     connections::save_saml_request(&state.db, row).await?;
     Ok(HttpResponse::Found()
@@ -310,15 +312,16 @@ fn open_encrypted(
         .map_err(|e| e.to_string())
 }
 
-/// Where the browser goes afterwards, and whether the response answers one
-/// of our requests. Err is the reason for the audit log.
+/// Where the browser goes afterwards and whether the sign-in is a test,
+/// when the response answers one of our requests (or may come unasked).
+/// Err is the reason for the audit log.
 async fn check_solicited(
     state: &State,
     req: &HttpRequest,
     c: &Connection,
     assertion: &Assertion,
     relay_state: Option<&str>,
-) -> Result<Option<String>, String> {
+) -> Result<(Option<String>, bool), String> {
     match saml_xml::in_response_to(assertion) {
         Some(id) => {
             let row = connections::take_saml_request(&state.db, &id)
@@ -331,9 +334,9 @@ async fn check_solicited(
             if row.connection_id != c.id || row.expires_at < now_ms() || !bound {
                 return Err("InResponseTo names a request of another connection, an expired one, or one this browser did not start".into());
             }
-            Ok(row.return_to)
+            Ok((row.return_to, row.test))
         }
-        None if c.allow_idp_initiated => Ok(safe_return_to(relay_state).ok().flatten()),
+        None if c.allow_idp_initiated => Ok((safe_return_to(relay_state).ok().flatten(), false)),
         None => {
             Err("unsolicited response: IdP-initiated sign-in is off for this connection".into())
         }
@@ -362,7 +365,7 @@ pub async fn acs(
         Ok(a) => a,
         Err(reason) => return Err(refuse(&state, &c, reason, StatusCode::FORBIDDEN).await),
     };
-    let return_to =
+    let (return_to, test) =
         match check_solicited(&state, &req, &c, &assertion, form.relay_state.as_deref()).await {
             Ok(r) => r,
             Err(reason) => return Err(refuse(&state, &c, reason, StatusCode::FORBIDDEN).await),
@@ -391,5 +394,8 @@ pub async fn acs(
         groups,
         groups_overage,
     };
+    if test {
+        return super::test_result::page(&state, &c, login).await;
+    }
     signin::complete_sso(&state, &c, login, return_to).await
 }

@@ -54,7 +54,7 @@ fn session_cookie(state: &State, value: String) -> Cookie<'static> {
 }
 
 /// Does the user hold the built-in Administrator role (directly or by SCIM group)?
-async fn holds_builtin_admin(
+pub(crate) async fn holds_builtin_admin(
     state: &State,
     account_id: &str,
     user_id: &str,

@@ -102,6 +102,9 @@ pub struct Query {
     pub action: Option<String>,
     pub actor: Option<String>,
     pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    /// `success`, `denied`, `error`, or `rejected` (any rejection).
+    pub outcome: Option<String>,
     pub before_id: Option<i64>,
     pub limit: u64,
 }
@@ -121,6 +124,14 @@ pub async fn list<C: ConnectionTrait>(
     }
     if let Some(t) = q.since_ms {
         s = s.filter(audit_event::Column::At.gte(t));
+    }
+    if let Some(t) = q.until_ms {
+        s = s.filter(audit_event::Column::At.lt(t));
+    }
+    match q.outcome.as_deref() {
+        None => {}
+        Some("rejected") => s = s.filter(audit_event::Column::Outcome.starts_with("rejected")),
+        Some(o) => s = s.filter(audit_event::Column::Outcome.eq(o)),
     }
     if let Some(c) = q.before_id {
         s = s.filter(audit_event::Column::Id.lt(c));
@@ -150,4 +161,19 @@ pub async fn list<C: ConnectionTrait>(
         None
     };
     Ok((events, next))
+}
+
+/// When the latest event whose action starts with `prefix` happened.
+pub async fn last_at<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    prefix: &str,
+) -> Result<Option<String>, DbErr> {
+    Ok(audit_event::Entity::find()
+        .filter(audit_event::Column::AccountId.eq(account_id))
+        .filter(audit_event::Column::Action.starts_with(prefix))
+        .order_by_desc(audit_event::Column::Id)
+        .one(db)
+        .await?
+        .map(|e| super::credentials::iso(e.at)))
 }

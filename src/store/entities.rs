@@ -372,6 +372,8 @@ pub mod saml_request {
         pub browser_hash: String,
         pub return_to: Option<String>,
         pub expires_at: i64,
+        /// Started to test the connection: no session at the end.
+        pub test: bool,
     }
     no_relations!();
 }
@@ -407,6 +409,8 @@ pub mod oidc_state {
         /// The connection the sign-in started on (empty only for rows
         /// written before connections existed, which expire in minutes).
         pub connection_id: Option<String>,
+        /// Started to test the connection: no session at the end.
+        pub test: bool,
     }
     no_relations!();
 }

@@ -6,7 +6,8 @@ use crate::access::{
     AccountModel, CustomRole, EnvId, Environment, Features, Grant, RoleId, RoleRef, Scoping, Via,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -371,4 +372,91 @@ async fn claim_grants<C: ConnectionTrait>(
         )?;
     }
     Ok(())
+}
+
+/// Users who are members of a SCIM group the mapping matches.
+pub async fn members_of_mapped_groups<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    mapping_id: &str,
+) -> Result<Vec<user::Model>, DbErr> {
+    let Some(m) = group_mapping::Entity::find_by_id(mapping_id.to_string())
+        .one(db)
+        .await?
+    else {
+        return Ok(vec![]);
+    };
+    let groups: Vec<String> = group::Entity::find()
+        .filter(group::Column::AccountId.eq(account_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|g| group_matches(&m, g))
+        .map(|g| g.id)
+        .collect();
+    if groups.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<String> = group_member::Entity::find()
+        .filter(group_member::Column::GroupId.is_in(groups))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|gm| gm.user_id)
+        .collect();
+    user::Entity::find()
+        .filter(user::Column::AccountId.eq(account_id))
+        .filter(user::Column::Id.is_in(ids))
+        .order_by_asc(user::Column::UserNameNorm)
+        .all(db)
+        .await
+}
+
+/// Users whose userName contains `q` (ignoring case), by userName.
+pub async fn search_users<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    q: &str,
+    limit: u64,
+) -> Result<Vec<user::Model>, DbErr> {
+    let mut s = user::Entity::find().filter(user::Column::AccountId.eq(account_id));
+    let q = q.trim().to_lowercase();
+    if !q.is_empty() {
+        s = s.filter(user::Column::UserNameNorm.contains(q));
+    }
+    s.order_by_asc(user::Column::UserNameNorm)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// What the console's overview counts.
+pub struct AccountCounts {
+    pub users: u64,
+    pub active_users: u64,
+    pub groups: u64,
+    pub live_sessions: u64,
+}
+
+pub async fn account_counts<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+) -> Result<AccountCounts, DbErr> {
+    let users = user::Entity::find().filter(user::Column::AccountId.eq(account_id));
+    Ok(AccountCounts {
+        users: users.clone().count(db).await?,
+        active_users: users
+            .filter(user::Column::Active.eq(true))
+            .count(db)
+            .await?,
+        groups: group::Entity::find()
+            .filter(group::Column::AccountId.eq(account_id))
+            .count(db)
+            .await?,
+        live_sessions: session::Entity::find()
+            .filter(session::Column::AccountId.eq(account_id))
+            .filter(session::Column::ExpiresAt.gt(super::now_ms()))
+            .count(db)
+            .await?,
+    })
 }

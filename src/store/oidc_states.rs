@@ -28,6 +28,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, row: PendingSignIn) -> Result<()
         return_to: Set(row.return_to),
         expires_at: Set(row.expires_at),
         connection_id: Set(row.connection_id),
+        test: Set(row.test),
     }
     .insert(db)
     .await?;

@@ -9,6 +9,7 @@ mod access_model;
 mod binary;
 mod cli;
 mod connections;
+mod console;
 mod db_copy;
 mod differential;
 mod e2e_oidc;

@@ -714,6 +714,20 @@ async fn access_explain_and_authorize(app: &TestApp) {
         .unwrap()
         .iter()
         .any(|e| e["name"] == "Production" && e["via"] == json!(["Production_Read_Only"])));
+    // The explanation flags what is allowed only by additive mixing.
+    let flagged = acc["additive_only"].as_array().unwrap();
+    assert!(
+        flagged
+            .iter()
+            .any(|a| a["privilege"] == "VIEW_DATA" && a["environment"] == "Production"),
+        "{acc}"
+    );
+    assert!(
+        !flagged
+            .iter()
+            .any(|a| a["privilege"] == "VIEW_DATA" && a["environment"] == "Development"),
+        "one role grants and reaches it: {acc}"
+    );
     // A user may see their own access, not someone else's.
     let (s, _) = app
         .json(

@@ -101,6 +101,22 @@ pub fn dnsmasq() -> PathBuf {
     })
 }
 
+/// Debian's Chromium, for the console's browser journey.
+pub fn chromium() -> PathBuf {
+    static CELL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    once(&CELL, || {
+        for p in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
+            if std::path::Path::new(p).exists() {
+                return Ok(PathBuf::from(p));
+            }
+        }
+        Err(
+            "the console journey drives Debian's chromium (apt install chromium chromium-driver)"
+                .into(),
+        )
+    })
+}
+
 /// tests/e2e/provider.mjs with its npm dependencies installed.
 pub fn oidc_provider() -> PathBuf {
     static CELL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -109,7 +125,9 @@ pub fn oidc_provider() -> PathBuf {
             return Ok(PathBuf::from(p));
         }
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
-        if !dir.join("node_modules/oidc-provider").is_dir() {
+        if !dir.join("node_modules/oidc-provider").is_dir()
+            || !dir.join("node_modules/playwright-core").is_dir()
+        {
             run(Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund", "--silent", "--prefix"])
                 .arg(&dir))
