@@ -64,6 +64,8 @@ pub struct ResolvedUser {
     pub access: Arc<Access>,
 }
 
+const USE_RECORD_EVERY: Duration = Duration::from_secs(60);
+
 pub struct Resolver {
     ttl: Duration,
     accounts: RwLock<HashMap<String, Arc<CachedAccount>>>,
@@ -71,6 +73,9 @@ pub struct Resolver {
     api_keys: RwLock<HashMap<String, (Instant, api_key::Model)>>,
     /// SCIM token rows by id, likewise.
     scim_tokens: RwLock<HashMap<String, (Instant, scim_token::Model)>>,
+    /// When each credential's use was last recorded.
+    uses: RwLock<HashMap<String, Instant>>,
+    writer: DatabaseConnection,
     /// Bumped whenever credentials are forgotten: a row read before a
     /// revocation is never cached after it.
     credentials_gen: std::sync::atomic::AtomicU64,
@@ -84,12 +89,15 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl Resolver {
-    pub fn new(ttl: Duration) -> Self {
+    /// `writer` records credential uses (reads may come from a read-only pool).
+    pub fn new(ttl: Duration, writer: DatabaseConnection) -> Self {
         Resolver {
             ttl,
+            writer,
             accounts: RwLock::new(HashMap::new()),
             api_keys: RwLock::new(HashMap::new()),
             scim_tokens: RwLock::new(HashMap::new()),
+            uses: RwLock::new(HashMap::new()),
             credentials_gen: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -137,7 +145,11 @@ impl Resolver {
             }
         };
         let live = t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > store::now_ms());
-        Ok((live && crate::secrets::verify_secret(secret, &t.secret_hash)).then_some(t))
+        let ok = live && crate::secrets::verify_secret(secret, &t.secret_hash);
+        if ok {
+            self.note_use(store::credentials::Credential::ScimToken, &t.id);
+        }
+        Ok(ok.then_some(t))
     }
 
     pub fn forget_scim_tokens(&self) {
@@ -179,9 +191,44 @@ impl Resolver {
                 k
             }
         };
-        Ok((crate::store::credentials::api_key_live(&key)
-            && crate::secrets::verify_secret(secret, &key.secret_hash))
-        .then_some(key))
+        let ok = crate::store::credentials::api_key_live(&key)
+            && crate::secrets::verify_secret(secret, &key.secret_hash);
+        if ok {
+            self.note_use(store::credentials::Credential::ApiKey, &key.id);
+        }
+        Ok(ok.then_some(key))
+    }
+
+    /// Records a credential's use, at most once a minute per credential and
+    /// off the request's path: a failed write is logged, never felt.
+    fn note_use(&self, kind: store::credentials::Credential, id: &str) {
+        let key = format!("{kind:?}:{id}");
+        // The hot path (recorded within the minute) takes only the read lock.
+        if read(&self.uses)
+            .get(&key)
+            .is_some_and(|at| at.elapsed() < USE_RECORD_EVERY)
+        {
+            return;
+        }
+        {
+            let mut seen = write(&self.uses);
+            if seen
+                .get(&key)
+                .is_some_and(|at| at.elapsed() < USE_RECORD_EVERY)
+            {
+                return;
+            }
+            if seen.len() > 10_000 {
+                seen.clear();
+            }
+            seen.insert(key, Instant::now());
+        }
+        let (db, id) = (self.writer.clone(), id.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = store::credentials::record_use(&db, kind, &id).await {
+                tracing::warn!(error = %e, credential = %id, "could not record a credential's use");
+            }
+        });
     }
 
     /// Drops cached key rows: a revocation made here takes effect at once.

@@ -46,11 +46,12 @@ impl AppState {
             0 => std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             n => n,
         };
+        let resolver = Resolver::new(ttl, db.clone());
         Ok(Arc::new(AppState {
             db,
             read,
             settings,
-            resolver: Resolver::new(ttl),
+            resolver,
             metrics: Default::default(),
             throttle: Default::default(),
             oidc: Default::default(),

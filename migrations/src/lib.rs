@@ -15,6 +15,7 @@ mod m0005_access_model;
 mod m0006_account_parent;
 mod m0007_connections;
 mod m0008_test_sign_ins;
+mod m0009_credential_use;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_account_parent::Migration),
             Box::new(m0007_connections::Migration),
             Box::new(m0008_test_sign_ins::Migration),
+            Box::new(m0009_credential_use::Migration),
         ]
     }
 }

@@ -29,11 +29,12 @@ async fn body(
         h2 { "SCIM tokens" }
         @if tokens.ok() {
             table id="scim-tokens" {
-                thead { tr { th scope="col" { "Id" } th scope="col" { "Created" } th scope="col" { "Expires" } th scope="col" { "State" } th scope="col" { span class="sr-only" { "Actions" } } } }
+                thead { tr { th scope="col" { "Id" } th scope="col" { "Created" } th scope="col" { "Expires" } th scope="col" { "Last used" } th scope="col" { "State" } th scope="col" { span class="sr-only" { "Actions" } } } }
                 tbody { @for t in rows(&tokens) { tr {
                     td { code { (t["id"].as_str().unwrap_or_default()) } }
                     td { (t["created_at"].as_str().unwrap_or_default()) }
                     td { (t["expires_at"].as_str().unwrap_or("never")) }
+                    td { (t["last_used_at"].as_str().unwrap_or("never")) }
                     td { @if live(&t) { "live" } @else { "revoked " (t["revoked_at"].as_str().unwrap_or_default()) } }
                     td { @if live(&t) { form method="post" action=(format!("/console/credentials/scim-tokens/{}/revoke", url_escape(t["id"].as_str().unwrap_or_default()))) class="inline" { (csrf(v)) button type="submit" { "Revoke" } } } }
                 } } }
@@ -46,11 +47,12 @@ async fn body(
         } @else { p { (tokens.message()) } }
         h2 { "API keys" }
         table id="api-keys" {
-            thead { tr { th scope="col" { "Id" } th scope="col" { "User" } th scope="col" { "Expires" } th scope="col" { "State" } th scope="col" { span class="sr-only" { "Actions" } } } }
+            thead { tr { th scope="col" { "Id" } th scope="col" { "User" } th scope="col" { "Expires" } th scope="col" { "Last used" } th scope="col" { "State" } th scope="col" { span class="sr-only" { "Actions" } } } }
             tbody { @for k in rows(&keys) { tr {
                 td { code { (k["id"].as_str().unwrap_or_default()) } }
                 td { (k["user_id"].as_str().unwrap_or_default()) }
                 td { (k["expires_at"].as_str().unwrap_or("never")) }
+                td { (k["last_used_at"].as_str().unwrap_or("never")) }
                 td { @if live(&k) { "live" } @else { "revoked" } }
                 td { @if live(&k) { form method="post" action=(format!("/console/credentials/api-keys/{}/revoke", url_escape(k["id"].as_str().unwrap_or_default()))) class="inline" { (csrf(v)) button type="submit" { "Revoke" } } } }
             } } }

@@ -63,6 +63,7 @@ pub async fn insert_api_key<C: ConnectionTrait>(
         created_at: Set(now),
         revoked_at: Set(None),
         expires_at: Set(expires_in_days.map(|d| now + i64::from(d) * 86_400_000)),
+        last_used_at: Set(None),
     }
     .insert(db)
     .await?;
@@ -147,6 +148,8 @@ pub struct ApiKeyView {
     pub created_at: String,
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// To the minute.
+    pub last_used_at: Option<String>,
 }
 
 impl From<&api_key::Model> for ApiKeyView {
@@ -157,6 +160,7 @@ impl From<&api_key::Model> for ApiKeyView {
             created_at: iso(k.created_at),
             expires_at: k.expires_at.map(iso),
             revoked_at: k.revoked_at.map(iso),
+            last_used_at: k.last_used_at.map(iso),
         }
     }
 }
@@ -190,6 +194,7 @@ pub async fn insert_scim_token<C: ConnectionTrait>(
         created_at: Set(now),
         expires_at: Set(expires_in_days.map(|d| now + i64::from(d) * 86_400_000)),
         revoked_at: Set(None),
+        last_used_at: Set(None),
     }
     .insert(db)
     .await?;
@@ -261,6 +266,8 @@ pub struct TokenView {
     pub created_at: String,
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// To the minute.
+    pub last_used_at: Option<String>,
 }
 
 pub fn iso(ms: i64) -> String {
@@ -276,6 +283,46 @@ impl From<&scim_token::Model> for TokenView {
             created_at: iso(t.created_at),
             expires_at: t.expires_at.map(iso),
             revoked_at: t.revoked_at.map(iso),
+            last_used_at: t.last_used_at.map(iso),
         }
     }
+}
+
+/// Which credential table a use is recorded in.
+#[derive(Debug, Clone, Copy)]
+pub enum Credential {
+    ApiKey,
+    ScimToken,
+}
+
+/// Records that the credential was used now.
+pub async fn record_use<C: ConnectionTrait>(
+    db: &C,
+    kind: Credential,
+    id: &str,
+) -> Result<(), DbErr> {
+    let now = now_ms();
+    match kind {
+        Credential::ApiKey => {
+            api_key::Entity::update_many()
+                .col_expr(
+                    api_key::Column::LastUsedAt,
+                    sea_orm::sea_query::Expr::value(now),
+                )
+                .filter(api_key::Column::Id.eq(id))
+                .exec(db)
+                .await?;
+        }
+        Credential::ScimToken => {
+            scim_token::Entity::update_many()
+                .col_expr(
+                    scim_token::Column::LastUsedAt,
+                    sea_orm::sea_query::Expr::value(now),
+                )
+                .filter(scim_token::Column::Id.eq(id))
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(())
 }

@@ -218,6 +218,8 @@ pub mod api_key {
         pub created_at: i64,
         pub revoked_at: Option<i64>,
         pub expires_at: Option<i64>,
+        /// Last use, recorded at most once a minute per credential.
+        pub last_used_at: Option<i64>,
     }
     no_relations!();
 }
@@ -234,6 +236,8 @@ pub mod scim_token {
         pub created_at: i64,
         pub expires_at: Option<i64>,
         pub revoked_at: Option<i64>,
+        /// Last use, recorded at most once a minute per credential.
+        pub last_used_at: Option<i64>,
     }
     no_relations!();
 }

@@ -73,6 +73,14 @@ async fn a_new_administrator_sets_everything_up_in_the_console() {
             "{a} missing from the audit view: {actions:?}"
         );
     }
+    // The wizard's token pushed the SCIM user: its last use is shown.
+    let last_used: Vec<&str> = f["tokens_last_used"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(last_used.iter().any(|u| *u != "never"), "{last_used:?}");
     // Forged forms changed nothing.
     assert_eq!(f["missing_token_status"], json!(403));
     let (_, roles) = app

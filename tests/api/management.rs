@@ -935,6 +935,34 @@ async fn scim_tokens_api(app: &TestApp) {
         .find(|x| x["id"] == t["id"])
         .unwrap();
     assert!(mine["expires_at"].is_string());
+    assert!(mine["last_used_at"].is_null(), "never used yet: {mine}");
+    // Using it is recorded (off the request's path, so it may take a moment).
+    let r = app
+        .client
+        .get(app.url("/scim/v2/Users?count=1"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut used = Value::Null;
+    for _ in 0..50 {
+        let (_, list) = app
+            .admin("GET", "/api/v1/accounts/{acct}/scim-tokens", None)
+            .await;
+        used = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == t["id"])
+            .unwrap()["last_used_at"]
+            .clone();
+        if used.is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(used.is_string(), "last use recorded");
     // Stored hashed: the secret does not appear in the database row.
     let row = idbridge::store::credentials::list_scim_tokens(&app.db, &app.account_id)
         .await

@@ -183,8 +183,9 @@ try {
   check(roles.includes("Integration Developer") && roles.includes("Engineers"), `through the SCIM group: ${roles}`);
   await shot(page, "07-user-access");
 
-  // 7. Create and revoke a SCIM token.
+  // 7. Create and revoke a SCIM token; the IdP's token shows when it was last used.
   await page.click('nav >> text=Tokens & keys');
+  findings.tokens_last_used = await page.$$eval("#scim-tokens tbody td:nth-child(4)", (tds) => tds.map((t) => t.textContent.trim()));
   await page.click("text=Create SCIM token");
   const created = (await page.textContent("#new-secret")).trim();
   check(created.startsWith("idbs_"), "new token shown");
