@@ -124,35 +124,7 @@ async fn real_provider_sign_in(app: &TestApp) {
     let script = tokio::task::block_in_place(crate::peers::oidc_provider)
         .display()
         .to_string();
-    app.enable_aus().await;
-    app.admin(
-        "POST",
-        "/api/v1/accounts/{acct}/roles",
-        Some(json!({"name": "SSO_Admin", "inherits": "Administrator", "privileges": []})),
-    )
-    .await;
-    let (_, dev, _) = app
-        .scim("POST", "/Users", Some(json!({"userName": "dev@acme.test"})))
-        .await;
-    let dev_id = dev["id"].as_str().unwrap().to_string();
-    app.scim(
-        "POST",
-        "/Groups",
-        Some(json!({"displayName": "Engineers", "members": [{"value": dev_id}]})),
-    )
-    .await;
-    app.admin(
-        "POST",
-        "/api/v1/accounts/{acct}/group-mappings",
-        Some(json!({"group": {"displayName": "Engineers"}, "roles": ["Standard User"]})),
-    )
-    .await;
-    app.scim(
-        "POST",
-        "/Users",
-        Some(json!({"userName": "lead@acme.test", "roles": [{"value": "SSO_Admin"}]})),
-    )
-    .await;
+    let dev_id = app.sso_fixture().await;
     let accounts =
         json!({"dev@acme.test": {"groups": ["Engineers"]}, "lead@acme.test": {"groups": []}});
     let idp = start_provider(&script, &app.url("/sso/callback"), accounts).await;

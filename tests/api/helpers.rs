@@ -311,6 +311,42 @@ impl TestApp {
         (s, serde_json::from_str(&text).unwrap_or(Value::Null), h)
     }
 
+    /// The sign-in tests' directory: SSO_Admin (inherits Administrator),
+    /// dev@acme.test in SCIM group Engineers (mapped to Standard User) and
+    /// lead@acme.test holding SSO_Admin. Returns dev's id.
+    pub async fn sso_fixture(&self) -> String {
+        self.enable_aus().await;
+        self.admin(
+            "POST",
+            "/api/v1/accounts/{acct}/roles",
+            Some(json!({"name": "SSO_Admin", "inherits": "Administrator", "privileges": []})),
+        )
+        .await;
+        let (_, dev, _) = self
+            .scim("POST", "/Users", Some(json!({"userName": "dev@acme.test"})))
+            .await;
+        let dev_id = dev["id"].as_str().expect("dev created").to_string();
+        self.scim(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "Engineers", "members": [{"value": dev_id}]})),
+        )
+        .await;
+        self.admin(
+            "POST",
+            "/api/v1/accounts/{acct}/group-mappings",
+            Some(json!({"group": {"displayName": "Engineers"}, "roles": ["Standard User"]})),
+        )
+        .await;
+        self.scim(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "lead@acme.test", "roles": [{"value": "SSO_Admin"}]})),
+        )
+        .await;
+        dev_id
+    }
+
     pub async fn enable_aus(&self) {
         let (s, b) = self
             .admin(

@@ -142,35 +142,7 @@ async fn session(app: &TestApp, b: &reqwest::Client) -> (u16, Value) {
 }
 
 async fn saml_sign_in_end_to_end(app: &TestApp) {
-    app.enable_aus().await;
-    app.admin(
-        "POST",
-        "/api/v1/accounts/{acct}/roles",
-        Some(json!({"name": "SSO_Admin", "inherits": "Administrator", "privileges": []})),
-    )
-    .await;
-    let (_, dev, _) = app
-        .scim("POST", "/Users", Some(json!({"userName": "dev@acme.test"})))
-        .await;
-    let dev_id = dev["id"].as_str().unwrap().to_string();
-    app.scim(
-        "POST",
-        "/Groups",
-        Some(json!({"displayName": "Engineers", "members": [{"value": dev_id}]})),
-    )
-    .await;
-    app.admin(
-        "POST",
-        "/api/v1/accounts/{acct}/group-mappings",
-        Some(json!({"group": {"displayName": "Engineers"}, "roles": ["Standard User"]})),
-    )
-    .await;
-    app.scim(
-        "POST",
-        "/Users",
-        Some(json!({"userName": "lead@acme.test", "roles": [{"value": "SSO_Admin"}]})),
-    )
-    .await;
+    let dev_id = app.sso_fixture().await;
     let idp = start_idp().await;
     let c = connect(app, &idp, json!({"allow_idp_initiated": true})).await;
     assert_eq!(
