@@ -41,6 +41,7 @@ use utoipa::OpenApi;
         crate::api::sso_settings::get,
         crate::api::sso_settings::put,
         crate::api::connections::list,
+        crate::api::events::list,
         crate::api::users::search,
         crate::api::users::end_sessions,
         crate::api::accounts::status,

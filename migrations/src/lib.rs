@@ -16,6 +16,7 @@ mod m0006_account_parent;
 mod m0007_connections;
 mod m0008_test_sign_ins;
 mod m0009_credential_use;
+mod m0010_events;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_connections::Migration),
             Box::new(m0008_test_sign_ins::Migration),
             Box::new(m0009_credential_use::Migration),
+            Box::new(m0010_events::Migration),
         ]
     }
 }

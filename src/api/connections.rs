@@ -28,6 +28,16 @@ async fn existing(state: &State, account: &str, id: &str) -> Result<Connection, 
         .ok_or_else(|| ApiError::NotFound(format!("unknown connection: {id}")))
 }
 
+/// The `connection.changed` event, in the change's transaction.
+async fn changed(
+    txn: &sea_orm::DatabaseTransaction,
+    c: &Connection,
+    change: &str,
+) -> Result<(), ApiError> {
+    let d = json!({"id": c.id, "change": change, "kind": c.kind, "name": c.name, "enabled": c.enabled, "role_source": c.role_source});
+    Ok(crate::store::events::emit(txn, &c.account_id, "connection.changed", &c.id, d).await?)
+}
+
 /// What an audit event says of a connection input: never the secret or
 /// the metadata document itself.
 fn input_details(i: &ConnectionInput) -> serde_json::Value {
@@ -85,7 +95,9 @@ pub async fn create(
         input_details(&input),
         async |txn| {
             let c = built.map_err(ApiError::BadRequest)?;
-            Ok(connections::insert(txn, c).await?)
+            let c = connections::insert(txn, c).await?;
+            changed(txn, &c, "created").await?;
+            Ok(c)
         },
     )
     .await?;
@@ -113,7 +125,9 @@ pub async fn update(
         input_details(&input),
         async |txn| {
             let c = built.map_err(ApiError::BadRequest)?;
-            Ok(connections::update(txn, c).await?)
+            let c = connections::update(txn, c).await?;
+            changed(txn, &c, "updated").await?;
+            Ok(c)
         },
     )
     .await?;
@@ -137,6 +151,8 @@ pub async fn remove(
         async |txn| {
             actor.require(ACCOUNT_ADMINISTRATION)?;
             if connections::delete(txn, &acct, &id).await? {
+                let d = json!({"id": id, "change": "deleted"});
+                crate::store::events::emit(txn, &acct, "connection.changed", &id, d).await?;
                 Ok(())
             } else {
                 Err(ApiError::NotFound(format!("unknown connection: {id}")))

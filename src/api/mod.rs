@@ -9,6 +9,7 @@ pub(crate) mod authorize;
 pub(crate) mod connections;
 pub(crate) mod environments;
 pub mod error;
+pub(crate) mod events;
 pub(crate) mod mappings;
 pub(crate) mod roles;
 pub(crate) mod sso_settings;
@@ -57,6 +58,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(users::put_roles)
             .service(users::access)
             .service(audit_log::list)
+            .service(events::list)
             .service(tokens::list)
             .service(tokens::create)
             .service(tokens::revoke)

@@ -6,6 +6,7 @@ use super::handlers::{Created, Resource};
 use super::query::Projection;
 use super::resource::{group_input, group_json, GroupInput};
 use super::{check_if_match, schema::ResourceKind, ScimCtx};
+use crate::store::events;
 use crate::store::{new_id, scim as db, write_txn};
 use sea_orm::DatabaseTransaction;
 use serde_json::{json, Value};
@@ -55,6 +56,8 @@ impl Resource for Groups {
             json!({"displayName": input.display_name, "members_added": members.len(), "ignored_members": ignored}),
         )
         .await?;
+        let state = json!({"id": id, "displayName": input.display_name, "members": members});
+        events::emit(&txn, &ctx.account_id, "group.created", &id, state).await?;
         txn.commit().await?;
         ctx.changed();
         Ok(Created { id, body: None })
@@ -106,6 +109,8 @@ impl Resource for Groups {
             json!({"displayName": g.display_name}),
         )
         .await?;
+        let gone = json!({"id": g.id, "displayName": g.display_name});
+        events::emit(&txn, &ctx.account_id, "group.deleted", &g.id, gone).await?;
         txn.commit().await?;
         ctx.changed();
         Ok(())
@@ -184,8 +189,34 @@ async fn store(
     db::remove_members(&txn, &current.id, &removed).await?;
     let details = json!({"displayName": input.display_name, "members_added": added, "members_removed": removed, "ignored_members": ignored});
     ctx.audit(&txn, action, &current.id, details).await?;
+    group_events(ctx, &txn, current, &input.display_name, (&added, &removed)).await?;
     txn.commit().await?;
     ctx.changed();
+    Ok(())
+}
+
+/// The events of a group write: a rename, and each membership added or removed.
+async fn group_events(
+    ctx: &ScimCtx,
+    txn: &sea_orm::DatabaseTransaction,
+    current: &db::Group,
+    name: &str,
+    (added, removed): (&[String], &[String]),
+) -> Result<(), ScimError> {
+    let acct = ctx.account_id.as_str();
+    if current.display_name != name {
+        let d = json!({"id": current.id, "displayName": name, "previous": current.display_name});
+        events::emit(txn, acct, "group.renamed", &current.id, d).await?;
+    }
+    for (kind, users) in [
+        ("group.member_added", added),
+        ("group.member_removed", removed),
+    ] {
+        for u in users {
+            let d = json!({"group": current.id, "displayName": name, "user": u});
+            events::emit(txn, acct, kind, &current.id, d).await?;
+        }
+    }
     Ok(())
 }
 

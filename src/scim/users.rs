@@ -7,6 +7,7 @@ use super::render::UserParts;
 use super::resource::{user_input, UserInput};
 use super::{check_if_match, schema::ResourceKind, ScimCtx};
 use crate::access::RoleRef;
+use crate::store::events;
 use crate::store::{new_id, scim as db, write_txn};
 use serde_json::{json, Value};
 
@@ -74,6 +75,8 @@ impl Resource for Users {
             json!({"userName": input.user_name, "active": input.active, "roles": roles}),
         )
         .await?;
+        let state = user_state(&id, &input.user_name, input.active, &input.attributes);
+        events::emit(&txn, &ctx.account_id, "user.created", &id, state).await?;
         txn.commit().await?;
         ctx.changed();
         // Rendered from what was just written: a new user has no groups yet.
@@ -141,6 +144,8 @@ impl Resource for Users {
             json!({"userName": current.user_name}),
         )
         .await?;
+        let gone = json!({"id": current.id, "userName": current.user_name});
+        events::emit(&txn, &ctx.account_id, "user.deleted", &current.id, gone).await?;
         txn.commit().await?;
         ctx.changed();
         Ok(())
@@ -231,6 +236,11 @@ async fn end_access(
     Ok(crate::store::sessions::revoke_user(txn, user_id).await?)
 }
 
+/// A user's new state, as events carry it.
+fn user_state(id: &str, user_name: &str, active: bool, attributes: &Value) -> Value {
+    json!({"id": id, "userName": user_name, "active": active, "attributes": attributes})
+}
+
 fn refuse_local(u: &db::User) -> Result<(), ScimError> {
     if u.origin == crate::store::kinds::Origin::Local {
         return Err(ScimError::mutability(
@@ -291,6 +301,18 @@ async fn store(
     };
     let details = json!({"userName": input.user_name, "active": input.active, "roles": roles, "sessions_revoked": revoked});
     ctx.audit(&txn, action, &current.id, details).await?;
+    let state = user_state(
+        &current.id,
+        &input.user_name,
+        input.active,
+        &input.attributes,
+    );
+    let kind = match (current.active, input.active) {
+        (true, false) => "user.deactivated",
+        (false, true) => "user.reactivated",
+        _ => "user.updated",
+    };
+    events::emit(&txn, &ctx.account_id, kind, &current.id, state).await?;
     if deactivated {
         ctx.audit(
             &txn,

@@ -228,6 +228,8 @@ async fn jit_user(
         Event::new(Some(acct), email, "sso.jit_create", &u.id).details(json!({"email": email})),
     )
     .await?;
+    let created = json!({"id": u.id, "userName": email, "active": true, "attributes": serde_json::from_str::<serde_json::Value>(&u.attributes).unwrap_or_default(), "created_by": "jit"});
+    crate::store::events::emit(&txn, acct, "user.created", &u.id, created).await?;
     crate::store::changes::record(&txn, Some(acct), crate::store::changes::Change::Users).await?;
     txn.commit().await?;
     state.resolver.invalidate(acct);
@@ -254,7 +256,13 @@ async fn start_session(
         state.settings.session_ttl_secs,
     )
     .await?;
+    let started = serde_json::json!({"session": s.id, "user": user_id, "amr": amr, "expires_at": crate::store::credentials::iso(s.expires_at)});
+    crate::store::events::emit(&txn, acct, "session.started", user_id, started.clone()).await?;
     for e in events(&s) {
+        if e.action == "break_glass.login" {
+            crate::store::events::emit(&txn, acct, "break_glass.signin", user_id, started.clone())
+                .await?;
+        }
         audit::record(&txn, e).await?;
     }
     txn.commit().await?;
@@ -706,6 +714,10 @@ pub async fn logout(state: State, req: HttpRequest) -> Result<HttpResponse, SsoE
                     Event::new(Some(&s.account_id), &s.user_id, "session.logout", &s.id),
                 )
                 .await?;
+                let ended =
+                    serde_json::json!({"session": s.id, "user": s.user_id, "reason": "logout"});
+                crate::store::events::emit(&txn, &s.account_id, "session.ended", &s.user_id, ended)
+                    .await?;
                 txn.commit().await
             }
             .await;

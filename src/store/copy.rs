@@ -87,7 +87,11 @@ macro_rules! each_table {
             "support_grants", support_grant::Entity, support_grant::Column::Id;
             "account_groups", account_group::Entity, account_group::Column::Id;
             "account_group_members", account_group_member::Entity, account_group_member::Column::GroupId;
-            "account_group_roles", account_group_role::Entity, account_group_role::Column::Id
+            "account_group_roles", account_group_role::Entity, account_group_role::Column::Id;
+            "events", event::Entity, event::Column::Seq;
+            "webhook_endpoints", webhook_endpoint::Entity, webhook_endpoint::Column::Id;
+            "webhook_deliveries", webhook_delivery::Entity, webhook_delivery::Column::Id;
+            "webhook_attempts", webhook_attempt::Entity, webhook_attempt::Column::Id
         )
     };
 }
@@ -108,11 +112,18 @@ pub async fn copy(from: &DatabaseConnection, to: &DatabaseConnection) -> Result<
     each_table!(copy_all);
     if txn.get_database_backend() == DbBackend::Postgres {
         // Serial columns continue after the copied ids.
-        txn.execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), COALESCE((SELECT MAX(id) FROM audit_events), 0) + 1, false)",
-        ))
-        .await?;
+        for (table, column) in [
+            ("audit_events", "id"),
+            ("events", "seq"),
+            ("webhook_deliveries", "id"),
+            ("webhook_attempts", "id"),
+        ] {
+            txn.execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT setval(pg_get_serial_sequence('{table}', '{column}'), COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"),
+            ))
+            .await?;
+        }
     }
     txn.commit().await?;
     macro_rules! verify {

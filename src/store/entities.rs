@@ -528,3 +528,81 @@ pub mod account_group_role {
     }
     no_relations!();
 }
+
+pub mod event {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub id: String,
+        pub account_id: String,
+        /// Monotonic per account, in commit order.
+        pub account_seq: i64,
+        pub r#type: String,
+        pub subject: String,
+        pub occurred_at: i64,
+        pub payload: String,
+    }
+    no_relations!();
+}
+
+pub mod webhook_endpoint {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_endpoints")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub account_id: String,
+        pub url: String,
+        /// Comma-separated event types; empty for all.
+        pub types: String,
+        /// `whsec_...`, sealed.
+        pub secret: String,
+        pub enabled: bool,
+        pub failing_since: Option<i64>,
+        pub disabled_reason: Option<String>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod webhook_delivery {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub endpoint_id: String,
+        pub event_seq: i64,
+        /// `pending`, `delivered` or `failed` (given up).
+        pub status: String,
+        pub attempts: i32,
+        pub next_attempt_at: i64,
+        /// A replica working on it until then.
+        pub claimed_until: Option<i64>,
+        pub delivered_at: Option<i64>,
+        pub last_status: Option<i32>,
+        pub last_error: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod webhook_attempt {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_attempts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub delivery_id: i64,
+        pub at: i64,
+        pub status_code: Option<i32>,
+        pub error: Option<String>,
+        pub response: Option<String>,
+    }
+    no_relations!();
+}

@@ -11,6 +11,7 @@ pub mod cross_account;
 pub mod custom_roles;
 pub mod entities;
 pub mod environments;
+pub mod events;
 pub mod kinds;
 pub mod mappings;
 pub mod model;

@@ -13,6 +13,7 @@ mod console;
 mod db_copy;
 mod differential;
 mod e2e_oidc;
+mod events;
 mod fail_closed;
 mod limits;
 mod management;
