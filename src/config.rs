@@ -51,6 +51,17 @@ pub struct Settings {
     /// DNS server (`ip:port`) asked for domain-verification TXT records;
     /// empty uses the system's resolvers (`/etc/resolv.conf`).
     pub dns_resolver: String,
+    /// How long events are kept for `GET .../events` and redelivery.
+    pub event_retention_days: u64,
+    /// Allow webhook deliveries to loopback, private and link-local
+    /// addresses (off: such URLs are refused, at creation and at delivery).
+    pub webhook_allow_internal: bool,
+    /// First retry delay (ms); doubles per attempt, at most an hour, ±20 %.
+    pub webhook_retry_base_ms: u64,
+    /// An endpoint failing for longer than this (s) is disabled.
+    pub webhook_give_up_secs: u64,
+    /// How often each replica looks for due deliveries (ms).
+    pub webhook_poll_ms: u64,
 }
 
 impl Default for Settings {
@@ -76,6 +87,11 @@ impl Default for Settings {
             scim_requests_per_sec: 1000,
             shutdown_drain_ms: 5000,
             dns_resolver: String::new(),
+            event_retention_days: 30,
+            webhook_allow_internal: false,
+            webhook_retry_base_ms: 5000,
+            webhook_give_up_secs: 3 * 24 * 3600,
+            webhook_poll_ms: 500,
         }
     }
 }

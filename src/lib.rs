@@ -32,6 +32,7 @@ pub mod secrets;
 pub mod sso;
 pub mod state;
 pub mod store;
+pub mod webhooks;
 
 use actix_web::{dev::Server, middleware, web, App, HttpServer};
 use state::AppState;
@@ -72,6 +73,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let shared = AppState::new(db, read, settings)?;
         tokio::spawn(follow::follow_changes(shared.clone()));
+        tokio::spawn(webhooks::deliver(shared.clone()));
         let state = web::Data::from(shared.clone());
         let server = run(listener, state)?;
         Ok(Application {

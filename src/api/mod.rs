@@ -16,6 +16,7 @@ pub(crate) mod sso_settings;
 pub(crate) mod support;
 pub(crate) mod tokens;
 pub(crate) mod users;
+pub(crate) mod webhooks;
 
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
@@ -59,6 +60,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(users::access)
             .service(audit_log::list)
             .service(events::list)
+            .service(webhooks::list)
+            .service(webhooks::create)
+            .service(webhooks::update)
+            .service(webhooks::remove)
+            .service(webhooks::deliveries)
+            .service(webhooks::redeliver)
             .service(tokens::list)
             .service(tokens::create)
             .service(tokens::revoke)

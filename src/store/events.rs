@@ -76,6 +76,10 @@ pub async fn emit<C: ConnectionTrait>(
     Ok(())
 }
 
+pub async fn by_seq<C: ConnectionTrait>(db: &C, seq: i64) -> Result<Option<Event>, DbErr> {
+    event::Entity::find_by_id(seq).one(db).await
+}
+
 /// An account's events after `after` (its sequence number), oldest first.
 pub async fn list<C: ConnectionTrait>(
     db: &C,

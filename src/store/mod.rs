@@ -25,6 +25,7 @@ pub mod signing_keys;
 pub mod sso_settings;
 pub mod support;
 pub mod users;
+pub mod webhooks;
 
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,

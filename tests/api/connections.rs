@@ -251,12 +251,15 @@ impl Drop for Dns {
     }
 }
 
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A port free for both UDP and TCP (dnsmasq listens on both).
+fn free_dns_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 // The child is owned by `Dns`, whose Drop kills and waits for it.
@@ -278,11 +281,20 @@ async fn dns(port: u16, records: &[(&str, String)]) -> Dns {
     for (name, value) in records {
         cmd.arg(format!("--txt-record={name},{value}"));
     }
-    let child = cmd.spawn().expect("dnsmasq runs");
+    cmd.stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("dnsmasq runs");
     // Ready once it answers on TCP too.
-    for _ in 0..50 {
+    for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Dns { child };
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("dnsmasq exited ({status}): {err}");
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
@@ -342,7 +354,7 @@ async fn domains_route_once_verified_postgres() {
 }
 
 async fn domains_route_once_verified(backend: Backend) {
-    let port = free_udp_port();
+    let port = free_dns_port();
     let app = spawn_with(backend, |s| s.dns_resolver = format!("127.0.0.1:{port}"))
         .await
         .expect("app");
@@ -360,17 +372,37 @@ async fn domains_route_once_verified(backend: Backend) {
     let (oidc_id, saml_id) = (oidc["id"].as_str().unwrap(), saml["id"].as_str().unwrap());
     let corp = add_domain(app, saml_id, "Corp.Example").await;
     assert_eq!(corp["domain"], json!("corp.example"));
-    let acme = add_domain(app, oidc_id, "acme.test").await;
     add_domain(app, saml_id, "never-proven.example").await;
+    add_domain(app, oidc_id, "acme.test").await;
+    let acme = add_domain(app, oidc_id, "acme.example").await;
+    // Another account claims corp.example too: claiming is allowed, proving is what counts.
+    let other = app.other_account("Rival").await;
+    let (s, c) = app
+        .json("POST", &format!("/api/v1/accounts/{}/connections", other.id), &other.admin_key, Some(json!({"kind": "oidc", "issuer": op.issuer, "client_id": "x", "client_secret": "y"})))
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let rival = c["id"].as_str().unwrap();
+    let (s, rival_corp) = app
+        .json(
+            "POST",
+            &format!("/api/v1/accounts/{}/connections/{rival}/domains", other.id),
+            &other.admin_key,
+            Some(json!({"domain": "corp.example"})),
+        )
+        .await;
+    assert_eq!(s, 201);
 
     // Unverified domains route nowhere.
     assert_eq!(start(app, "ann@corp.example").await.0, 404);
-    // Published wrongly for acme.test, rightly for corp.example.
-    let server = dns(
+    // Published: both accounts' records for corp.example, a wrong one for
+    // acme.test, the right one for acme.example, none for never-proven.example.
+    let _server = dns(
         port,
         &[
             ("corp.example", txt(&corp)),
+            ("corp.example", txt(&rival_corp)),
             ("acme.test", "idbridge-verification=wrong".into()),
+            ("acme.example", txt(&acme)),
         ],
     )
     .await;
@@ -379,16 +411,23 @@ async fn domains_route_once_verified(backend: Backend) {
     let (s, d) = verify(app, oidc_id, "acme.test").await;
     assert_eq!(s, 422, "{d}");
     assert_eq!(d["found"], json!(["idbridge-verification=wrong"]));
-    drop(server);
-    let _server = dns(
-        port,
-        &[("corp.example", txt(&corp)), ("acme.test", txt(&acme))],
-    )
-    .await;
-    let (s, _) = verify(app, oidc_id, "acme.test").await;
+    let (s, _) = verify(app, oidc_id, "acme.example").await;
     assert_eq!(s, 200);
     let (s, _) = verify(app, saml_id, "never-proven.example").await;
     assert_eq!(s, 422, "no record at all");
+    // The domain stays with the account that proved it first.
+    let (s, b) = app
+        .json(
+            "POST",
+            &format!(
+                "/api/v1/accounts/{}/connections/{rival}/domains/corp.example/verify",
+                other.id
+            ),
+            &other.admin_key,
+            None,
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
 
     // Each email goes to the connection that proved its domain.
     let (s, loc) = start(app, "Ann@Corp.Example").await;
@@ -397,9 +436,14 @@ async fn domains_route_once_verified(backend: Backend) {
         loc.starts_with(&format!("{}/sso?SAMLRequest=", idp.base)),
         "{loc}"
     );
-    let (s, loc) = start(app, "bob@acme.test").await;
+    let (s, loc) = start(app, "bob@acme.example").await;
     assert_eq!(s, 302);
     assert!(loc.starts_with(&op.issuer), "{loc}");
+    assert_eq!(
+        start(app, "bob@acme.test").await.0,
+        404,
+        "refused proof: no route"
+    );
     assert_eq!(start(app, "eve@never-proven.example").await.0, 404);
     assert_eq!(start(app, "eve@elsewhere.example").await.0, 404);
     assert_eq!(start(app, "not-an-email").await.0, 400);
@@ -423,64 +467,6 @@ async fn domains_route_once_verified(backend: Backend) {
     )
     .await;
     assert_eq!(s, 403, "unverified domain: no JIT");
-
-    // Another account cannot take a domain verified here.
-    let other = app.other_account("Rival").await;
-    let (s, c) = app
-        .json("POST", &format!("/api/v1/accounts/{}/connections", other.id), &other.admin_key, Some(json!({"kind": "oidc", "issuer": op.issuer, "client_id": "x", "client_secret": "y"})))
-        .await;
-    assert_eq!(s, 201, "{c}");
-    let rival = c["id"].as_str().unwrap();
-    let (s, _) = app
-        .json(
-            "POST",
-            &format!("/api/v1/accounts/{}/connections/{rival}/domains", other.id),
-            &other.admin_key,
-            Some(json!({"domain": "corp.example"})),
-        )
-        .await;
-    assert_eq!(s, 201, "claiming is allowed; proving is what counts");
-    let (s, b) = app
-        .json(
-            "POST",
-            &format!(
-                "/api/v1/accounts/{}/connections/{rival}/domains/corp.example/verify",
-                other.id
-            ),
-            &other.admin_key,
-            None,
-        )
-        .await;
-    assert_eq!(s, 422, "its token is not the published one: {b}");
-    // Even with its own record published too, the domain stays with the
-    // account that proved it first.
-    let rival_token = b["domain"]["txt_value"].as_str().unwrap().to_string();
-    drop(_server);
-    let _server = dns(
-        port,
-        &[
-            ("corp.example", txt(&corp)),
-            ("corp.example", rival_token),
-            ("acme.test", txt(&acme)),
-        ],
-    )
-    .await;
-    let (s, b) = app
-        .json(
-            "POST",
-            &format!(
-                "/api/v1/accounts/{}/connections/{rival}/domains/corp.example/verify",
-                other.id
-            ),
-            &other.admin_key,
-            None,
-        )
-        .await;
-    assert_eq!(s, 409, "{b}");
-    assert!(
-        start(app, "ann@corp.example").await.1.contains(&idp.base),
-        "still routes here"
-    );
 
     let (_, listed) = app
         .admin(

@@ -25,3 +25,4 @@ mod scim_errors;
 mod security;
 mod sso;
 mod validators;
+mod webhooks;

@@ -56,7 +56,7 @@ pub fn python() -> PathBuf {
         let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pyjwt-venv");
         let py = venv.join("bin/python");
         let ready = Command::new(&py)
-            .args(["-c", "import jwt, cryptography, saml2"])
+            .args(["-c", "import jwt, cryptography, saml2, standardwebhooks"])
             .output()
             .is_ok_and(|o| o.status.success());
         if !ready {

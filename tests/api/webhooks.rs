@@ -1,0 +1,410 @@
+//! Webhooks: every event delivered to a receiver the test runs, signed per
+//! Standard Webhooks and verified by the `standardwebhooks` package, in
+//! order despite failures; a receiver that was down gets everything when it
+//! comes back; redelivery; disabling after sustained failure; no delivery
+//! to internal addresses unless allowed.
+
+use crate::events::events;
+use crate::helpers::{spawn, spawn_with, Backend, TestApp};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+struct Receiver {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// The child is owned by `Receiver`, whose Drop kills and waits for it.
+#[allow(clippy::zombie_processes)]
+async fn receiver(port: u16, secret: &str, fail_first: u32) -> Receiver {
+    let python = tokio::task::block_in_place(crate::peers::python);
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/webhook_receiver.py");
+    let child = std::process::Command::new(python)
+        .arg(script)
+        .env("PORT", port.to_string())
+        .env("SECRET", secret)
+        .env("FAIL_FIRST", fail_first.to_string())
+        .spawn()
+        .expect("python runs");
+    for _ in 0..100 {
+        if reqwest::get(format!("http://127.0.0.1:{port}/"))
+            .await
+            .is_ok()
+        {
+            return Receiver { child, port };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the webhook receiver did not start");
+}
+
+async fn received(r: &Receiver) -> Value {
+    reqwest::get(format!("http://127.0.0.1:{}/", r.port))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn quick(backend: Backend) -> TestApp {
+    spawn_with(backend, |s| {
+        s.webhook_allow_internal = true;
+        s.webhook_retry_base_ms = 40;
+        s.webhook_poll_ms = 30;
+    })
+    .await
+    .expect("app")
+}
+
+async fn endpoint(app: &TestApp, url: &str) -> (String, String) {
+    let (s, w) = app
+        .admin(
+            "POST",
+            "/api/v1/accounts/{acct}/webhooks",
+            Some(json!({"url": url})),
+        )
+        .await;
+    assert_eq!(s, 201, "{w}");
+    (
+        w["id"].as_str().unwrap().into(),
+        w["secret"].as_str().unwrap().into(),
+    )
+}
+
+/// Changes that produce one event of each kind the directory has.
+async fn churn(app: &TestApp) {
+    let (_, u, _) = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "hook@acme.test"})),
+        )
+        .await;
+    let uid = u["id"].as_str().unwrap().to_string();
+    let (_, g, _) = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "Hooks", "members": [{"value": uid}]})),
+        )
+        .await;
+    let gid = g["id"].as_str().unwrap().to_string();
+    let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+    app.scim(
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch(
+            json!([{"op": "replace", "path": "displayName", "value": "Hookers"}]),
+        )),
+    )
+    .await;
+    app.scim(
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch(
+            json!([{"op": "remove", "path": format!("members[value eq \"{uid}\"]")}]),
+        )),
+    )
+    .await;
+    app.scim(
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(patch(
+            json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]),
+        )),
+    )
+    .await;
+    app.scim(
+        "PATCH",
+        &format!("/Users/{uid}"),
+        Some(patch(
+            json!([{"op": "replace", "path": "active", "value": false}]),
+        )),
+    )
+    .await;
+    app.scim(
+        "PATCH",
+        &format!("/Users/{uid}"),
+        Some(patch(
+            json!([{"op": "replace", "path": "active", "value": true}]),
+        )),
+    )
+    .await;
+    app.scim(
+        "PATCH",
+        &format!("/Users/{uid}"),
+        Some(patch(
+            json!([{"op": "replace", "path": "displayName", "value": "H"}]),
+        )),
+    )
+    .await;
+    app.admin("POST", "/api/v1/accounts/{acct}/connections", Some(json!({"kind": "oidc", "issuer": "https://idp.example/", "client_id": "c", "client_secret": "s"}))).await;
+    let bg = &app.break_glass;
+    let b = crate::sso::browser();
+    let (s, _) = crate::sso::local(
+        app,
+        &b,
+        &bg.email,
+        &bg.password,
+        &crate::sso::totp(&bg.totp_secret, 0),
+    )
+    .await;
+    assert_eq!(s, 200);
+    b.post(app.url("/auth/logout")).send().await.unwrap();
+    app.scim("DELETE", &format!("/Groups/{gid}"), None).await;
+    app.scim("DELETE", &format!("/Users/{uid}"), None).await;
+}
+
+/// Waits until the receiver holds `n` distinct events.
+async fn until_received(r: &Receiver, n: usize) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        last = received(r).await;
+        let mut ids: Vec<&str> = last["received"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["id"].as_str())
+            .collect();
+        ids.dedup();
+        if ids.len() >= n {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the receiver got {last} of {n}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_arrives_signed_and_in_order_sqlite() {
+    every_event_arrives_signed_and_in_order(quick(Backend::Sqlite).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_arrives_signed_and_in_order_postgres() {
+    every_event_arrives_signed_and_in_order(quick(Backend::Postgres).await).await;
+}
+
+async fn every_event_arrives_signed_and_in_order(app: TestApp) {
+    let app = &app;
+    let port = free_port();
+    let (wid, secret) = endpoint(app, &format!("http://127.0.0.1:{port}/hook")).await;
+    let r = receiver(port, &secret, 5).await;
+    churn(app).await;
+    let all = events(app, "").await;
+    let want: std::collections::BTreeSet<&str> =
+        all.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    for t in [
+        "user.created",
+        "user.updated",
+        "user.deactivated",
+        "user.reactivated",
+        "user.deleted",
+        "group.created",
+        "group.renamed",
+        "group.deleted",
+        "group.member_added",
+        "group.member_removed",
+        "session.started",
+        "session.ended",
+        "break_glass.signin",
+        "connection.changed",
+    ] {
+        assert!(want.contains(t), "{t} is produced: {want:?}");
+    }
+    let got = until_received(&r, all.len()).await;
+    let rec = got["received"].as_array().unwrap();
+    assert!(
+        rec.iter().all(|e| e["verified"] == json!(true)),
+        "every signature verifies: {got}"
+    );
+    let order: Vec<&str> = rec.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let expected: Vec<&str> = all.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        order, expected,
+        "each once, in the account's order, despite 5 failures"
+    );
+    assert!(
+        rec.iter().all(|e| e["id"] == e["webhook_id"]),
+        "webhook-id is the event id"
+    );
+    assert_eq!(got["calls"], json!(all.len() + 5));
+    let (_, log) = app
+        .admin(
+            "GET",
+            &format!("/api/v1/accounts/{{acct}}/webhooks/{wid}/deliveries"),
+            None,
+        )
+        .await;
+    let first = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["event"]["seq"] == json!(1))
+        .unwrap();
+    assert_eq!(first["status"], json!("delivered"));
+    assert_eq!(first["attempts"], json!(6), "{first}");
+    assert_eq!(first["log"][0]["status"], json!(500));
+    assert_eq!(first["log"][5]["status"], json!(204));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_down_gets_everything_when_back() {
+    let app = spawn_with(Backend::Sqlite, |s| {
+        s.webhook_allow_internal = true;
+        s.webhook_retry_base_ms = 40;
+        s.webhook_poll_ms = 30;
+    })
+    .await
+    .expect("app");
+    let app = &app;
+    let port = free_port();
+    let (wid, secret) = endpoint(app, &format!("http://127.0.0.1:{port}/hook")).await;
+    churn(app).await;
+    let all = events(app, "").await;
+    // Nobody listens: attempts fail and are logged.
+    let path = format!("/api/v1/accounts/{{acct}}/webhooks/{wid}/deliveries");
+    let mut failing = Value::Null;
+    for _ in 0..100 {
+        let (_, log) = app.admin("GET", &path, None).await;
+        failing = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["event"]["seq"] == json!(1))
+            .cloned()
+            .unwrap();
+        if failing["attempts"].as_i64().unwrap() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(failing["attempts"].as_i64().unwrap() >= 2, "{failing}");
+    assert!(
+        failing["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("request failed"),
+        "{failing}"
+    );
+    assert_eq!(failing["status"], json!("pending"));
+    // Back: everything arrives, in order.
+    let r = receiver(port, &secret, 0).await;
+    let got = until_received(&r, all.len()).await;
+    let order: Vec<&str> = got["received"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = all.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(order, expected);
+    // A manual redelivery sends the same event (same webhook-id) again.
+    let did = failing["id"].as_i64().unwrap();
+    let (s, _) = app
+        .admin("POST", &format!("{path}/{did}/redeliver"), None)
+        .await;
+    assert_eq!(s, 202);
+    let again = until_received(&r, all.len()).await;
+    for _ in 0..100 {
+        let now = received(&r).await;
+        if now["received"].as_array().unwrap().len() > all.len() {
+            let last = now["received"].as_array().unwrap().last().unwrap().clone();
+            assert_eq!(last["id"], json!(expected[0]));
+            let actions: Vec<Value> = app
+                .audit()
+                .await
+                .into_iter()
+                .map(|e| e["action"].clone())
+                .collect();
+            assert!(actions.contains(&json!("webhook.redeliver")));
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no redelivery: {again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sustained_failure_disables_and_internal_addresses_are_refused() {
+    let app = spawn_with(Backend::Sqlite, |s| {
+        s.webhook_allow_internal = true;
+        s.webhook_retry_base_ms = 40;
+        s.webhook_poll_ms = 30;
+        s.webhook_give_up_secs = 1;
+    })
+    .await
+    .expect("app");
+    let app = &app;
+    let (wid, _) = endpoint(app, &format!("http://127.0.0.1:{}/hook", free_port())).await;
+    app.scim("POST", "/Users", Some(json!({"userName": "x@acme.test"})))
+        .await;
+    let mut disabled = Value::Null;
+    for _ in 0..200 {
+        let (_, list) = app
+            .admin("GET", "/api/v1/accounts/{acct}/webhooks", None)
+            .await;
+        disabled = list[0].clone();
+        if disabled["enabled"] == json!(false) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(disabled["enabled"], json!(false), "{disabled}");
+    assert!(disabled["disabled_reason"]
+        .as_str()
+        .unwrap()
+        .contains("failing since"));
+    let said = events(app, "&types=webhook.endpoint_disabled").await;
+    assert_eq!(said.len(), 1);
+    assert_eq!(said[0]["subject"], json!(wid));
+    // Re-enabling clears the failure.
+    let (s, w) = app
+        .admin(
+            "PATCH",
+            &format!("/api/v1/accounts/{{acct}}/webhooks/{wid}"),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(w["failing_since"].is_null());
+
+    // Without the operator's leave, internal addresses are refused.
+    let strict = spawn(Backend::Sqlite).await.expect("app");
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/latest",
+        "ftp://example.com/",
+    ] {
+        let (s, b) = strict
+            .admin(
+                "POST",
+                "/api/v1/accounts/{acct}/webhooks",
+                Some(json!({"url": url})),
+            )
+            .await;
+        assert_eq!(s, 400, "{url}: {b}");
+    }
+    let (_, none) = strict
+        .admin("GET", "/api/v1/accounts/{acct}/webhooks", None)
+        .await;
+    assert_eq!(none, json!([]));
+}
