@@ -236,6 +236,27 @@ async fn end_access(
     Ok(crate::store::sessions::revoke_user(txn, user_id).await?)
 }
 
+/// The event of a user write: updated, deactivated or reactivated.
+async fn user_changed(
+    ctx: &ScimCtx,
+    txn: &sea_orm::DatabaseTransaction,
+    current: &db::User,
+    input: &UserInput,
+) -> Result<(), ScimError> {
+    let state = user_state(
+        &current.id,
+        &input.user_name,
+        input.active,
+        &input.attributes,
+    );
+    let kind = match (current.active, input.active) {
+        (true, false) => "user.deactivated",
+        (false, true) => "user.reactivated",
+        _ => "user.updated",
+    };
+    Ok(events::emit(txn, &ctx.account_id, kind, &current.id, state).await?)
+}
+
 /// A user's new state, as events carry it.
 fn user_state(id: &str, user_name: &str, active: bool, attributes: &Value) -> Value {
     json!({"id": id, "userName": user_name, "active": active, "attributes": attributes})
@@ -301,18 +322,7 @@ async fn store(
     };
     let details = json!({"userName": input.user_name, "active": input.active, "roles": roles, "sessions_revoked": revoked});
     ctx.audit(&txn, action, &current.id, details).await?;
-    let state = user_state(
-        &current.id,
-        &input.user_name,
-        input.active,
-        &input.attributes,
-    );
-    let kind = match (current.active, input.active) {
-        (true, false) => "user.deactivated",
-        (false, true) => "user.reactivated",
-        _ => "user.updated",
-    };
-    events::emit(&txn, &ctx.account_id, kind, &current.id, state).await?;
+    user_changed(ctx, &txn, current, &input).await?;
     if deactivated {
         ctx.audit(
             &txn,

@@ -307,3 +307,140 @@ async fn sign_in_flood_memory_and_log_safety() {
         "{log}"
     );
 }
+
+/// `kill -9` in the middle of a provisioning load, then a restart: the
+/// `user.created` events are exactly the users stored — none missing, none
+/// extra — and every acknowledged create is among them. (A create committed
+/// just before the kill whose 201 never left is stored and has its event:
+/// at most one per request in flight.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_event_and_invents_none() {
+    let s = serve().await;
+    let (account, db) = (s.account.clone(), s.db.clone());
+    let token = cli(&db, &["scim-token", "create", "--account", &account])["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let key = cli(
+        &db,
+        &[
+            "api-key",
+            "create",
+            "--account",
+            &account,
+            "--user",
+            "root@acme.test",
+        ],
+    )["key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    const IN_FLIGHT: usize = 8;
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let workers: Vec<_> = (0..IN_FLIGHT)
+        .map(|w| {
+            let (base, token, acked) = (s.base.clone(), token.clone(), acked.clone());
+            tokio::spawn(async move {
+                let c = reqwest::Client::new();
+                for i in 0.. {
+                    let name = format!("k{w}-{i}@acme.test");
+                    let r = c
+                        .post(format!("{base}/scim/v2/Users"))
+                        .bearer_auth(&token)
+                        .header("content-type", "application/scim+json")
+                        .body(json!({"userName": name}).to_string())
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status().as_u16() == 201 => {
+                            acked.lock().expect("lock").push(name)
+                        }
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    for w in workers {
+        w.await.expect("worker");
+    }
+    let acked: std::collections::BTreeSet<String> =
+        acked.lock().expect("lock").iter().cloned().collect();
+    assert!(acked.len() > 10, "load was running: {}", acked.len());
+    let mut s = s;
+    let _ = s.child.wait();
+    let dir = std::mem::replace(&mut s._dir, tempfile::tempdir().expect("tempdir"));
+    drop(s);
+    let s = start(dir, db.clone(), account.clone(), &[]).await;
+    let c = reqwest::Client::new();
+    let mut events = std::collections::BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let page: Value = c
+            .get(format!(
+                "{}/api/v1/accounts/{account}/events?types=user.created&limit=1000&after={after}",
+                s.base
+            ))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("events")
+            .json()
+            .await
+            .expect("json");
+        let list = page["events"].as_array().expect("events");
+        if list.is_empty() {
+            break;
+        }
+        after = page["next_after"].as_i64().expect("next");
+        events.extend(
+            list.iter()
+                .filter_map(|e| e["data"]["userName"].as_str().map(String::from)),
+        );
+    }
+    let mut stored = std::collections::BTreeSet::new();
+    let mut first = 1;
+    loop {
+        let r: Value = c
+            .get(format!(
+                "{}/scim/v2/Users?count=1000&startIndex={first}&attributes=userName",
+                s.base
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        let page = r["Resources"].as_array().expect("resources");
+        if page.is_empty() {
+            break;
+        }
+        first += page.len();
+        stored.extend(
+            page.iter()
+                .filter_map(|u| u["userName"].as_str().map(String::from))
+                .filter(|n| n.starts_with('k')),
+        );
+    }
+    assert_eq!(
+        events, stored,
+        "one user.created per stored user, no more, no less"
+    );
+    let missing: Vec<&String> = acked.difference(&events).collect();
+    assert!(missing.is_empty(), "acknowledged but no event: {missing:?}");
+    assert!(
+        events.len() - acked.len() <= IN_FLIGHT,
+        "{} unacknowledged",
+        events.len() - acked.len()
+    );
+}

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// A second server on the app's database, on a port of its own.
-async fn replica(app: &TestApp) -> String {
+pub(crate) async fn replica(app: &TestApp) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let settings = idbridge::config::Settings {

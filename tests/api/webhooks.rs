@@ -408,3 +408,43 @@ async fn sustained_failure_disables_and_internal_addresses_are_refused() {
         .await;
     assert_eq!(none, json!([]));
 }
+
+/// Two replicas on one PostgreSQL database, both running the delivery loop:
+/// each event reaches the receiver once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_deliver_each_event_once() {
+    let app = quick(Backend::Postgres).await;
+    let app = &app;
+    let _b = crate::replicas::replica(app).await;
+    let port = free_port();
+    let (_, secret) = endpoint(app, &format!("http://127.0.0.1:{port}/hook")).await;
+    let r = receiver(port, &secret, 0).await;
+    churn(app).await;
+    churn_more(app).await;
+    let all = events(app, "").await;
+    until_received(&r, all.len()).await;
+    // Give a duplicate, were there one, time to arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = received(&r).await;
+    let ids: Vec<&str> = got["received"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = all.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, expected, "once each, in order");
+    assert_eq!(got["calls"], json!(all.len()));
+}
+
+/// More users, so both replicas' loops have work at the same time.
+async fn churn_more(app: &TestApp) {
+    for i in 0..30 {
+        app.scim(
+            "POST",
+            "/Users",
+            Some(json!({"userName": format!("bulk{i}@acme.test")})),
+        )
+        .await;
+    }
+}
