@@ -96,7 +96,15 @@ pub async fn patch_account(
                 })?;
                 change.environment_scoping = Some(s.as_str().into());
             }
-            Ok(accounts::update(txn, &actor.account.account, change).await?)
+            let updated = accounts::update(txn, &actor.account.account, change).await?;
+            crate::store::access_events::emit_for_account(
+                txn,
+                &state.read,
+                &actor.account,
+                "account.update",
+            )
+            .await?;
+            Ok(updated)
         },
     )
     .await?;

@@ -167,6 +167,16 @@ pub async fn create(
         async |txn| {
             let row = checked_mapping(&actor, &b, &id, &path)?;
             mappings::insert(txn, row).await?;
+            let members = crate::store::model::members_of_mapped_groups(txn, &path, &id).await?;
+            let ids = members.into_iter().map(|u| u.id);
+            crate::store::access_events::emit(
+                txn,
+                &state.read,
+                &actor.account,
+                ids,
+                "group_mapping.create",
+            )
+            .await?;
             Ok(())
         },
     )
@@ -206,7 +216,17 @@ pub async fn delete(
                     actor.access.may_assign(&p)?;
                 }
             }
+            let members = crate::store::model::members_of_mapped_groups(txn, &acct, &mid).await?;
             mappings::delete(txn, &mid).await?;
+            let ids = members.into_iter().map(|u| u.id);
+            crate::store::access_events::emit(
+                txn,
+                &state.read,
+                &actor.account,
+                ids,
+                "group_mapping.delete",
+            )
+            .await?;
             Ok(())
         },
     )

@@ -232,6 +232,13 @@ pub async fn update(
                 .may_assign(&actor.account.model.effective_privileges(&rid)?)?;
             let (parent, own) = check(&actor, Some(own_id), &b)?;
             save(txn, &acct, own_id, &b, parent, &own, false).await?;
+            crate::store::access_events::emit_for_account(
+                txn,
+                &state.read,
+                &actor.account,
+                "role.update",
+            )
+            .await?;
             Ok(own_id.clone())
         },
     )
@@ -278,6 +285,13 @@ pub async fn delete(
                 )));
             }
             custom_roles::delete(txn, own_id.as_str()).await?;
+            crate::store::access_events::emit_for_account(
+                txn,
+                &state.read,
+                &actor.account,
+                "role.delete",
+            )
+            .await?;
             Ok(())
         },
     )

@@ -107,6 +107,15 @@ pub async fn put_roles(
             if wanted.contains(&admin) && !current.contains(&admin) {
                 crate::store::sessions::revoke_sso(txn, &u.id).await?;
             }
+            let who = [u.id.clone()];
+            crate::store::access_events::emit(
+                txn,
+                &state.read,
+                &actor.account,
+                who,
+                "user.roles.set",
+            )
+            .await?;
             Ok(roles)
         },
     )

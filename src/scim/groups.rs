@@ -58,6 +58,7 @@ impl Resource for Groups {
         .await?;
         let state = json!({"id": id, "displayName": input.display_name, "members": members});
         events::emit(&txn, &ctx.account_id, "group.created", &id, state).await?;
+        access_changed(ctx, &txn, &id, members.clone(), "scim.group.create").await?;
         txn.commit().await?;
         ctx.changed();
         Ok(Created { id, body: None })
@@ -101,6 +102,8 @@ impl Resource for Groups {
         let g = find(ctx, id).await?;
         check_if_match(version.as_deref(), &super::etag(g.version))?;
         let txn = crate::store::write_txn(&ctx.state.db).await?;
+        let members = db::member_ids(&txn, &g.id).await?;
+        let mapped = crate::store::model::group_is_mapped(&txn, &ctx.account_id, &[&g]).await?;
         db::delete_group(&txn, &g.id).await?;
         ctx.audit(
             &txn,
@@ -111,6 +114,9 @@ impl Resource for Groups {
         .await?;
         let gone = json!({"id": g.id, "displayName": g.display_name});
         events::emit(&txn, &ctx.account_id, "group.deleted", &g.id, gone).await?;
+        if mapped {
+            access_changed(ctx, &txn, "", members, "scim.group.delete").await?;
+        }
         txn.commit().await?;
         ctx.changed();
         Ok(())
@@ -190,8 +196,39 @@ async fn store(
     let details = json!({"displayName": input.display_name, "members_added": added, "members_removed": removed, "ignored_members": ignored});
     ctx.audit(&txn, action, &current.id, details).await?;
     group_events(ctx, &txn, current, &input.display_name, (&added, &removed)).await?;
+    // A rename can change what mappings match: every member, before and after.
+    let was_mapped =
+        crate::store::model::group_is_mapped(&txn, &ctx.account_id, &[current]).await?;
+    if was_mapped || current.display_name != input.display_name {
+        let touched = before.iter().cloned().chain(added.iter().cloned());
+        access_changed(ctx, &txn, &current.id, touched.collect(), action).await?;
+    }
     txn.commit().await?;
     ctx.changed();
+    Ok(())
+}
+
+/// `user.access_changed` for the users a group write touches.
+/// Only when a mapping matches the group (as it is after the write, given
+/// by id; or as it was, checked by the caller): otherwise memberships give
+/// no roles and access cannot change, which keeps big unmapped groups cheap.
+async fn access_changed(
+    ctx: &ScimCtx,
+    txn: &DatabaseTransaction,
+    group_id: &str,
+    users: Vec<String>,
+    cause: &str,
+) -> Result<(), ScimError> {
+    if !group_id.is_empty() {
+        let Some(now) = db::group(txn, &ctx.account_id, group_id).await? else {
+            return Ok(());
+        };
+        if !crate::store::model::group_is_mapped(txn, &ctx.account_id, &[&now]).await? {
+            return Ok(());
+        }
+    }
+    let acct = ctx.account().await?;
+    crate::store::access_events::emit(txn, &ctx.state.read, &acct, users, cause).await?;
     Ok(())
 }
 

@@ -323,6 +323,11 @@ async fn store(
     let details = json!({"userName": input.user_name, "active": input.active, "roles": roles, "sessions_revoked": revoked});
     ctx.audit(&txn, action, &current.id, details).await?;
     user_changed(ctx, &txn, current, &input).await?;
+    if roles.is_some() {
+        let acct = ctx.account().await?;
+        let who = [current.id.clone()];
+        crate::store::access_events::emit(&txn, &ctx.state.read, &acct, who, action).await?;
+    }
     if deactivated {
         ctx.audit(
             &txn,

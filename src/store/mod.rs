@@ -1,5 +1,6 @@
 //! Database edge: connection set-up, migrations and queries (sea-orm).
 
+pub mod access_events;
 pub mod account_groups;
 pub mod accounts;
 pub mod audit;

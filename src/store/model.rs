@@ -460,3 +460,35 @@ pub async fn account_counts<C: ConnectionTrait>(
             .await?,
     })
 }
+
+/// Up to `limit` ids of the account's users.
+pub async fn user_ids<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    limit: usize,
+) -> Result<Vec<String>, DbErr> {
+    Ok(user::Entity::find()
+        .filter(user::Column::AccountId.eq(account_id))
+        .limit(limit as u64)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect())
+}
+
+/// Whether any group mapping matches one of these versions of a group (as
+/// it was, as it is now): only then can its memberships change access.
+pub async fn group_is_mapped<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    versions: &[&group::Model],
+) -> Result<bool, DbErr> {
+    let maps = group_mapping::Entity::find()
+        .filter(group_mapping::Column::AccountId.eq(account_id))
+        .all(db)
+        .await?;
+    Ok(maps
+        .iter()
+        .any(|m| versions.iter().any(|g| group_matches(m, g))))
+}

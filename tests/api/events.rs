@@ -155,3 +155,99 @@ async fn changes_become_ordered_events(app: &TestApp) {
         .await;
     assert_eq!(s, 400);
 }
+
+both_backends!(access_changes_are_events);
+
+/// What a mapping, a membership, a custom-role edit or a direct assignment
+/// does to someone's access is an event, with what was gained and lost.
+async fn access_changes_are_events(app: &TestApp) {
+    app.enable_aus().await;
+    let (s, _) = app
+        .admin("POST", "/api/v1/accounts/{acct}/roles", Some(json!({"name": "Ops Role", "inherits": "Standard User", "privileges": ["Dashboard"]})))
+        .await;
+    assert_eq!(s, 201);
+    let (_, u, _) = app
+        .scim("POST", "/Users", Some(json!({"userName": "ops@acme.test"})))
+        .await;
+    let uid = u["id"].as_str().unwrap().to_string();
+    let (_, g, _) = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "Ops", "members": [{"value": uid}]})),
+        )
+        .await;
+    let gid = g["id"].as_str().unwrap().to_string();
+    let changed = || async { events(app, "&types=user.access_changed").await };
+    assert!(
+        changed().await.is_empty(),
+        "an unmapped group gives nothing"
+    );
+
+    let (s, m) = app
+        .admin(
+            "POST",
+            "/api/v1/accounts/{acct}/group-mappings",
+            Some(json!({"group": {"displayName": "Ops"}, "roles": ["Ops Role"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{m}");
+    let e = changed().await;
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0]["subject"], json!(uid));
+    assert_eq!(e[0]["data"]["cause"], json!("group_mapping.create"));
+    assert!(e[0]["data"]["gained_roles"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("Ops Role")));
+    assert!(e[0]["data"]["gained_privileges"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("DASHBOARD")));
+
+    let (s, _) = app
+        .admin("PUT", "/api/v1/accounts/{acct}/roles/Ops Role", Some(json!({"name": "Ops Role", "inherits": "Standard User", "privileges": ["Dashboard", "Build Read Access"]})))
+        .await;
+    assert_eq!(s, 200);
+    let e = changed().await;
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert_eq!(e[1]["data"]["cause"], json!("role.update"));
+    assert_eq!(
+        e[1]["data"]["gained_privileges"],
+        json!(["BUILD_READ_ACCESS"])
+    );
+    assert_eq!(e[1]["data"]["lost_privileges"], json!([]));
+
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "remove", "path": format!("members[value eq \"{uid}\"]")}]});
+    app.scim("PATCH", &format!("/Groups/{gid}"), Some(patch))
+        .await;
+    let e = changed().await;
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(e[2]["data"]["lost_roles"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("Ops Role")));
+
+    let (s, _) = app
+        .admin(
+            "PUT",
+            &format!("/api/v1/accounts/{{acct}}/users/{uid}/roles"),
+            Some(json!({"roles": ["Production Support"]})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let e = changed().await;
+    assert_eq!(e.len(), 4, "{e:?}");
+    assert!(e[3]["data"]["gained_roles"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("Production Support")));
+    // A change that changes nothing for anyone says nothing.
+    app.admin(
+        "PUT",
+        &format!("/api/v1/accounts/{{acct}}/users/{uid}/roles"),
+        Some(json!({"roles": ["Production Support"]})),
+    )
+    .await;
+    assert_eq!(changed().await.len(), 4);
+}

@@ -46,7 +46,7 @@ fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-/// A Python interpreter that can `import jwt` (PyJWT with cryptography).
+/// A Python interpreter with PyJWT (cryptography), pysaml2 and standardwebhooks.
 pub fn python() -> PathBuf {
     static CELL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     once(&CELL, || {
@@ -69,8 +69,11 @@ pub fn python() -> PathBuf {
                 "--quiet",
                 "pyjwt[crypto]",
                 "pysaml2",
+                "standardwebhooks",
             ]))
-            .map_err(|e| format!("installing PyJWT and pysaml2 (needs PyPI): {e}"))?;
+            .map_err(|e| {
+                format!("installing PyJWT, pysaml2 and standardwebhooks (needs PyPI): {e}")
+            })?;
         }
         Ok(py)
     })
