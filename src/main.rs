@@ -9,6 +9,7 @@
 
 mod access_cmds;
 mod connection_cmds;
+mod webhook_cmds;
 
 use access_cmds::{AccountGroupCmd, SupportAccessCmd, SupportAccountCmd};
 use clap::{Parser, Subcommand};
@@ -78,6 +79,11 @@ enum Cmd {
     Connection {
         #[command(subcommand)]
         cmd: connection_cmds::ConnectionCmd,
+    },
+    /// Webhook endpoints that receive an account's events.
+    Webhook {
+        #[command(subcommand)]
+        cmd: webhook_cmds::WebhookCmd,
     },
     /// idbridge's own token-signing keys.
     Keys {
@@ -316,6 +322,7 @@ async fn real_main() -> Result<()> {
         Cmd::SupportAccess { cmd } => access_cmds::support_access(&settings, j, cmd).await?,
         Cmd::AccountGroup { cmd } => access_cmds::account_group(&settings, j, cmd).await?,
         Cmd::Connection { cmd } => connection_cmds::run(&settings, j, cmd).await?,
+        Cmd::Webhook { cmd } => webhook_cmds::run(&settings, j, cmd).await?,
         Cmd::BreakGlass {
             cmd: BreakGlassCmd::Reset { account, email },
         } => break_glass_reset(&settings, j, account, email).await?,

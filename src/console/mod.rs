@@ -21,6 +21,7 @@ mod overview;
 mod roles;
 mod signin;
 mod users;
+mod webhooks;
 
 use crate::state::State;
 use actix_web::{
@@ -57,6 +58,12 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(credentials::revoke_token)
         .service(credentials::create_key)
         .service(credentials::revoke_key)
+        .service(webhooks::page)
+        .service(webhooks::create)
+        .service(webhooks::detail)
+        .service(webhooks::enable)
+        .service(webhooks::remove)
+        .service(webhooks::redeliver)
         .service(audit::page)
         .service(audit::export);
 }
@@ -239,7 +246,7 @@ pub fn see_other(to: &str) -> HttpResponse {
         .finish()
 }
 
-const NAV: [(&str, &str, Option<&str>); 7] = [
+const NAV: [(&str, &str, Option<&str>); 8] = [
     ("/console", "Overview", None),
     (
         "/console/connections",
@@ -250,6 +257,11 @@ const NAV: [(&str, &str, Option<&str>); 7] = [
     ("/console/mappings", "Group mappings", None),
     ("/console/users", "Users", None),
     ("/console/credentials", "Tokens & keys", None),
+    (
+        "/console/webhooks",
+        "Webhooks",
+        Some(crate::catalog::ACCOUNT_ADMINISTRATION),
+    ),
     (
         "/console/audit",
         "Audit log",

@@ -266,3 +266,109 @@ async fn cli_json_contract(app: &TestApp) {
         "both keys published"
     );
 }
+
+both_backends!(connection_and_webhook_commands);
+
+/// `idbridge connection ...` and `idbridge webhook ...` do what the API does,
+/// audited, and print one JSON object with `--json`.
+async fn connection_and_webhook_commands(app: &TestApp) {
+    let acct = app.account_id.as_str();
+    let (ok, c, err) = run(
+        app,
+        &[
+            "connection",
+            "add",
+            "--account",
+            acct,
+            "--kind",
+            "oidc",
+            "--name",
+            "CLI OIDC",
+            "--issuer",
+            "https://idp.example/",
+            "--client-id",
+            "cid",
+            "--client-secret",
+            "shh",
+            "--domain",
+            "Corp.Example",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(c["oidc"]["client_secret_set"], json!(true));
+    assert_eq!(c["domains"][0]["domain"], json!("corp.example"));
+    assert!(c["domains"][0]["txt_value"]
+        .as_str()
+        .unwrap()
+        .starts_with("idbridge-verification="));
+    let id = c["id"].as_str().unwrap().to_string();
+    let (_, listed, _) = run(app, &["connection", "list", "--account", acct]);
+    assert_eq!(listed["connections"][0]["id"], json!(id));
+    let (ok, _, err) = run(
+        app,
+        &["connection", "add", "--account", acct, "--kind", "saml"],
+    );
+    assert!(!ok && err.contains("metadata"), "{err}");
+    let (ok, _, _) = run(
+        app,
+        &["connection", "remove", "--account", acct, "--id", &id],
+    );
+    assert!(ok);
+    let (s, _) = app
+        .admin(
+            "GET",
+            &format!("/api/v1/accounts/{{acct}}/connections/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+
+    let (ok, w, err) = run(
+        app,
+        &[
+            "webhook",
+            "add",
+            "--account",
+            acct,
+            "--url",
+            "https://93.184.216.34/hook",
+            "--type",
+            "user.created",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(w["secret"].as_str().unwrap().starts_with("whsec_"));
+    let (ok, _, err) = run(
+        app,
+        &[
+            "webhook",
+            "add",
+            "--account",
+            acct,
+            "--url",
+            "http://127.0.0.1:9/hook",
+        ],
+    );
+    assert!(!ok && err.contains("internal"), "{err}");
+    let (_, api) = app
+        .admin("GET", "/api/v1/accounts/{acct}/webhooks", None)
+        .await;
+    assert_eq!(api[0]["types"], json!(["user.created"]));
+    let wid = w["id"].as_str().unwrap();
+    let (ok, _, _) = run(app, &["webhook", "remove", "--account", acct, "--id", wid]);
+    assert!(ok);
+    let actions: Vec<Value> = app
+        .audit()
+        .await
+        .into_iter()
+        .map(|e| e["action"].clone())
+        .collect();
+    for a in [
+        "sso.connection.create",
+        "sso.connection.delete",
+        "webhook.create",
+        "webhook.delete",
+    ] {
+        assert!(actions.contains(&json!(a)), "{a}");
+    }
+}

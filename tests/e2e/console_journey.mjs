@@ -195,10 +195,21 @@ try {
   check((await page.locator('#scim-tokens button:has-text("Revoke")').count()) === before - 1, "token revoked");
   await shot(page, "08-credentials");
 
+  // 7b. A webhook endpoint: an internal address is refused next to the field; a public one shows its secret once.
+  await page.click('nav >> text=Webhooks');
+  await page.fill("#url", "http://127.0.0.1:9/hook");
+  await page.click('form[action="/console/webhooks"] button[type="submit"]');
+  check(await page.locator("#url-error").isVisible(), "internal webhook URL refused next to the field");
+  await page.fill("#url", "https://93.184.216.34/hook");
+  await page.fill("#types", "user.created, user.access_changed");
+  await page.click('form[action="/console/webhooks"] button[type="submit"]');
+  findings.webhook_secret = (await page.textContent("#webhook-secret")).trim().slice(0, 6);
+  await shot(page, "09-webhooks");
+
   // 8. Every one of those actions in the audit log, and its export.
   await page.click('nav >> text=Audit log');
   findings.audit_actions = [...new Set(await page.$$eval("#audit tbody td:nth-child(3)", (tds) => tds.map((t) => t.textContent.trim())))];
-  await shot(page, "09-audit");
+  await shot(page, "10-audit");
   await page.selectOption("#outcome", "success");
   await page.fill("#action", "role.create");
   await page.click('form.filters button');
@@ -232,10 +243,10 @@ try {
   const csrf = await lp.locator('input[name="_csrf"]').first().getAttribute("value");
   const posted = await postForm(lp, "/console/credentials/scim-tokens", { _csrf: csrf });
   findings.limited_token_post = { status: posted.status, refused: posted.text.includes("missing privilege") };
-  await shot(lp, "10-limited-user");
+  await shot(lp, "11-limited-user");
   await lp.setViewportSize({ width: 390, height: 844 });
   await lp.goto(`${BASE}/console/users`);
-  await shot(lp, "11-phone-width");
+  await shot(lp, "12-phone-width");
   await limited.close();
   console.log(JSON.stringify(findings));
 } finally {
