@@ -106,6 +106,15 @@ async fn churn(app: &TestApp) {
         )
         .await;
     let gid = g["id"].as_str().unwrap().to_string();
+    // A mapping on the group changes its member's access (user.access_changed).
+    let (s, m) = app
+        .admin(
+            "POST",
+            "/api/v1/accounts/{acct}/group-mappings",
+            Some(json!({"group": {"displayName": "Hooks"}, "roles": ["Standard User"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{m}");
     let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
     app.scim(
         "PATCH",
@@ -226,6 +235,7 @@ async fn every_event_arrives_signed_and_in_order(app: TestApp) {
         "session.ended",
         "break_glass.signin",
         "connection.changed",
+        "user.access_changed",
     ] {
         assert!(want.contains(t), "{t} is produced: {want:?}");
     }
