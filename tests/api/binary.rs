@@ -129,6 +129,41 @@ async fn start(
     panic!("idbridge serve did not start:\n{}", served.log());
 }
 
+/// Every userName the server stores that starts with `prefix`, paging
+/// through (a page holds at most 1,000 resources).
+async fn stored_user_names(
+    base: &str,
+    token: &str,
+    prefix: &str,
+) -> std::collections::BTreeSet<String> {
+    let c = reqwest::Client::new();
+    let mut stored = std::collections::BTreeSet::new();
+    let mut first = 1;
+    loop {
+        let r: Value = c
+            .get(format!(
+                "{base}/scim/v2/Users?count=1000&startIndex={first}&attributes=userName"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        let page = r["Resources"].as_array().expect("resources");
+        if page.is_empty() {
+            return stored;
+        }
+        first += page.len();
+        stored.extend(
+            page.iter()
+                .filter_map(|u| u["userName"].as_str().map(String::from))
+                .filter(|n| n.starts_with(prefix)),
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_then_stops_losing_nothing() {
     let s = serve_with(&[("IDBRIDGE_SHUTDOWN_DRAIN_MS", "1500")]).await;
@@ -203,33 +238,7 @@ async fn sigterm_drains_then_stops_losing_nothing() {
     let dir = std::mem::replace(&mut s._dir, tempfile::tempdir().expect("tempdir"));
     drop(s);
     let s = start(dir, db.clone(), account, &[]).await;
-    let c = reqwest::Client::new();
-    // Page through: a page holds at most 1,000 resources.
-    let mut stored = std::collections::HashSet::new();
-    let mut start = 1;
-    loop {
-        let r: Value = c
-            .get(format!(
-                "{}/scim/v2/Users?count=1000&startIndex={}&attributes=userName",
-                s.base, start
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("list")
-            .json()
-            .await
-            .expect("json");
-        let page = r["Resources"].as_array().expect("resources");
-        if page.is_empty() {
-            break;
-        }
-        start += page.len();
-        stored.extend(
-            page.iter()
-                .filter_map(|u| u["userName"].as_str().map(String::from)),
-        );
-    }
+    let stored = stored_user_names(&s.base, &token, "w").await;
     let lost: Vec<&String> = acked.iter().filter(|n| !stored.contains(*n)).collect();
     assert!(
         lost.is_empty(),
@@ -406,32 +415,7 @@ async fn kill_9_loses_no_event_and_invents_none() {
                 .filter_map(|e| e["data"]["userName"].as_str().map(String::from)),
         );
     }
-    let mut stored = std::collections::BTreeSet::new();
-    let mut first = 1;
-    loop {
-        let r: Value = c
-            .get(format!(
-                "{}/scim/v2/Users?count=1000&startIndex={first}&attributes=userName",
-                s.base
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("list")
-            .json()
-            .await
-            .expect("json");
-        let page = r["Resources"].as_array().expect("resources");
-        if page.is_empty() {
-            break;
-        }
-        first += page.len();
-        stored.extend(
-            page.iter()
-                .filter_map(|u| u["userName"].as_str().map(String::from))
-                .filter(|n| n.starts_with('k')),
-        );
-    }
+    let stored = stored_user_names(&s.base, &token, "k").await;
     assert_eq!(
         events, stored,
         "one user.created per stored user, no more, no less"
