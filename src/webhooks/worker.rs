@@ -24,15 +24,25 @@ pub fn backoff_ms(base_ms: u64, attempts: i32) -> i64 {
 pub async fn deliver(state: Arc<AppState>) {
     let poll = Duration::from_millis(state.settings.webhook_poll_ms.max(10));
     let mut swept = Instant::now();
+    let mut busy = false;
     loop {
-        tokio::time::sleep(poll).await;
-        match webhooks::claim(&state.db, 16, LEASE_MS).await {
+        // Sleep only when idle: an endpoint's queue moves one delivery per
+        // round (its order), so a backlog goes out as fast as rounds go.
+        if !busy {
+            tokio::time::sleep(poll).await;
+        }
+        busy = match webhooks::claim(&state.db, 16, LEASE_MS).await {
             Ok(due) => {
+                let found = !due.is_empty();
                 let sends = due.into_iter().map(|d| attempt(&state, d));
                 futures_util::future::join_all(sends).await;
+                found
             }
-            Err(e) => tracing::warn!(error = %e, "could not claim webhook deliveries"),
-        }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim webhook deliveries");
+                false
+            }
+        };
         if swept.elapsed() > SWEEP_EVERY {
             swept = Instant::now();
             let keep =

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# What the events outbox costs a SCIM create, and how fast deliveries go out.
+#   bench/events.sh [baseline-rev=b50bfb1^] [duration=10s] [connections=16]
+# Builds this checkout and the baseline revision (the commit before the
+# outbox, in a git worktree; same target directory, so only idbridge's own
+# crates rebuild), then on a fresh SQLite database each: wrk POSTs unique
+# users at N connections. This checkout runs three times: no webhook, and one
+# endpoint (every create also writes a delivery row) whose deliveries go to
+# actix's no-work handler (examples/minimal_actix); for that run it also
+# reports how long the backlog takes to drain (deliveries per second).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base_rev=${1:-b50bfb1^}
+dur=${2:-10s}
+conns=${3:-16}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/idbridge/target}"
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk"; exit 1; }
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; git worktree remove --force "$work/base" 2>/dev/null || true; rm -rf "$work"' EXIT
+cargo build --release --bin idbridge --example minimal_actix
+cp "$CARGO_TARGET_DIR/release/idbridge" "$work/idbridge-now"
+cp "$CARGO_TARGET_DIR/release/examples/minimal_actix" "$work/receiver"
+git worktree add --detach "$work/base" "$base_rev" >/dev/null
+(cd "$work/base" && cargo build --release --bin idbridge)
+cp "$CARGO_TARGET_DIR/release/idbridge" "$work/idbridge-base"
+
+LISTEN=127.0.0.1:18092 "$work/receiver" &
+cat > "$work/create.lua" <<'LUA'
+local n = 0
+local tid = tostring(math.random(1, 1e9))
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/scim/v2/Users", {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/scim+json"},
+    '{"userName":"u' .. tid .. '-' .. n .. '@bench.test"}')
+end
+LUA
+
+# run <label> <binary> <with-webhook: 0|1>
+run() {
+  local label=$1 bin=$2 hook=$3 port=18093
+  local db="$work/$label.db"
+  export IDBRIDGE_DATABASE_URL="sqlite://$db?mode=rwc" IDBRIDGE_LOG_LEVEL=warn IDBRIDGE_SCIM_REQUESTS_PER_SEC=0
+  export IDBRIDGE_WEBHOOK_ALLOW_INTERNAL=true IDBRIDGE_WEBHOOK_POLL_MS=50
+  local acct token key
+  acct=$("$bin" account create --name Bench --admin-email admin@bench.test --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["account_id"])')
+  token=$("$bin" scim-token create --account "$acct" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  if [ "$hook" = 1 ]; then
+    "$bin" webhook add --account "$acct" --url http://127.0.0.1:18092/authorize --json >/dev/null
+  fi
+  IDBRIDGE_LISTEN=127.0.0.1:$port IDBRIDGE_PUBLIC_URL=http://127.0.0.1:$port "$bin" serve 2>"$work/$label.log" &
+  local pid=$!
+  for _ in $(seq 1 50); do curl -fs 127.0.0.1:$port/readyz >/dev/null 2>&1 && break; sleep 0.2; done
+  { echo "token = \"$token\""; cat "$work/create.lua"; } > "$work/$label.lua"
+  local rps
+  rps=$(wrk -t2 -c"$conns" -d"$dur" -s "$work/$label.lua" "http://127.0.0.1:$port" | awk '/Requests\/sec/ {print $2}')
+  printf '%-28s %10s creates/s\n' "$label" "$rps"
+  if [ "$hook" = 1 ]; then
+    local start end total
+    start=$(date +%s.%N)
+    for _ in $(seq 1 600); do  # at most two minutes
+      left=$(python3 -c "import sqlite3,sys; c=sqlite3.connect('$db'); print(c.execute(\"select count(*) from webhook_deliveries where status='pending'\").fetchone()[0])")
+      [ "$left" = 0 ] && break
+      sleep 0.2
+    done
+    [ "$left" = 0 ] || echo "  (stopped waiting with $left deliveries still pending)"
+    end=$(date +%s.%N)
+    total=$(python3 -c "import sqlite3; c=sqlite3.connect('$db'); print(c.execute(\"select count(*) from webhook_deliveries where status='delivered'\").fetchone()[0])")
+    local secs=${dur%s}
+    python3 -c "d=$total; t=$secs + ($end - $start); print('%-28s %10.0f deliveries/s (%d delivered in %.1f s: the load, then %.1f s to drain)' % ('delivery to one endpoint', d / t, d, t, $end - $start))"
+  fi
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+echo "== SCIM creates at $conns connections for $dur (SQLite)"
+run "baseline ($base_rev)" "$work/idbridge-base" 0
+run "events (outbox)" "$work/idbridge-now" 0
+run "events + 1 webhook" "$work/idbridge-now" 1
