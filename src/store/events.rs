@@ -1,22 +1,16 @@
 //! The outbox: events written in the transaction of the change they
 //! describe, and the webhook deliveries they fan out to.
 
-use super::entities::{event, webhook_delivery, webhook_endpoint};
+use super::entities::{event, webhook_endpoint};
 use super::now_ms;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 use serde_json::Value;
 
 pub use event::Model as Event;
 pub use webhook_endpoint::Model as Endpoint;
-
-/// Whether an endpoint subscribed to this type (no list: every type).
-pub fn wants(types: &str, kind: &str) -> bool {
-    let types = types.trim();
-    types.is_empty() || types.split(',').map(str::trim).any(|t| t == kind)
-}
 
 /// Records an event for `account` in the caller's transaction, with its
 /// next per-account sequence number and a pending delivery for every
@@ -38,41 +32,49 @@ pub async fn emit<C: ConnectionTrait>(
         ))
         .await?;
     }
-    let last = event::Entity::find()
-        .filter(event::Column::AccountId.eq(account))
-        .order_by_desc(event::Column::AccountSeq)
-        .one(db)
+    // Two statements whatever the endpoints: the event numbered from the
+    // account's last one, then its deliveries (endpoint types are stored
+    // comma-joined: `,types,` contains `,kind,` when subscribed).
+    let (insert, fan_out) = match db.get_database_backend() {
+        DbBackend::Postgres => (
+            "INSERT INTO events (id, account_id, account_seq, type, subject, occurred_at, payload) \
+             SELECT $1, $2, COALESCE(MAX(account_seq), 0) + 1, $3, $4, $5, $6 FROM events WHERE account_id = $2 RETURNING seq",
+            "INSERT INTO webhook_deliveries (endpoint_id, event_seq, status, attempts, next_attempt_at) \
+             SELECT id, $1, 'pending', 0, $2 FROM webhook_endpoints \
+             WHERE account_id = $3 AND enabled = TRUE AND (types = '' OR strpos(',' || types || ',', $4) > 0)",
+        ),
+        _ => (
+            "INSERT INTO events (id, account_id, account_seq, type, subject, occurred_at, payload) \
+             SELECT ?1, ?2, COALESCE(MAX(account_seq), 0) + 1, ?3, ?4, ?5, ?6 FROM events WHERE account_id = ?2 RETURNING seq",
+            "INSERT INTO webhook_deliveries (endpoint_id, event_seq, status, attempts, next_attempt_at) \
+             SELECT id, ?1, 'pending', 0, ?2 FROM webhook_endpoints \
+             WHERE account_id = ?3 AND enabled = TRUE AND (types = '' OR instr(',' || types || ',', ?4) > 0)",
+        ),
+    };
+    let backend = db.get_database_backend();
+    let now = now_ms();
+    let id = format!("evt_{}", uuid::Uuid::now_v7().simple());
+    let values: Vec<sea_orm::Value> = vec![
+        id.into(),
+        account.into(),
+        kind.into(),
+        subject.into(),
+        now.into(),
+        payload.to_string().into(),
+    ];
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(backend, insert, values))
         .await?
-        .map_or(0, |e| e.account_seq);
-    let row = event::ActiveModel {
-        id: Set(format!("evt_{}", uuid::Uuid::now_v7().simple())),
-        account_id: Set(account.into()),
-        account_seq: Set(last + 1),
-        r#type: Set(kind.into()),
-        subject: Set(subject.into()),
-        occurred_at: Set(now_ms()),
-        payload: Set(payload.to_string()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let endpoints = webhook_endpoint::Entity::find()
-        .filter(webhook_endpoint::Column::AccountId.eq(account))
-        .filter(webhook_endpoint::Column::Enabled.eq(true))
-        .all(db)
+        .ok_or_else(|| DbErr::RecordNotInserted)?;
+    let seq: i64 = row.try_get("", "seq")?;
+    let values: Vec<sea_orm::Value> = vec![
+        seq.into(),
+        now.into(),
+        account.into(),
+        format!(",{kind},").into(),
+    ];
+    db.execute_raw(Statement::from_sql_and_values(backend, fan_out, values))
         .await?;
-    for ep in endpoints.iter().filter(|e| wants(&e.types, kind)) {
-        webhook_delivery::ActiveModel {
-            endpoint_id: Set(ep.id.clone()),
-            event_seq: Set(row.seq),
-            status: Set("pending".into()),
-            attempts: Set(0),
-            next_attempt_at: Set(now_ms()),
-            ..Default::default()
-        }
-        .insert(db)
-        .await?;
-    }
     Ok(())
 }
 

@@ -216,6 +216,15 @@ async fn every_event_arrives_signed_and_in_order(app: TestApp) {
     let port = free_port();
     let (wid, secret) = endpoint(app, &format!("http://127.0.0.1:{port}/hook")).await;
     let r = receiver(port, &secret, 5).await;
+    // An endpoint that wants two types only (nobody listens there).
+    let (s, picky) = app
+        .admin(
+            "POST",
+            "/api/v1/accounts/{acct}/webhooks",
+            Some(json!({"url": format!("http://127.0.0.1:{}/picky", free_port()), "types": ["user.deleted", "group.renamed"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{picky}");
     churn(app).await;
     let all = events(app, "").await;
     let want: std::collections::BTreeSet<&str> =
@@ -273,6 +282,26 @@ async fn every_event_arrives_signed_and_in_order(app: TestApp) {
     assert_eq!(first["attempts"], json!(6), "{first}");
     assert_eq!(first["log"][0]["status"], json!(500));
     assert_eq!(first["log"][5]["status"], json!(204));
+    let pid = picky["id"].as_str().unwrap();
+    let (_, picked) = app
+        .admin(
+            "GET",
+            &format!("/api/v1/accounts/{{acct}}/webhooks/{pid}/deliveries"),
+            None,
+        )
+        .await;
+    let mut types: Vec<&str> = picked
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["event"]["type"].as_str().unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        ["group.renamed", "user.deleted"],
+        "only what it subscribed to"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
