@@ -105,6 +105,36 @@ async fn send(state: &AppState, d: &webhooks::Delivery) -> webhooks::Outcome {
 
 use sea_orm::EntityTrait;
 
+/// One client per (host, checked address), reused: building a client (TLS
+/// roots, pool) per delivery costs more than the delivery. Each is pinned to
+/// the checked address, follows no redirects and is bounded in time.
+fn client_for(host: &str, addr: std::net::SocketAddr) -> Result<reqwest::Client, String> {
+    static CLIENTS: std::sync::OnceLock<
+        std::sync::Mutex<
+            std::collections::HashMap<(String, std::net::SocketAddr), reqwest::Client>,
+        >,
+    > = std::sync::OnceLock::new();
+    let clients = CLIENTS.get_or_init(Default::default);
+    let key = (host.to_string(), addr);
+    if let Some(c) = clients.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(c);
+    }
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .resolve(host, addr)
+        .build()
+        .map_err(|e| e.to_string())?;
+    if let Ok(mut m) = clients.lock() {
+        if m.len() > 1_000 {
+            m.clear();
+        }
+        m.insert(key, c.clone());
+    }
+    Ok(c)
+}
+
 async fn post(
     state: &AppState,
     e: &events::Event,
@@ -116,14 +146,7 @@ async fn post(
     let body = events::view(e).to_string();
     let ts = store::now_ms() / 1000;
     let signature = sign::signature(&secret, &e.id, ts, &body)?;
-    // Pinned to the checked address; no redirects; bounded in time.
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
-        .resolve(&host, addr)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client = client_for(&host, addr)?;
     let resp = client
         .post(url)
         .header("content-type", "application/json")
