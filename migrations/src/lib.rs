@@ -17,6 +17,7 @@ mod m0007_connections;
 mod m0008_test_sign_ins;
 mod m0009_credential_use;
 mod m0010_events;
+mod m0011_delivery_queue_index;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_test_sign_ins::Migration),
             Box::new(m0009_credential_use::Migration),
             Box::new(m0010_events::Migration),
+            Box::new(m0011_delivery_queue_index::Migration),
         ]
     }
 }
