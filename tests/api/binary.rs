@@ -129,6 +129,50 @@ async fn start(
     panic!("idbridge serve did not start:\n{}", served.log());
 }
 
+/// The userNames a load saw acknowledged with 201.
+type Acked = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// `n` clients creating users named `{prefix}{client}-{i}@acme.test` until
+/// the server goes away. A 5xx fails the test when `no_5xx`.
+fn create_load(
+    base: &str,
+    token: &str,
+    prefix: &'static str,
+    n: usize,
+    no_5xx: bool,
+) -> (Vec<tokio::task::JoinHandle<()>>, Acked) {
+    let acked: Acked = Default::default();
+    let workers = (0..n)
+        .map(|w| {
+            let (base, token, acked) = (base.to_string(), token.to_string(), acked.clone());
+            tokio::spawn(async move {
+                let c = reqwest::Client::new();
+                for i in 0.. {
+                    let name = format!("{prefix}{w}-{i}@acme.test");
+                    let r = c
+                        .post(format!("{base}/scim/v2/Users"))
+                        .bearer_auth(&token)
+                        .header("content-type", "application/scim+json")
+                        .body(json!({"userName": name}).to_string())
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status().as_u16() == 201 => {
+                            acked.lock().expect("lock").push(name)
+                        }
+                        Ok(r) if no_5xx && r.status().is_server_error() => {
+                            panic!("a 5xx while draining: {}", r.status())
+                        }
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    (workers, acked)
+}
+
 /// Every userName the server stores that starts with `prefix`, paging
 /// through (a page holds at most 1,000 resources).
 async fn stored_user_names(
@@ -172,35 +216,7 @@ async fn sigterm_drains_then_stops_losing_nothing() {
         .as_str()
         .expect("token")
         .to_string();
-    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let workers: Vec<_> = (0..8)
-        .map(|w| {
-            let (base, token, acked) = (s.base.clone(), token.clone(), acked.clone());
-            tokio::spawn(async move {
-                let c = reqwest::Client::new();
-                for i in 0.. {
-                    let name = format!("w{w}-{i}@acme.test");
-                    let r = c
-                        .post(format!("{base}/scim/v2/Users"))
-                        .bearer_auth(&token)
-                        .header("content-type", "application/scim+json")
-                        .body(json!({"userName": name}).to_string())
-                        .send()
-                        .await;
-                    match r {
-                        Ok(r) if r.status().as_u16() == 201 => {
-                            acked.lock().expect("lock").push(name)
-                        }
-                        Ok(r) if r.status().is_server_error() => {
-                            panic!("a 5xx while draining: {}", r.status())
-                        }
-                        Ok(_) => {}
-                        Err(_) => break,
-                    }
-                }
-            })
-        })
-        .collect();
+    let (workers, acked) = create_load(&s.base, &token, "w", 8, true);
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let pid = s.child.id().to_string();
     let killed = Command::new("kill")
@@ -345,32 +361,7 @@ async fn kill_9_loses_no_event_and_invents_none() {
         .expect("key")
         .to_string();
     const IN_FLIGHT: usize = 8;
-    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let workers: Vec<_> = (0..IN_FLIGHT)
-        .map(|w| {
-            let (base, token, acked) = (s.base.clone(), token.clone(), acked.clone());
-            tokio::spawn(async move {
-                let c = reqwest::Client::new();
-                for i in 0.. {
-                    let name = format!("k{w}-{i}@acme.test");
-                    let r = c
-                        .post(format!("{base}/scim/v2/Users"))
-                        .bearer_auth(&token)
-                        .header("content-type", "application/scim+json")
-                        .body(json!({"userName": name}).to_string())
-                        .send()
-                        .await;
-                    match r {
-                        Ok(r) if r.status().as_u16() == 201 => {
-                            acked.lock().expect("lock").push(name)
-                        }
-                        Ok(_) => {}
-                        Err(_) => break,
-                    }
-                }
-            })
-        })
-        .collect();
+    let (workers, acked) = create_load(&s.base, &token, "k", IN_FLIGHT, false);
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     let pid = s.child.id().to_string();
     assert!(Command::new("kill")
