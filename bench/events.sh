@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # What the events outbox costs a SCIM create, and how fast deliveries go out.
 #   bench/events.sh [baseline-rev=b50bfb1^] [duration=10s] [connections=16]
-# Builds this checkout and the baseline revision (the commit before the
-# outbox, in a git worktree; same target directory, so only idbridge's own
+# Builds this checkout, this checkout with the create's event taken out (the
+# one `ctx.event(.., "user.created", ..)` line deleted in a worktree: what the
+# event itself costs, everything else equal), and the baseline revision (the
+# commit before the outbox; same target directory, so only idbridge's own
 # crates rebuild), then on a fresh SQLite database each: wrk POSTs unique
-# users at N connections. This checkout runs three times: no webhook, and one
+# users at N connections. This checkout runs twice: no webhook, and one
 # endpoint (every create also writes a delivery row) whose deliveries go to
 # actix's no-work handler (examples/minimal_actix); for that run it also
 # reports how long the backlog takes to drain (deliveries per second).
@@ -23,6 +25,13 @@ cp "$CARGO_TARGET_DIR/release/examples/minimal_actix" "$work/receiver"
 git worktree add --detach "$work/base" "$base_rev" >/dev/null
 (cd "$work/base" && cargo build --release --bin idbridge)
 cp "$CARGO_TARGET_DIR/release/idbridge" "$work/idbridge-base"
+git worktree remove --force "$work/base"
+git worktree add --detach "$work/base" HEAD >/dev/null
+git diff HEAD | (cd "$work/base" && git apply --allow-empty)
+sed -i '/ctx.event(&mut journal, "user.created"/d' "$work/base/src/scim/users.rs"
+grep -q '"user.created"' "$work/base/src/scim/users.rs" && { echo "the create's event is still there"; exit 1; }
+(cd "$work/base" && cargo build --release --bin idbridge)
+cp "$CARGO_TARGET_DIR/release/idbridge" "$work/idbridge-noevent"
 
 LISTEN=127.0.0.1:18092 "$work/receiver" &
 cat > "$work/create.lua" <<'LUA'
@@ -73,5 +82,6 @@ run() {
 
 echo "== SCIM creates at $conns connections for $dur (SQLite)"
 run "baseline ($base_rev)" "$work/idbridge-base" 0
+run "this checkout, no create event" "$work/idbridge-noevent" 0
 run "events (outbox)" "$work/idbridge-now" 0
 run "events + 1 webhook" "$work/idbridge-now" 1

@@ -20,12 +20,13 @@ pub(crate) mod webhooks;
 
 use crate::state::AppState;
 use crate::store::audit::{self, Event};
+use crate::store::batch::Batch;
 use crate::store::changes::{self, Change};
 use crate::store::write_txn;
 use actix_web::web;
 use auth::Actor;
 use error::ApiError;
-use sea_orm::DatabaseTransaction;
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -146,11 +147,14 @@ pub(crate) async fn audited<T>(
     };
     let result = match outcome {
         Ok(v) => {
-            audit::record(&txn, event("success")).await?;
+            // One round trip for the records of the change (see `store::batch`).
+            let mut records = Batch::new(txn.get_database_backend());
+            audit::push(&mut records, event("success"));
             if let Some(o) = &actor.outside {
-                audit::record(&txn, mirrored(actor, o, action, target, "success")).await?;
+                audit::push(&mut records, mirrored(actor, o, action, target, "success"));
             }
-            changes::record(&txn, Some(actor.account_id()), Change::Account).await?;
+            changes::push(&mut records, Some(actor.account_id()), Change::Account);
+            records.run(&txn).await?;
             txn.commit().await?;
             state.resolver.invalidate(actor.account_id());
             Ok(v)

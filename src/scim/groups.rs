@@ -6,9 +6,9 @@ use super::handlers::{Created, Resource};
 use super::query::Projection;
 use super::resource::{group_input, group_json, GroupInput};
 use super::{check_if_match, schema::ResourceKind, ScimCtx};
-use crate::store::events;
+use crate::store::batch::Batch;
 use crate::store::{new_id, scim as db, write_txn};
-use sea_orm::DatabaseTransaction;
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -49,15 +49,15 @@ impl Resource for Groups {
         };
         db::insert_group(&txn, &id, &ctx.account_id, fields).await?;
         db::add_members(&txn, &id, &members).await?;
-        ctx.audit(
-            &txn,
+        let mut journal = ctx.journal(
+            txn.get_database_backend(),
             "scim.group.create",
             &id,
             json!({"displayName": input.display_name, "members_added": members.len(), "ignored_members": ignored}),
-        )
-        .await?;
+        );
         let state = json!({"id": id, "displayName": input.display_name, "members": members});
-        events::emit(&txn, &ctx.account_id, "group.created", &id, state).await?;
+        ctx.event(&mut journal, "group.created", &id, state);
+        journal.run(&txn).await?;
         access_changed(ctx, &txn, &id, members.clone(), "scim.group.create").await?;
         txn.commit().await?;
         ctx.changed();
@@ -105,15 +105,15 @@ impl Resource for Groups {
         let members = db::member_ids(&txn, &g.id).await?;
         let mapped = crate::store::model::group_is_mapped(&txn, &ctx.account_id, &[&g]).await?;
         db::delete_group(&txn, &g.id).await?;
-        ctx.audit(
-            &txn,
+        let mut journal = ctx.journal(
+            txn.get_database_backend(),
             "scim.group.delete",
             &g.id,
             json!({"displayName": g.display_name}),
-        )
-        .await?;
+        );
         let gone = json!({"id": g.id, "displayName": g.display_name});
-        events::emit(&txn, &ctx.account_id, "group.deleted", &g.id, gone).await?;
+        ctx.event(&mut journal, "group.deleted", &g.id, gone);
+        journal.run(&txn).await?;
         if mapped {
             access_changed(ctx, &txn, "", members, "scim.group.delete").await?;
         }
@@ -194,8 +194,9 @@ async fn store(
     db::add_members(&txn, &current.id, &added).await?;
     db::remove_members(&txn, &current.id, &removed).await?;
     let details = json!({"displayName": input.display_name, "members_added": added, "members_removed": removed, "ignored_members": ignored});
-    ctx.audit(&txn, action, &current.id, details).await?;
-    group_events(ctx, &txn, current, &input.display_name, (&added, &removed)).await?;
+    let journal = ctx.journal(txn.get_database_backend(), action, &current.id, details);
+    let changes = (&added[..], &removed[..]);
+    group_events(ctx, &txn, journal, current, &input.display_name, changes).await?;
     // A rename can change what mappings match: every member, before and after.
     let was_mapped =
         crate::store::model::group_is_mapped(&txn, &ctx.account_id, &[current]).await?;
@@ -232,29 +233,37 @@ async fn access_changed(
     Ok(())
 }
 
-/// The events of a group write: a rename, and each membership added or removed.
+/// Runs a write's journal with the events of a group write added: a
+/// rename, and each membership added or removed. A big membership change
+/// goes in chunks: one round trip per chunk, and a statement string of a
+/// bounded number of shapes for SQLite to prepare and cache.
 async fn group_events(
     ctx: &ScimCtx,
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &DatabaseTransaction,
+    mut journal: Batch,
     current: &db::Group,
     name: &str,
     (added, removed): (&[String], &[String]),
 ) -> Result<(), ScimError> {
-    let acct = ctx.account_id.as_str();
+    const CHUNK: usize = 64;
     if current.display_name != name {
         let d = json!({"id": current.id, "displayName": name, "previous": current.display_name});
-        events::emit(txn, acct, "group.renamed", &current.id, d).await?;
+        ctx.event(&mut journal, "group.renamed", &current.id, d);
     }
-    for (kind, users) in [
-        ("group.member_added", added),
-        ("group.member_removed", removed),
-    ] {
-        for u in users {
-            let d = json!({"group": current.id, "displayName": name, "user": u});
-            events::emit(txn, acct, kind, &current.id, d).await?;
+    let members = added
+        .iter()
+        .map(|u| ("group.member_added", u))
+        .chain(removed.iter().map(|u| ("group.member_removed", u)));
+    for (kind, u) in members {
+        if journal.len() >= CHUNK {
+            let backend = journal.backend();
+            let full = std::mem::replace(&mut journal, Batch::new(backend));
+            full.run(txn).await?;
         }
+        let d = json!({"group": current.id, "displayName": name, "user": u});
+        ctx.event(&mut journal, kind, &current.id, d);
     }
-    Ok(())
+    Ok(journal.run(txn).await?)
 }
 
 /// Opens the write transaction with the group row locked and checks the

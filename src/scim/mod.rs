@@ -24,6 +24,7 @@ mod users;
 
 use crate::state::State;
 use crate::store::audit::{self, Event};
+use crate::store::batch::Batch;
 use crate::store::changes::{self, Change};
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse};
 use error::{ScimError, CONTENT_TYPE};
@@ -81,16 +82,34 @@ impl ScimCtx {
         target: &str,
         details: Value,
     ) -> Result<(), ScimError> {
+        let b = self.journal(db.get_database_backend(), action, target, details);
+        Ok(b.run(db).await?)
+    }
+
+    /// A write's audit event and change-log row as one batch, which the
+    /// write adds its outbox events to and runs in its transaction.
+    pub fn journal(
+        &self,
+        backend: sea_orm::DbBackend,
+        action: &str,
+        target: &str,
+        details: Value,
+    ) -> Batch {
         let mut d = details;
         crate::json::set(&mut d, "token_id", Value::String(self.token_id.clone()));
-        audit::record(
-            db,
+        let mut b = Batch::new(backend);
+        audit::push(
+            &mut b,
             Event::new(Some(&self.account_id), self.actor(), action, target).details(d),
-        )
-        .await?;
+        );
         // Other replicas drop their cached users of the account.
-        changes::record(db, Some(&self.account_id), Change::Users).await?;
-        Ok(())
+        changes::push(&mut b, Some(&self.account_id), Change::Users);
+        b
+    }
+
+    /// Adds an event of this account to a write's batch.
+    pub fn event(&self, b: &mut Batch, kind: &str, subject: &str, payload: Value) {
+        crate::store::events::push(b, &self.account_id, kind, subject, payload);
     }
 
     /// The token's account as the resolver has it (model included).

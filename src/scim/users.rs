@@ -7,8 +7,9 @@ use super::render::UserParts;
 use super::resource::{user_input, UserInput};
 use super::{check_if_match, schema::ResourceKind, ScimCtx};
 use crate::access::RoleRef;
-use crate::store::events;
+use crate::store::batch::Batch;
 use crate::store::{new_id, scim as db, write_txn};
+use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
 /// The `/Users` resource type.
@@ -68,15 +69,16 @@ impl Resource for Users {
         if let Some(r) = &roles {
             db::set_user_roles(&txn, &id, r).await?;
         }
-        ctx.audit(
-            &txn,
+        // The audit event, change-log row and outbox event in one round trip.
+        let mut journal = ctx.journal(
+            txn.get_database_backend(),
             "scim.user.create",
             &id,
             json!({"userName": input.user_name, "active": input.active, "roles": roles}),
-        )
-        .await?;
+        );
         let state = user_state(&id, &input.user_name, input.active, &input.attributes);
-        events::emit(&txn, &ctx.account_id, "user.created", &id, state).await?;
+        ctx.event(&mut journal, "user.created", &id, state);
+        journal.run(&txn).await?;
         txn.commit().await?;
         ctx.changed();
         // Rendered from what was just written: a new user has no groups yet.
@@ -137,15 +139,15 @@ impl Resource for Users {
         // Sessions, memberships and direct roles go with the row (foreign keys cascade).
         let txn = write_txn(&ctx.state.db).await?;
         db::delete_user(&txn, &current.id).await?;
-        ctx.audit(
-            &txn,
+        let mut journal = ctx.journal(
+            txn.get_database_backend(),
             "scim.user.delete",
             &current.id,
             json!({"userName": current.user_name}),
-        )
-        .await?;
+        );
         let gone = json!({"id": current.id, "userName": current.user_name});
-        events::emit(&txn, &ctx.account_id, "user.deleted", &current.id, gone).await?;
+        ctx.event(&mut journal, "user.deleted", &current.id, gone);
+        journal.run(&txn).await?;
         txn.commit().await?;
         ctx.changed();
         Ok(())
@@ -237,12 +239,7 @@ async fn end_access(
 }
 
 /// The event of a user write: updated, deactivated or reactivated.
-async fn user_changed(
-    ctx: &ScimCtx,
-    txn: &sea_orm::DatabaseTransaction,
-    current: &db::User,
-    input: &UserInput,
-) -> Result<(), ScimError> {
+fn user_changed(ctx: &ScimCtx, journal: &mut Batch, current: &db::User, input: &UserInput) {
     let state = user_state(
         &current.id,
         &input.user_name,
@@ -254,7 +251,7 @@ async fn user_changed(
         (false, true) => "user.reactivated",
         _ => "user.updated",
     };
-    Ok(events::emit(txn, &ctx.account_id, kind, &current.id, state).await?)
+    ctx.event(journal, kind, &current.id, state);
 }
 
 /// A user's new state, as events carry it.
@@ -321,8 +318,9 @@ async fn store(
         0
     };
     let details = json!({"userName": input.user_name, "active": input.active, "roles": roles, "sessions_revoked": revoked});
-    ctx.audit(&txn, action, &current.id, details).await?;
-    user_changed(ctx, &txn, current, &input).await?;
+    let mut journal = ctx.journal(txn.get_database_backend(), action, &current.id, details);
+    user_changed(ctx, &mut journal, current, &input);
+    journal.run(&txn).await?;
     if roles.is_some() {
         let acct = ctx.account().await?;
         let who = [current.id.clone()];

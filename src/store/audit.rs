@@ -1,10 +1,11 @@
 //! The audit log: append-only events, read newest first with a cursor.
 
+use super::batch::Batch;
 use super::entities::audit_event;
 use super::now_ms;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Set,
 };
 use serde::Serialize;
 
@@ -64,13 +65,20 @@ fn bounded(mut s: String) -> String {
 }
 
 pub async fn record<C: ConnectionTrait>(db: &C, e: Event) -> Result<(), DbErr> {
+    let mut b = Batch::new(db.get_database_backend());
+    push(&mut b, e);
+    b.run(db).await
+}
+
+/// Adds the event's row to a batch the caller runs in its transaction.
+pub fn push(b: &mut Batch, e: Event) {
     // Debug formatting escapes control characters: a value cannot forge a log line.
     tracing::info!(target: "audit", actor = ?e.actor, action = ?e.action, target_id = ?e.target, outcome = ?e.outcome, "audit");
     let mut details = e.details.to_string();
     if details.len() > MAX_DETAILS {
         details = serde_json::json!({"truncated": true, "bytes": details.len()}).to_string();
     }
-    audit_event::ActiveModel {
+    let row = audit_event::ActiveModel {
         account_id: Set(e.account_id),
         at: Set(now_ms()),
         actor: Set(e.actor),
@@ -79,10 +87,8 @@ pub async fn record<C: ConnectionTrait>(db: &C, e: Event) -> Result<(), DbErr> {
         outcome: Set(e.outcome),
         details: Set(details),
         ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
+    };
+    b.push(audit_event::Entity::insert(row).build(b.backend()));
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -2,11 +2,12 @@
 //! replica's cached access, users or API keys stale appends a row in its
 //! own transaction; each replica polls the log and drops what went stale.
 
+use super::batch::Batch;
 use super::entities::change_log;
 use super::now_ms;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Set,
 };
 
 /// What a change made stale.
@@ -48,15 +49,20 @@ pub async fn record<C: ConnectionTrait>(
     account_id: Option<&str>,
     change: Change,
 ) -> Result<(), DbErr> {
-    change_log::ActiveModel {
+    let mut b = Batch::new(db.get_database_backend());
+    push(&mut b, account_id, change);
+    b.run(db).await
+}
+
+/// Adds the change's row to a batch the caller runs in its transaction.
+pub fn push(b: &mut Batch, account_id: Option<&str>, change: Change) {
+    let row = change_log::ActiveModel {
         account_id: Set(account_id.map(Into::into)),
         kind: Set(change.as_str().into()),
         at: Set(now_ms()),
         ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
+    };
+    b.push(change_log::Entity::insert(row).build(b.backend()));
 }
 
 /// The newest sequence number (0 for an empty log).

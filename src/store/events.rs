@@ -1,6 +1,7 @@
 //! The outbox: events written in the transaction of the change they
 //! describe, and the webhook deliveries they fan out to.
 
+use super::batch::Batch;
 use super::entities::{event, webhook_endpoint};
 use super::now_ms;
 use sea_orm::{
@@ -22,60 +23,62 @@ pub async fn emit<C: ConnectionTrait>(
     subject: &str,
     payload: Value,
 ) -> Result<(), DbErr> {
-    if db.get_database_backend() == DbBackend::Postgres {
+    let mut b = Batch::new(db.get_database_backend());
+    push(&mut b, account, kind, subject, payload);
+    b.run(db).await
+}
+
+/// Adds an event and its deliveries to a batch the caller runs in its
+/// transaction: a fixed number of statements whatever the endpoints.
+pub fn push(b: &mut Batch, account: &str, kind: &str, subject: &str, payload: Value) {
+    let backend = b.backend();
+    if backend == DbBackend::Postgres {
         // One writer of the account's events at a time: sequence numbers are
         // taken in commit order, so a reader never sees 7 before 6 commits.
-        db.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
+        b.push(Statement::from_sql_and_values(
+            backend,
             "SELECT id FROM accounts WHERE id = $1 FOR UPDATE",
             [account.into()],
-        ))
-        .await?;
+        ));
     }
-    // Two statements whatever the endpoints: the event numbered from the
-    // account's last one, then its deliveries (endpoint types are stored
-    // comma-joined: `,types,` contains `,kind,` when subscribed).
-    let (insert, fan_out) = match db.get_database_backend() {
+    // The event, numbered from the account's last one; then its deliveries,
+    // found by the event's id (endpoint types are stored comma-joined:
+    // `,types,` contains `,kind,` when subscribed). Plain `?` on SQLite: a
+    // batch binds its values in order across statements.
+    let (insert, fan_out) = match backend {
         DbBackend::Postgres => (
             "INSERT INTO events (id, account_id, account_seq, type, subject, occurred_at, payload) \
-             SELECT $1, $2, COALESCE(MAX(account_seq), 0) + 1, $3, $4, $5, $6 FROM events WHERE account_id = $2 RETURNING seq",
+             SELECT $1, $2, COALESCE(MAX(account_seq), 0) + 1, $3, $4, $5, $6 FROM events WHERE account_id = $2",
             "INSERT INTO webhook_deliveries (endpoint_id, event_seq, status, attempts, next_attempt_at) \
-             SELECT id, $1, 'pending', 0, $2 FROM webhook_endpoints \
-             WHERE account_id = $3 AND enabled = TRUE AND (types = '' OR strpos(',' || types || ',', $4) > 0)",
+             SELECT w.id, e.seq, 'pending', 0, e.occurred_at FROM events e JOIN webhook_endpoints w ON w.account_id = e.account_id \
+             WHERE e.id = $1 AND w.enabled = TRUE AND (w.types = '' OR strpos(',' || w.types || ',', ',' || e.type || ',') > 0)",
         ),
         _ => (
             "INSERT INTO events (id, account_id, account_seq, type, subject, occurred_at, payload) \
-             SELECT ?1, ?2, COALESCE(MAX(account_seq), 0) + 1, ?3, ?4, ?5, ?6 FROM events WHERE account_id = ?2 RETURNING seq",
+             SELECT ?, ?, COALESCE(MAX(account_seq), 0) + 1, ?, ?, ?, ? FROM events WHERE account_id = ?",
             "INSERT INTO webhook_deliveries (endpoint_id, event_seq, status, attempts, next_attempt_at) \
-             SELECT id, ?1, 'pending', 0, ?2 FROM webhook_endpoints \
-             WHERE account_id = ?3 AND enabled = TRUE AND (types = '' OR instr(',' || types || ',', ?4) > 0)",
+             SELECT w.id, e.seq, 'pending', 0, e.occurred_at FROM events e JOIN webhook_endpoints w ON w.account_id = e.account_id \
+             WHERE e.id = ? AND w.enabled = 1 AND (w.types = '' OR instr(',' || w.types || ',', ',' || e.type || ',') > 0)",
         ),
     };
-    let backend = db.get_database_backend();
-    let now = now_ms();
     let id = format!("evt_{}", uuid::Uuid::now_v7().simple());
-    let values: Vec<sea_orm::Value> = vec![
-        id.into(),
+    let mut values: Vec<sea_orm::Value> = vec![
+        id.clone().into(),
         account.into(),
         kind.into(),
         subject.into(),
-        now.into(),
+        now_ms().into(),
         payload.to_string().into(),
     ];
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(backend, insert, values))
-        .await?
-        .ok_or_else(|| DbErr::RecordNotInserted)?;
-    let seq: i64 = row.try_get("", "seq")?;
-    let values: Vec<sea_orm::Value> = vec![
-        seq.into(),
-        now.into(),
-        account.into(),
-        format!(",{kind},").into(),
-    ];
-    db.execute_raw(Statement::from_sql_and_values(backend, fan_out, values))
-        .await?;
-    Ok(())
+    if backend != DbBackend::Postgres {
+        values.push(account.into());
+    }
+    b.push(Statement::from_sql_and_values(backend, insert, values));
+    b.push(Statement::from_sql_and_values(
+        backend,
+        fan_out,
+        [id.into()],
+    ));
 }
 
 pub async fn by_seq<C: ConnectionTrait>(db: &C, seq: i64) -> Result<Option<Event>, DbErr> {

@@ -4,6 +4,7 @@ pub mod access_events;
 pub mod account_groups;
 pub mod accounts;
 pub mod audit;
+pub mod batch;
 pub mod changes;
 pub mod connections;
 pub mod copy;

@@ -487,3 +487,118 @@ async fn churn_more(app: &TestApp) {
         .await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_membership_change_fans_out_every_event_sqlite() {
+    big_membership_change(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_membership_change_fans_out_every_event_postgres() {
+    big_membership_change(Backend::Postgres).await;
+}
+
+/// A group PATCH adding more members than one batch of records holds: one
+/// event per member plus the rename, numbered without gaps, each with one
+/// delivery to the endpoint that takes everything and none to the one that
+/// only takes renames except the rename's.
+async fn big_membership_change(backend: Backend) {
+    // Nothing is delivered during the test: the rows are what is checked.
+    let app = spawn_with(backend, |s| {
+        s.webhook_allow_internal = true;
+        s.webhook_poll_ms = 600_000;
+    })
+    .await
+    .expect("app");
+    let mut ids = Vec::new();
+    for i in 0..150 {
+        let (s, u, _) = app
+            .scim(
+                "POST",
+                "/Users",
+                Some(json!({"userName": format!("m{i}@acme.test")})),
+            )
+            .await;
+        assert_eq!(s, 201, "{u}");
+        ids.push(u["id"].as_str().unwrap().to_string());
+    }
+    let (_, g, _) = app
+        .scim("POST", "/Groups", Some(json!({"displayName": "Big"})))
+        .await;
+    let gid = g["id"].as_str().unwrap().to_string();
+    let closed = format!("http://127.0.0.1:{}/hook", free_port());
+    let (all, _) = endpoint(&app, &closed).await;
+    let (s, w) = app
+        .admin(
+            "POST",
+            "/api/v1/accounts/{acct}/webhooks",
+            Some(json!({"url": closed, "types": ["group.renamed"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{w}");
+    let renames = w["id"].as_str().unwrap().to_string();
+    let before = events(&app, "").await.last().unwrap()["seq"]
+        .as_i64()
+        .unwrap();
+
+    let members: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+    let (s, b, _) = app
+        .scim(
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [
+                    {"op": "replace", "path": "displayName", "value": "Bigger"},
+                    {"op": "add", "path": "members", "value": members},
+                ],
+            })),
+        )
+        .await;
+    assert!(s == 200 || s == 204, "{s} {b}");
+
+    let new = events(&app, &format!("&after={before}")).await;
+    let seqs: Vec<i64> = new.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, ((before + 1)..=(before + 151)).collect::<Vec<_>>());
+    assert_eq!(new[0]["type"], "group.renamed");
+    let added: std::collections::BTreeSet<&str> = new[1..]
+        .iter()
+        .map(|e| {
+            assert_eq!(e["type"], "group.member_added", "{e}");
+            e["data"]["user"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(added, ids.iter().map(String::as_str).collect());
+
+    let delivered = |w: String| {
+        let app = &app;
+        async move {
+            let (s, d) = app
+                .admin(
+                    "GET",
+                    &format!("/api/v1/accounts/{{acct}}/webhooks/{w}/deliveries"),
+                    None,
+                )
+                .await;
+            assert_eq!(s, 200, "{d}");
+            let mut ids: Vec<String> = d
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["event"]["id"].as_str().unwrap().to_string())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut want: Vec<String> = new
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    want.sort();
+    assert_eq!(delivered(all).await, want);
+    assert_eq!(
+        delivered(renames).await,
+        vec![new[0]["id"].as_str().unwrap().to_string()]
+    );
+}
