@@ -18,6 +18,7 @@ mod m0008_test_sign_ins;
 mod m0009_credential_use;
 mod m0010_events;
 mod m0011_delivery_queue_index;
+mod m0012_events_sweep_by_seq;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_credential_use::Migration),
             Box::new(m0010_events::Migration),
             Box::new(m0011_delivery_queue_index::Migration),
+            Box::new(m0012_events_sweep_by_seq::Migration),
         ]
     }
 }

@@ -106,9 +106,24 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// Drops events older than the retention (their deliveries go with them).
+/// Events are numbered in time order, so the old ones are a prefix of
+/// `seq`: the first young event bounds the delete, found by walking from
+/// the oldest (no index on the time; the walk is as long as what goes).
 pub async fn sweep<C: ConnectionTrait>(db: &C, retention_ms: i64) -> Result<u64, DbErr> {
+    let cutoff = now_ms() - retention_ms;
+    let first_young = event::Entity::find()
+        .select_only()
+        .column(event::Column::Seq)
+        .filter(event::Column::OccurredAt.gte(cutoff))
+        .order_by_asc(event::Column::Seq)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .unwrap_or(i64::MAX);
     Ok(event::Entity::delete_many()
-        .filter(event::Column::OccurredAt.lt(now_ms() - retention_ms))
+        .filter(event::Column::Seq.lt(first_young))
+        .filter(event::Column::OccurredAt.lt(cutoff))
         .exec(db)
         .await?
         .rows_affected)
@@ -125,4 +140,43 @@ pub fn view(e: &Event) -> Value {
         "timestamp": super::credentials::iso(e.occurred_at),
         "data": serde_json::from_str::<Value>(&e.payload).unwrap_or(Value::Null),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::ConnectionTrait;
+
+    #[tokio::test]
+    async fn sweep_drops_the_old_prefix_and_keeps_the_rest() {
+        let db = crate::store::connect("sqlite::memory:").await.unwrap();
+        crate::store::migrate(&db).await.unwrap();
+        let (acct, _) = crate::store::accounts::create(&db, "Acme", "admin@acme.test")
+            .await
+            .unwrap();
+        for i in 0..6 {
+            emit(&db, &acct.id, "user.created", &format!("u{i}"), Value::Null)
+                .await
+                .unwrap();
+        }
+        let day = 86_400_000;
+        // The first three are 40 days old, the others fresh.
+        db.execute_unprepared(&format!(
+            "UPDATE events SET occurred_at = occurred_at - {} WHERE account_seq <= 3",
+            40 * day
+        ))
+        .await
+        .unwrap();
+        assert_eq!(sweep(&db, 30 * day).await.unwrap(), 3);
+        let left: Vec<i64> = list(&db, &acct.id, 0, &[], 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.account_seq)
+            .collect();
+        assert_eq!(left, vec![4, 5, 6]);
+        // Nothing young left: everything old goes.
+        assert_eq!(sweep(&db, -day).await.unwrap(), 3);
+        assert!(list(&db, &acct.id, 0, &[], 100).await.unwrap().is_empty());
+    }
 }

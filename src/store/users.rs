@@ -1,9 +1,11 @@
 //! User rows: the one place a user is built and a few targeted updates.
 
+use super::batch::Batch;
 use super::entities::user;
 use super::now_ms;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryTrait,
 };
 use serde_json::Value;
 
@@ -29,31 +31,44 @@ pub struct NewUser {
 }
 
 pub async fn insert<C: ConnectionTrait>(db: &C, u: NewUser) -> Result<User, DbErr> {
+    let row = new_row(u);
+    let mut b = Batch::new(db.get_database_backend());
+    push_insert(&mut b, &row);
+    b.run(db).await?;
+    Ok(row)
+}
+
+/// The row a new user is stored as: what an insert writes and answers with.
+pub fn new_row(u: NewUser) -> User {
     let now = now_ms();
     let (password_hash, totp_secret) = match u.credential {
         Some((h, t)) => (Some(h), Some(t)),
         None => (None, None),
     };
-    user::ActiveModel {
-        id: Set(u.id),
-        account_id: Set(u.account_id),
-        user_name_norm: Set(u.user_name.to_lowercase()),
-        user_name: Set(u.user_name),
-        email_norm: Set(u.email.map(|e| e.trim().to_lowercase())),
-        external_id: Set(u.external_id),
-        display_name: Set(u.display_name),
-        origin: Set(u.origin),
-        active: Set(u.active),
-        attributes: Set(u.attributes.to_string()),
-        password_hash: Set(password_hash),
-        totp_secret: Set(totp_secret),
-        totp_last_step: Set(None),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
+    User {
+        id: u.id,
+        account_id: u.account_id,
+        user_name_norm: u.user_name.to_lowercase(),
+        user_name: u.user_name,
+        email_norm: u.email.map(|e| e.trim().to_lowercase()),
+        external_id: u.external_id,
+        display_name: u.display_name,
+        origin: u.origin,
+        active: u.active,
+        attributes: u.attributes.to_string(),
+        password_hash,
+        totp_secret,
+        totp_last_step: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
     }
-    .insert(db)
-    .await
+}
+
+/// Adds the insert of a new user's row to a batch.
+pub fn push_insert(b: &mut Batch, row: &User) {
+    let am = row.clone().into_active_model().reset_all();
+    b.push(user::Entity::insert(am).build(b.backend()));
 }
 
 /// Claims a TOTP time step for the user: true once per step, and never for
