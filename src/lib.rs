@@ -70,6 +70,7 @@ impl Application {
             std::time::Duration::from_millis(settings.slow_query_ms),
         )
         .await?;
+        store::spawn_checkpoints(&settings.database_url).await?;
         let port = listener.local_addr()?.port();
         let shared = AppState::new(db, read, settings)?;
         tokio::spawn(follow::follow_changes(shared.clone()));

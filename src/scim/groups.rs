@@ -234,9 +234,8 @@ async fn access_changed(
 }
 
 /// Runs a write's journal with the events of a group write added: a
-/// rename, and each membership added or removed. A big membership change
-/// goes in chunks: one round trip per chunk, and a statement string of a
-/// bounded number of shapes for SQLite to prepare and cache.
+/// rename, and each membership added or removed (many rows per statement:
+/// a PATCH adding 10k members is 10k events).
 async fn group_events(
     ctx: &ScimCtx,
     txn: &DatabaseTransaction,
@@ -245,24 +244,20 @@ async fn group_events(
     name: &str,
     (added, removed): (&[String], &[String]),
 ) -> Result<(), ScimError> {
-    const CHUNK: usize = 64;
     if current.display_name != name {
         let d = json!({"id": current.id, "displayName": name, "previous": current.display_name});
         ctx.event(&mut journal, "group.renamed", &current.id, d);
     }
-    let members = added
+    let members: Vec<(&str, &str, Value)> = added
         .iter()
         .map(|u| ("group.member_added", u))
-        .chain(removed.iter().map(|u| ("group.member_removed", u)));
-    for (kind, u) in members {
-        if journal.len() >= CHUNK {
-            let backend = journal.backend();
-            let full = std::mem::replace(&mut journal, Batch::new(backend));
-            full.run(txn).await?;
-        }
-        let d = json!({"group": current.id, "displayName": name, "user": u});
-        ctx.event(&mut journal, kind, &current.id, d);
-    }
+        .chain(removed.iter().map(|u| ("group.member_removed", u)))
+        .map(|(kind, u)| {
+            let d = json!({"group": current.id, "displayName": name, "user": u});
+            (kind, current.id.as_str(), d)
+        })
+        .collect();
+    crate::store::events::push_many(&mut journal, &ctx.account_id, members);
     Ok(journal.run(txn).await?)
 }
 

@@ -69,6 +69,9 @@ pub async fn connect_with(url: &str, slow: Duration) -> Result<DatabaseConnectio
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(10))
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    // Checkpoints run beside the writer (`spawn_checkpoints`);
+                    // this only bounds the WAL should they fall behind.
+                    .pragma("wal_autocheckpoint", CHECKPOINT_FALLBACK_PAGES)
             });
     } else {
         opts.max_connections(16);
@@ -84,7 +87,7 @@ pub async fn connect_reads(
     db: &DatabaseConnection,
     slow: Duration,
 ) -> Result<DatabaseConnection, DbErr> {
-    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+    if !is_sqlite_file(url) {
         return Ok(db.clone());
     }
     // Each connection is a thread that sqlx hands statements to; with more of
@@ -104,6 +107,45 @@ pub async fn connect_reads(
                 .foreign_keys(true)
         });
     Database::connect(opts).await
+}
+
+/// WAL pages after which the writer checkpoints itself (SQLite's default
+/// is 1,000; the background checkpoints normally keep it far below this).
+const CHECKPOINT_FALLBACK_PAGES: &str = "20000";
+
+fn is_sqlite_file(url: &str) -> bool {
+    url.starts_with("sqlite:") && !url.contains(":memory:") && !url.contains("mode=memory")
+}
+
+/// On a SQLite file, checkpoints the WAL every 200 ms from a connection of
+/// its own. Left to the writer, every thousandth commit copied the WAL back
+/// into the database and synced it while holding the one write lock; a
+/// PASSIVE checkpoint beside it takes no lock writers wait for.
+pub async fn spawn_checkpoints(url: &str) -> Result<(), DbErr> {
+    if !is_sqlite_file(url) {
+        return Ok(());
+    }
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.sqlx_logging(false)
+        .max_connections(1)
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::from_secs(10)));
+    let db = Database::connect(opts).await?;
+    tokio::spawn(async move {
+        use sea_orm::ConnectionTrait;
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = db
+                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+                .await
+            {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
+    });
+    Ok(())
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
