@@ -27,9 +27,10 @@ for _ in $(seq 1 50); do curl -fs 127.0.0.1:$port/readyz >/dev/null 2>&1 && brea
 base=http://127.0.0.1:$port
 echo "== seeding $users users (sequential figures from scim_load)"
 "$CARGO_TARGET_DIR/release/examples/scim_load" "$base/scim/v2" "$token" "$users" 1 | grep -v "^PATCH"
-# 1,000 user ids for GET-by-id and PATCH.
-curl -fs -H "Authorization: Bearer $token" "$base/scim/v2/Users?count=1000&attributes=id" \
-  | python3 -c 'import json,sys; print("ids = {" + ",".join("\"%s\"" % r["id"] for r in json.load(sys.stdin)["Resources"]) + "}")' > "$work/ids.lua"
+# 1,000 user ids for GET-by-id and PATCH: the seeded users, not the
+# break-glass administrator (SCIM may not change it: a PATCH is 403).
+curl -fs -H "Authorization: Bearer $token" "$base/scim/v2/Users?count=1001&attributes=id,userName" \
+  | python3 -c 'import json,sys; print("ids = {" + ",".join("\"%s\"" % r["id"] for r in json.load(sys.stdin)["Resources"] if r["userName"] != "admin@bench.test") + "}")' > "$work/ids.lua"
 
 common() { cat <<LUA
 $(cat "$work/ids.lua")
@@ -74,6 +75,10 @@ request = function()
   counter = counter + 1
   return wrk.format("PATCH", "/scim/v2/Users/" .. ids[math.random(1, #ids)], {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/scim+json"},
     '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"Name ' .. counter .. '"}]}')
+end
+-- Any answer but 200 is shown with its body (rare: printing each would slow wrk).
+response = function(status, headers, body)
+  if status ~= 200 then io.write("patch answered ", status, ": ", body, "\n") end
 end
 LUA
 lua authorize <<LUA
