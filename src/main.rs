@@ -7,6 +7,11 @@
     clippy::indexing_slicing
 )]
 
+// glibc's malloc showed in the profiles (malloc, free and their
+// consolidation: ~8 % of a SCIM create, ~20 % of a 10k-member PATCH).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod access_cmds;
 mod connection_cmds;
 mod webhook_cmds;
