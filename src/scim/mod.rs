@@ -113,12 +113,17 @@ impl ScimCtx {
     }
 
     /// The token's account as the resolver has it (model included).
+    /// Read through the read pool: SCIM writes ask for it inside their write
+    /// transaction, and on SQLite the writer is one connection that
+    /// transaction holds; with the account's cache just dropped (a change
+    /// seen in the log), asking the writer waited out the pool's timeout and
+    /// the write failed with a 500.
     pub async fn account(
         &self,
     ) -> Result<std::sync::Arc<crate::resolver::CachedAccount>, ScimError> {
         self.state
             .resolver
-            .account(&self.state.db, &self.account_id)
+            .account(&self.state.read, &self.account_id)
             .await?
             .ok_or_else(ScimError::internal)
     }
