@@ -23,12 +23,14 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Constant-time comparison of a presented secret with a stored hash.
+/// Constant-time comparison of a presented secret with a stored hash. The
+/// hex is written to the stack: this runs on every API-key request.
 pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
-    hash_secret(secret)
-        .as_bytes()
-        .ct_eq(stored_hash.as_bytes())
-        .into()
+    let mut hex = [0u8; 64];
+    if hex::encode_to_slice(Sha256::digest(secret.as_bytes()), &mut hex).is_err() {
+        return false;
+    }
+    hex.as_slice().ct_eq(stored_hash.as_bytes()).into()
 }
 
 pub fn issue(prefix: &str) -> IssuedToken {
