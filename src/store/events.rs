@@ -235,15 +235,21 @@ pub fn view(e: &Event) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sea_orm::ConnectionTrait;
+    use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-    #[tokio::test]
-    async fn sweep_drops_the_old_prefix_and_keeps_the_rest() {
+    /// A migrated in-memory database with one account.
+    async fn account() -> (DatabaseConnection, crate::store::entities::account::Model) {
         let db = crate::store::connect("sqlite::memory:").await.unwrap();
         crate::store::migrate(&db).await.unwrap();
         let (acct, _) = crate::store::accounts::create(&db, "Acme", "admin@acme.test")
             .await
             .unwrap();
+        (db, acct)
+    }
+
+    #[tokio::test]
+    async fn sweep_drops_the_old_prefix_and_keeps_the_rest() {
+        let (db, acct) = account().await;
         for i in 0..6 {
             emit(&db, &acct.id, "user.created", &format!("u{i}"), Value::Null)
                 .await
@@ -272,11 +278,7 @@ mod tests {
 
     #[tokio::test]
     async fn many_events_are_numbered_in_order_across_chunks() {
-        let db = crate::store::connect("sqlite::memory:").await.unwrap();
-        crate::store::migrate(&db).await.unwrap();
-        let (acct, _) = crate::store::accounts::create(&db, "Acme", "admin@acme.test")
-            .await
-            .unwrap();
+        let (db, acct) = account().await;
         emit(&db, &acct.id, "group.renamed", "g", Value::Null)
             .await
             .unwrap();
