@@ -70,9 +70,11 @@ impl Application {
             std::time::Duration::from_millis(settings.slow_query_ms),
         )
         .await?;
+        let reads = store::reads::Reads::open(&read).await?;
         store::spawn_checkpoints(&settings.database_url).await?;
         let port = listener.local_addr()?.port();
-        let shared = AppState::new(db, read, settings)?;
+        let commits = store::commits::Commits::start(&db);
+        let shared = AppState::new(db, read, reads, commits, settings)?;
         tokio::spawn(follow::follow_changes(shared.clone()));
         tokio::spawn(webhooks::deliver(shared.clone()));
         let state = web::Data::from(shared.clone());

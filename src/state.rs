@@ -9,6 +9,11 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Reads outside a write (on SQLite, a pool of its own beside the writer).
     pub read: DatabaseConnection,
+    /// The hot reads (SCIM resources): on a SQLite file, on the request's
+    /// own thread (`store::reads`); otherwise `read`.
+    pub reads: crate::store::reads::Reads,
+    /// Writes that can be committed together (on SQLite, grouped).
+    pub commits: crate::store::commits::Commits,
     pub settings: Settings,
     pub resolver: Resolver,
     pub metrics: crate::metrics::Metrics,
@@ -28,6 +33,8 @@ impl AppState {
     pub fn new(
         db: DatabaseConnection,
         read: DatabaseConnection,
+        reads: crate::store::reads::Reads,
+        commits: crate::store::commits::Commits,
         settings: Settings,
     ) -> Result<Arc<Self>, crate::secrets::SealError> {
         let sealer = crate::secrets::Sealer::new(settings.sealing_key())?;
@@ -50,6 +57,8 @@ impl AppState {
         Ok(Arc::new(AppState {
             db,
             read,
+            reads,
+            commits,
             settings,
             resolver,
             metrics: Default::default(),

@@ -7,7 +7,7 @@ use super::query::Projection;
 use super::resource::{group_input, group_json, GroupInput};
 use super::{check_if_match, schema::ResourceKind, ScimCtx};
 use crate::store::batch::Batch;
-use crate::store::{new_id, scim as db, write_txn};
+use crate::store::{account_write_txn, new_id, scim as db};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -38,7 +38,7 @@ impl Resource for Groups {
     async fn create(ctx: &ScimCtx, body: Value) -> Result<Created, ScimError> {
         let input = group_input(body)?;
         let id = new_id();
-        let txn = write_txn(&ctx.state.db).await?;
+        let txn = account_write_txn(&ctx.state.db, &ctx.account_id).await?;
         unique_name(ctx, &txn, &input.display_name, None).await?;
         let (members, ignored) =
             known_members(ctx, &txn, &input.members.clone().unwrap_or_default()).await?;
@@ -101,7 +101,7 @@ impl Resource for Groups {
     async fn delete(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError> {
         let g = find(ctx, id).await?;
         check_if_match(version.as_deref(), &super::etag(g.version))?;
-        let txn = crate::store::write_txn(&ctx.state.db).await?;
+        let txn = account_write_txn(&ctx.state.db, &ctx.account_id).await?;
         let members = db::member_ids(&txn, &g.id).await?;
         let mapped = crate::store::model::group_is_mapped(&txn, &ctx.account_id, &[&g]).await?;
         db::delete_group(&txn, &g.id).await?;
@@ -124,7 +124,7 @@ impl Resource for Groups {
 }
 
 async fn find(ctx: &ScimCtx, id: &str) -> Result<db::Group, ScimError> {
-    db::group(&ctx.state.read, &ctx.account_id, id)
+    db::group(&ctx.state.reads, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
 }
@@ -268,7 +268,7 @@ async fn lock(
     id: &str,
     version: Option<String>,
 ) -> Result<(DatabaseTransaction, db::Group, BTreeSet<String>), ScimError> {
-    let txn = write_txn(&ctx.state.db).await?;
+    let txn = account_write_txn(&ctx.state.db, &ctx.account_id).await?;
     let current = db::group_for_update(&txn, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))?;

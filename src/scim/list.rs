@@ -106,7 +106,7 @@ async fn sql_page(
     t: Translation,
     order: db::ListOrder,
 ) -> Result<Value, ScimError> {
-    let db = &ctx.state.read;
+    let db = &ctx.state.reads;
     // An unfiltered list's total is counted once per users change, not per page.
     let unfiltered = t.cond.is_none();
     let acct = ctx.account().await?;

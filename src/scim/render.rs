@@ -33,14 +33,14 @@ pub(super) async fn users(
         (true, true) => (HashMap::new(), HashMap::new()),
         (true, false) => (
             HashMap::new(),
-            db::roles_of_users(&ctx.state.read, &ids).await?,
+            db::roles_of_users(&ctx.state.reads, &ids).await?,
         ),
         (false, true) => (
-            db::groups_of_users(&ctx.state.read, &ids).await?,
+            db::groups_of_users(&ctx.state.reads, &ids).await?,
             HashMap::new(),
         ),
         // The usual case: both, in one round trip.
-        (false, false) => db::groups_and_roles_of_users(&ctx.state.read, &ids).await?,
+        (false, false) => db::groups_and_roles_of_users(&ctx.state.reads, &ids).await?,
     };
     let base = ctx.base();
     let mut out = Vec::with_capacity(rows.len());
@@ -67,7 +67,7 @@ pub(super) struct UserParts {
 /// One user's parts, in one round trip.
 pub(super) async fn user_parts(ctx: &ScimCtx, u: &db::User) -> Result<UserParts, ScimError> {
     let ids = std::slice::from_ref(&u.id);
-    let (mut groups, mut roles) = db::groups_and_roles_of_users(&ctx.state.read, ids).await?;
+    let (mut groups, mut roles) = db::groups_and_roles_of_users(&ctx.state.reads, ids).await?;
     let refs = roles.remove(&u.id).unwrap_or_default();
     Ok(UserParts {
         groups: groups.remove(&u.id).unwrap_or_default(),
@@ -87,7 +87,7 @@ pub(super) async fn groups(
         return Ok(rows.iter().map(|g| group_json(&base, g, None)).collect());
     }
     let ids: Vec<String> = rows.iter().map(|g| g.id.clone()).collect();
-    let members = db::members_of_groups(&ctx.state.read, &ids).await?;
+    let members = db::members_of_groups(&ctx.state.reads, &ids).await?;
     Ok(rows
         .iter()
         .map(|g| {

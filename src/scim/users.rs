@@ -8,7 +8,7 @@ use super::resource::{user_input, UserInput};
 use super::{check_if_match, schema::ResourceKind, ScimCtx};
 use crate::access::RoleRef;
 use crate::store::batch::Batch;
-use crate::store::{new_id, scim as db, write_txn};
+use crate::store::{account_write_txn, new_id, scim as db};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
@@ -65,11 +65,14 @@ impl Resource for Users {
         write.append(journal);
         let state = user_state(&id, &input.user_name, input.active, &input.attributes);
         ctx.event(&mut write, "user.created", &id, state);
-        let txn = write_txn(&ctx.state.db).await?;
+        if let Some(r) = &roles {
+            db::push_new_user_roles(&mut write, &id, r);
+        }
         // The unique index on (account, userName ignoring case) decides: no
         // lookup first, and no race between a lookup and the insert. The
         // row's insert runs first, so its violation is the batch's error.
-        match write.run(&txn).await {
+        // Committed with whatever other creates are in flight (on SQLite).
+        match ctx.state.commits.commit(&ctx.state.db, write).await {
             Err(e) if crate::store::is_unique_violation(&e) => {
                 return Err(ScimError::uniqueness(format!(
                     "userName {} is already taken",
@@ -78,10 +81,6 @@ impl Resource for Users {
             }
             other => other?,
         };
-        if let Some(r) = &roles {
-            db::set_user_roles(&txn, &id, r).await?;
-        }
-        txn.commit().await?;
         ctx.changed();
         // Rendered from what was just written: a new user has no groups yet.
         let names = named_roles(ctx, roles.unwrap_or_default()).await?;
@@ -139,7 +138,7 @@ impl Resource for Users {
         refuse_local(&current)?;
         check_if_match(version.as_deref(), &super::etag(current.version))?;
         // Sessions, memberships and direct roles go with the row (foreign keys cascade).
-        let txn = write_txn(&ctx.state.db).await?;
+        let txn = account_write_txn(&ctx.state.db, &ctx.account_id).await?;
         db::delete_user(&txn, &current.id).await?;
         let mut journal = ctx.journal(
             txn.get_database_backend(),
@@ -166,7 +165,7 @@ async fn one_with_parts(
     ctx: &ScimCtx,
     id: &str,
 ) -> Result<(db::User, Value, UserParts), ScimError> {
-    let u = crate::store::model::user_by_id(&ctx.state.read, &ctx.account_id, id)
+    let u = crate::store::model::user_by_id(&ctx.state.reads, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
     let parts = super::render::user_parts(ctx, &u).await?;
@@ -287,7 +286,7 @@ async fn store(
         }
         None => None,
     };
-    let txn = write_txn(&ctx.state.db).await?;
+    let txn = account_write_txn(&ctx.state.db, &ctx.account_id).await?;
     if input.user_name.to_lowercase() != current.user_name_norm
         && db::user_by_name(&txn, &ctx.account_id, &input.user_name)
             .await?

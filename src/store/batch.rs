@@ -11,6 +11,7 @@
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 
 /// Statements to run in order, in the caller's transaction.
+#[derive(Clone, Debug)]
 pub struct Batch {
     backend: DbBackend,
     statements: Vec<Statement>,
@@ -35,12 +36,25 @@ impl Batch {
         self.statements.push(statement);
     }
 
+    /// Adds a statement to run before those already added.
+    pub fn push_front(&mut self, statement: Statement) {
+        self.statements.insert(0, statement);
+    }
+
     pub fn len(&self) -> usize {
         self.statements.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.statements.is_empty()
+    }
+
+    /// Values bound across the statements.
+    pub fn values(&self) -> usize {
+        self.statements
+            .iter()
+            .map(|s| s.values.as_ref().map_or(0, |v| v.0.len()))
+            .sum()
     }
 
     pub fn append(&mut self, other: Batch) {

@@ -35,7 +35,9 @@ pub fn push(b: &mut Batch, account: &str, kind: &str, subject: &str, payload: Va
     if backend == DbBackend::Postgres {
         // One writer of the account's events at a time: sequence numbers are
         // taken in commit order, so a reader never sees 7 before 6 commits.
-        b.push(Statement::from_sql_and_values(
+        // First in the batch: locked after the batch's other rows, two
+        // writes could each wait on what the other holds.
+        b.push_front(Statement::from_sql_and_values(
             backend,
             "SELECT id FROM accounts WHERE id = $1 FOR UPDATE",
             [account.into()],
@@ -92,7 +94,7 @@ pub fn push_many(b: &mut Batch, account: &str, events: Vec<(&str, &str, Value)>)
         return;
     }
     if backend == DbBackend::Postgres {
-        b.push(Statement::from_sql_and_values(
+        b.push_front(Statement::from_sql_and_values(
             backend,
             "SELECT id FROM accounts WHERE id = $1 FOR UPDATE",
             [account.into()],

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod batch;
 pub mod changes;
+pub mod commits;
 pub mod connections;
 pub mod copy;
 pub mod credentials;
@@ -19,6 +20,7 @@ pub mod mappings;
 pub mod model;
 pub mod oidc_states;
 pub mod platform;
+pub mod reads;
 pub mod scim;
 pub mod scim_filter;
 pub mod sessions;
@@ -30,8 +32,8 @@ pub mod users;
 pub mod webhooks;
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use std::time::Duration;
 
@@ -161,6 +163,27 @@ pub async fn write_txn(db: &DatabaseConnection) -> Result<DatabaseTransaction, D
         ..Default::default()
     })
     .await
+}
+
+/// A write transaction of one account's data. On PostgreSQL it takes the
+/// account's row lock first: a write that records an event takes it anyway
+/// (events are numbered in commit order), and taking it anywhere later
+/// deadlocked two creates of names differing only in case (each waiting on
+/// the other's unique-index entry while holding or wanting the lock).
+pub async fn account_write_txn(
+    db: &DatabaseConnection,
+    account_id: &str,
+) -> Result<DatabaseTransaction, DbErr> {
+    let txn = write_txn(db).await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM accounts WHERE id = $1 FOR UPDATE",
+            [account_id.into()],
+        ))
+        .await?;
+    }
+    Ok(txn)
 }
 
 pub fn is_unique_violation(e: &DbErr) -> bool {

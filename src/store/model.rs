@@ -136,14 +136,12 @@ impl Lookup {
 }
 
 /// A user of the account by exact id: how sessions and keys authenticate.
-pub async fn user_by_id<C: ConnectionTrait>(
+pub async fn user_by_id<C: crate::store::reads::ReadConn>(
     db: &C,
     account_id: &str,
     id: &str,
 ) -> Result<Option<user::Model>, DbErr> {
-    user::Entity::find_by_id(id.to_string())
-        .filter(user::Column::AccountId.eq(account_id))
-        .one(db)
+    db.one(user::Entity::find_by_id(id.to_string()).filter(user::Column::AccountId.eq(account_id)))
         .await
 }
 

@@ -4,10 +4,12 @@
 //! inside the caller's transaction, so concurrent PATCHes never lose members.
 
 use super::entities::*;
+use super::reads::{Col, ReadConn};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, Statement,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select, Statement,
+    TryIntoModel,
 };
 use std::collections::{BTreeSet, HashMap};
 
@@ -45,15 +47,15 @@ pub async fn other_group_named<C: ConnectionTrait>(
     Ok(q.one(db).await?.is_some())
 }
 
-pub async fn group<C: ConnectionTrait>(
+pub async fn group<C: ReadConn>(
     db: &C,
     account_id: &str,
     id: &str,
 ) -> Result<Option<group::Model>, DbErr> {
-    group::Entity::find_by_id(id.to_string())
-        .filter(group::Column::AccountId.eq(account_id))
-        .one(db)
-        .await
+    db.one(
+        group::Entity::find_by_id(id.to_string()).filter(group::Column::AccountId.eq(account_id)),
+    )
+    .await
 }
 
 /// Reads a group and, on PostgreSQL, locks its row until the transaction ends,
@@ -74,13 +76,13 @@ pub async fn group_for_update<C: ConnectionTrait>(
 }
 
 /// Groups each user belongs to: user id -> [(group id, displayName)].
-pub async fn groups_of_users<C: ConnectionTrait>(
+pub async fn groups_of_users<C: ReadConn>(
     db: &C,
     user_ids: &[String],
 ) -> Result<HashMap<String, Vec<(String, String)>>, DbErr> {
     let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for chunk in user_ids.chunks(BATCH) {
-        let rows: Vec<(String, String, String)> = group_member::Entity::find()
+        let q = group_member::Entity::find()
             .select_only()
             .column(group_member::Column::UserId)
             .column(group_member::Column::GroupId)
@@ -93,11 +95,11 @@ pub async fn groups_of_users<C: ConnectionTrait>(
                 group_member::Relation::Group.def(),
             )
             .filter(group_member::Column::UserId.is_in(chunk.to_vec()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (u, g, d) in rows {
-            out.entry(u).or_default().push((g, d));
+            .into_query();
+        for r in db.rows(q, &[Col::Text; 3]).await? {
+            out.entry(r.get(0)?)
+                .or_default()
+                .push((r.get(1)?, r.get(2)?));
         }
     }
     Ok(out)
@@ -106,7 +108,7 @@ pub async fn groups_of_users<C: ConnectionTrait>(
 /// Groups (id, displayName) and direct role references of each user, in
 /// one round trip: a rendered user needs both.
 #[allow(clippy::type_complexity)]
-pub async fn groups_and_roles_of_users<C: ConnectionTrait>(
+pub async fn groups_and_roles_of_users<C: ReadConn>(
     db: &C,
     user_ids: &[String],
 ) -> Result<
@@ -154,16 +156,12 @@ pub async fn groups_and_roles_of_users<C: ConnectionTrait>(
             .and_where(Expr::col(user_role::Column::UserId).is_in(chunk.to_vec()))
             .to_owned();
         q.union(UnionType::All, r);
-        let stmt = db.get_database_backend().build(&q);
-        for row in db.query_all_raw(stmt).await? {
-            let kind: String = row.try_get("", "kind")?;
-            let user: String = row.try_get("", "user_id")?;
-            let id: String = row.try_get("", "ref_id")?;
+        for row in db.rows(q, &[Col::Text; 4]).await? {
+            let kind: String = row.get(0)?;
+            let user: String = row.get(1)?;
+            let id: String = row.get(2)?;
             if kind == "g" {
-                groups
-                    .entry(user)
-                    .or_default()
-                    .push((id, row.try_get("", "name")?));
+                groups.entry(user).or_default().push((id, row.get(3)?));
             } else {
                 roles.entry(user).or_default().push(id);
             }
@@ -173,15 +171,14 @@ pub async fn groups_and_roles_of_users<C: ConnectionTrait>(
 }
 
 /// Direct role references of each user.
-pub async fn roles_of_users<C: ConnectionTrait>(
+pub async fn roles_of_users<C: ReadConn>(
     db: &C,
     user_ids: &[String],
 ) -> Result<HashMap<String, Vec<String>>, DbErr> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     for chunk in user_ids.chunks(BATCH) {
-        for r in user_role::Entity::find()
-            .filter(user_role::Column::UserId.is_in(chunk.to_vec()))
-            .all(db)
+        for r in db
+            .all(user_role::Entity::find().filter(user_role::Column::UserId.is_in(chunk.to_vec())))
             .await?
         {
             out.entry(r.user_id).or_default().push(r.role_ref);
@@ -191,23 +188,21 @@ pub async fn roles_of_users<C: ConnectionTrait>(
 }
 
 /// Member user ids of each group.
-pub async fn members_of_groups<C: ConnectionTrait>(
+pub async fn members_of_groups<C: ReadConn>(
     db: &C,
     group_ids: &[String],
 ) -> Result<HashMap<String, Vec<String>>, DbErr> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     for chunk in group_ids.chunks(BATCH) {
-        let rows: Vec<(String, String)> = group_member::Entity::find()
+        let q = group_member::Entity::find()
             .select_only()
             .column(group_member::Column::GroupId)
             .column(group_member::Column::UserId)
             .filter(group_member::Column::GroupId.is_in(chunk.to_vec()))
             .order_by_asc(group_member::Column::UserId)
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (g, u) in rows {
-            out.entry(g).or_default().push(u);
+            .into_query();
+        for r in db.rows(q, &[Col::Text; 2]).await? {
+            out.entry(r.get(0)?).or_default().push(r.get(1)?);
         }
     }
     Ok(out)
@@ -361,12 +356,26 @@ pub async fn set_user_roles<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Adds a new user's direct role assignments to a write's batch (each once).
+pub fn push_new_user_roles(b: &mut super::batch::Batch, user_id: &str, roles: &[String]) {
+    let roles: BTreeSet<&String> = roles.iter().collect();
+    if roles.is_empty() {
+        return;
+    }
+    let rows = roles.into_iter().map(|r| user_role::ActiveModel {
+        user_id: sea_orm::Set(user_id.into()),
+        role_ref: sea_orm::Set(r.clone()),
+    });
+    b.push(user_role::Entity::insert_many(rows).build(b.backend()));
+}
+
 /// One page of a filtered, ordered query and the total count.
 pub async fn page<C, E>(db: &C, q: Select<E>, w: Window) -> Result<(Vec<E::Model>, u64), DbErr>
 where
-    C: ConnectionTrait,
+    C: ReadConn,
     E: EntityTrait,
-    E::Model: Sync,
+    E::Model: Send + Sync,
+    E::ActiveModel: TryIntoModel<E::Model>,
 {
     let Window {
         offset,
@@ -376,17 +385,17 @@ where
     if limit == 0 {
         let total = match known_total {
             Some(t) => t,
-            None => q.count(db).await?,
+            None => db.count(q).await?,
         };
         return Ok((vec![], total));
     }
-    let rows = q.clone().offset(offset).limit(limit).all(db).await?;
+    let rows = db.all(q.clone().offset(offset).limit(limit)).await?;
     // A page that is neither full nor past the end tells the total itself
     // (a `userName eq` lookup, say): no second query.
     let total = match (rows.len() as u64, known_total) {
         (n, _) if n < limit && (n > 0 || offset == 0) => offset + n,
         (_, Some(t)) => t,
-        _ => q.count(db).await?,
+        _ => db.count(q).await?,
     };
     Ok((rows, total))
 }
@@ -534,7 +543,7 @@ pub struct Window {
 }
 
 /// One page of the account's users matching `cond`, and the total.
-pub async fn users_page<C: ConnectionTrait>(
+pub async fn users_page<C: ReadConn>(
     db: &C,
     account_id: &str,
     cond: Option<Condition>,
@@ -551,7 +560,7 @@ pub async fn users_page<C: ConnectionTrait>(
 }
 
 /// One page of the account's groups matching `cond`, and the total.
-pub async fn groups_page<C: ConnectionTrait>(
+pub async fn groups_page<C: ReadConn>(
     db: &C,
     account_id: &str,
     cond: Option<Condition>,

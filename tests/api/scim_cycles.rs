@@ -9,6 +9,7 @@ both_backends!(
     okta_cycle,
     memberships_drive_roles_live,
     concurrent_member_adds,
+    concurrent_creates,
     bulk_with_references,
     lists_sorting_and_projection,
     list_totals_follow_writes
@@ -508,6 +509,65 @@ async fn concurrent_member_adds(app: &TestApp) {
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let (_, u, _) = app.scim("GET", &format!("/Users/{uid}"), None).await;
     assert_eq!(u["emails"].as_array().map(Vec::len), Some(10), "{u}");
+}
+
+/// Creates sent at once (committed together on SQLite): every 201 is stored
+/// with its event, and of two names differing only in case exactly one wins.
+async fn concurrent_creates(app: &TestApp) {
+    let names: Vec<String> = (0..24)
+        .map(|i| format!("crowd{i}@acme.test"))
+        .chain((0..8).map(|i| format!("CROWD{i}@acme.test")))
+        .collect();
+    let calls = names.iter().map(|n| async move {
+        let (s, body, _) = app
+            .scim("POST", "/Users", Some(json!({"userName": n})))
+            .await;
+        (n.clone(), s, body)
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let mut created = std::collections::BTreeMap::new();
+    for (name, status, body) in &answers {
+        match status {
+            201 => {
+                created.insert(
+                    name.to_lowercase(),
+                    body["id"].as_str().unwrap().to_string(),
+                );
+            }
+            409 => assert_eq!(body["scimType"], json!("uniqueness"), "{body}"),
+            s => panic!("{name}: {s} {body}"),
+        }
+    }
+    let conflicts = answers.iter().filter(|a| a.1 == 409).count();
+    assert_eq!((created.len(), conflicts), (24, 8), "{answers:?}");
+    for (name, id) in &created {
+        let (s, u, _) = app.scim("GET", &format!("/Users/{id}"), None).await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            u["userName"].as_str().map(str::to_lowercase).as_deref(),
+            Some(name.as_str())
+        );
+    }
+    let (_, page) = app
+        .admin(
+            "GET",
+            "/api/v1/accounts/{acct}/events?types=user.created&limit=1000",
+            None,
+        )
+        .await;
+    let mut evented: Vec<String> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["data"]["userName"].as_str().map(str::to_lowercase))
+        .filter(|n| n.starts_with("crowd"))
+        .collect();
+    evented.sort();
+    let stored: Vec<String> = created.keys().cloned().collect();
+    assert_eq!(
+        evented, stored,
+        "one event per stored user, none for the refused"
+    );
 }
 
 async fn bulk_with_references(app: &TestApp) {

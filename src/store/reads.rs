@@ -1,0 +1,569 @@
+//! The hot read paths (SCIM resources) on the request's own thread.
+//!
+//! sqlx's SQLite driver hands every statement to its connection's worker
+//! thread and back. For a point read that hand-off costs more than the read
+//! itself: profiled under load, a SCIM lookup spent most of its time in the
+//! kernel switching threads. On a SQLite file these reads run through
+//! rusqlite on the calling thread, from a few read-only connections (WAL
+//! lets them read beside the writer); on PostgreSQL they go to the sea-orm
+//! pool. The statements are the same sea-query builds either way.
+
+use rusqlite::types::ValueRef;
+use sea_orm::sea_query::{Expr, SelectStatement};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ColumnType, ConnectionTrait, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, Iterable, PaginatorTrait, QueryResult, QuerySelect, QueryTrait, RuntimeErr,
+    Select, Statement, TryIntoModel, Value,
+};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A column's type, as a read decodes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Col {
+    Text,
+    Int,
+    BigInt,
+    Bool,
+}
+
+impl Col {
+    fn of(t: &ColumnType) -> Self {
+        match t {
+            ColumnType::Integer | ColumnType::SmallInteger | ColumnType::TinyInteger => Col::Int,
+            ColumnType::BigInteger => Col::BigInt,
+            ColumnType::Boolean => Col::Bool,
+            _ => Col::Text,
+        }
+    }
+
+    fn null(self) -> Value {
+        match self {
+            Col::Text => Value::String(None),
+            Col::Int => Value::Int(None),
+            Col::BigInt => Value::BigInt(None),
+            Col::Bool => Value::Bool(None),
+        }
+    }
+}
+
+/// One row of [`ReadConn::rows`], by position.
+#[derive(Debug)]
+pub struct Row(Vec<Value>);
+
+impl Row {
+    pub fn get<T: sea_orm::sea_query::ValueType>(&self, i: usize) -> Result<T, DbErr> {
+        let v = self
+            .0
+            .get(i)
+            .cloned()
+            .ok_or_else(|| DbErr::Type(format!("no column {i}")))?;
+        T::try_from(v).map_err(|e| DbErr::Type(format!("column {i}: {e}")))
+    }
+}
+
+/// Reads that run on a sea-orm connection or transaction, or inline.
+pub trait ReadConn: Sync {
+    fn backend(&self) -> DbBackend;
+
+    fn all<E>(&self, q: Select<E>) -> impl Future<Output = Result<Vec<E::Model>, DbErr>> + Send
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>;
+
+    fn one<E>(&self, q: Select<E>) -> impl Future<Output = Result<Option<E::Model>, DbErr>> + Send
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>;
+
+    /// Rows of a count of `q` (its order and window ignored).
+    fn count<E>(&self, q: Select<E>) -> impl Future<Output = Result<u64, DbErr>> + Send
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync;
+
+    /// Rows of any select, each column decoded as `cols` says.
+    fn rows(
+        &self,
+        q: SelectStatement,
+        cols: &[Col],
+    ) -> impl Future<Output = Result<Vec<Row>, DbErr>> + Send;
+}
+
+impl<C: ConnectionTrait> ReadConn for C {
+    fn backend(&self) -> DbBackend {
+        self.get_database_backend()
+    }
+
+    async fn all<E>(&self, q: Select<E>) -> Result<Vec<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        q.all(self).await
+    }
+
+    async fn one<E>(&self, q: Select<E>) -> Result<Option<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        q.one(self).await
+    }
+
+    async fn count<E>(&self, q: Select<E>) -> Result<u64, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+    {
+        PaginatorTrait::count(q, self).await
+    }
+
+    async fn rows(&self, q: SelectStatement, cols: &[Col]) -> Result<Vec<Row>, DbErr> {
+        let stmt = self.get_database_backend().build(&q);
+        let found = self.query_all_raw(stmt).await?;
+        found
+            .iter()
+            .map(|r| {
+                let values = cols
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| pooled_value(r, i, *c))
+                    .collect::<Result<_, _>>()?;
+                Ok(Row(values))
+            })
+            .collect()
+    }
+}
+
+fn pooled_value(r: &QueryResult, i: usize, c: Col) -> Result<Value, DbErr> {
+    Ok(match c {
+        Col::Text => Value::String(r.try_get_by_index(i)?),
+        Col::Int => Value::Int(r.try_get_by_index(i)?),
+        Col::BigInt => Value::BigInt(r.try_get_by_index(i)?),
+        Col::Bool => Value::Bool(r.try_get_by_index(i)?),
+    })
+}
+
+/// Where the hot reads go: inline on a SQLite file, else the read pool.
+#[derive(Clone, Debug)]
+pub enum Reads {
+    Inline(Arc<Inline>),
+    Pool(DatabaseConnection),
+}
+
+impl Reads {
+    /// Inline when `read` is a pool on a SQLite file (asked of SQLite
+    /// itself, so the path is the one the pool opened), else `read`.
+    pub async fn open(read: &DatabaseConnection) -> Result<Self, DbErr> {
+        if read.get_database_backend() != DbBackend::Sqlite {
+            return Ok(Self::Pool(read.clone()));
+        }
+        let list = Statement::from_string(DbBackend::Sqlite, "PRAGMA database_list");
+        let mut file = String::new();
+        for r in read.query_all_raw(list).await? {
+            if r.try_get::<String>("", "name")? == "main" {
+                file = r.try_get::<Option<String>>("", "file")?.unwrap_or_default();
+            }
+        }
+        if file.is_empty() {
+            // In-memory: no other connection can see it.
+            return Ok(Self::Pool(read.clone()));
+        }
+        let inline = Inline {
+            path: PathBuf::from(file),
+            idle: Mutex::new(Vec::new()),
+        };
+        // Opened now, so a file that cannot be read fails at start.
+        inline.with(|_| Ok(()))?;
+        Ok(Self::Inline(Arc::new(inline)))
+    }
+}
+
+impl ReadConn for Reads {
+    fn backend(&self) -> DbBackend {
+        match self {
+            Reads::Inline(_) => DbBackend::Sqlite,
+            Reads::Pool(db) => db.get_database_backend(),
+        }
+    }
+
+    async fn all<E>(&self, q: Select<E>) -> Result<Vec<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        match self {
+            Reads::Inline(i) => i.models::<E>(q),
+            Reads::Pool(db) => q.all(db).await,
+        }
+    }
+
+    async fn one<E>(&self, q: Select<E>) -> Result<Option<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        match self {
+            Reads::Inline(i) => Ok(i.models::<E>(q.limit(1))?.into_iter().next()),
+            Reads::Pool(db) => q.one(db).await,
+        }
+    }
+
+    async fn count<E>(&self, q: Select<E>) -> Result<u64, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+    {
+        match self {
+            Reads::Inline(i) => i.count(q),
+            Reads::Pool(db) => PaginatorTrait::count(q, db).await,
+        }
+    }
+
+    async fn rows(&self, q: SelectStatement, cols: &[Col]) -> Result<Vec<Row>, DbErr> {
+        match self {
+            Reads::Inline(i) => i.rows(&DbBackend::Sqlite.build(&q), cols),
+            Reads::Pool(db) => db.rows(q, cols).await,
+        }
+    }
+}
+
+/// Read-only rusqlite connections to one SQLite file, used on the caller's
+/// thread and returned for the next read.
+#[derive(Debug)]
+pub struct Inline {
+    path: PathBuf,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// Connections kept between reads; more are opened under a burst and closed after.
+const IDLE_MAX: usize = 32;
+/// Distinct statements (shapes of query) kept prepared per connection.
+const PREPARED: usize = 64;
+
+fn sqlite_err(e: rusqlite::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::Internal(format!("sqlite: {e}")))
+}
+
+impl Inline {
+    fn open(&self) -> Result<rusqlite::Connection, DbErr> {
+        use rusqlite::OpenFlags;
+        let c = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite_err)?;
+        c.busy_timeout(Duration::from_secs(10))
+            .map_err(sqlite_err)?;
+        c.set_prepared_statement_cache_capacity(PREPARED);
+        Ok(c)
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, DbErr>,
+    ) -> Result<T, DbErr> {
+        // A poisoned list only means a panic elsewhere: open a fresh connection.
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let conn = match idle {
+            Some(c) => c,
+            None => self.open()?,
+        };
+        let out = f(&conn);
+        if let Ok(mut v) = self.idle.lock() {
+            if v.len() < IDLE_MAX {
+                v.push(conn);
+            }
+        }
+        out
+    }
+
+    /// Runs `stmt`, handing each row and the result's column names to `each`.
+    fn query(
+        &self,
+        stmt: &Statement,
+        mut each: impl FnMut(&[String], &rusqlite::Row<'_>) -> Result<(), DbErr>,
+    ) -> Result<(), DbErr> {
+        self.with(|c| {
+            let mut s = c.prepare_cached(&stmt.sql).map_err(sqlite_err)?;
+            if let Some(values) = &stmt.values {
+                for (i, v) in values.0.iter().enumerate() {
+                    bind(&mut s, i + 1, v)?;
+                }
+            }
+            let names: Vec<String> = s.column_names().into_iter().map(String::from).collect();
+            let mut rows = s.raw_query();
+            while let Some(row) = rows.next().map_err(sqlite_err)? {
+                each(&names, row)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Rows of an entity's select as its models: each column set on an
+    /// active model by name, decoded as the entity declares it.
+    fn models<E>(&self, q: Select<E>) -> Result<Vec<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        let stmt = q.build(DbBackend::Sqlite);
+        let mut columns: Option<Columns<E>> = None;
+        let mut out = Vec::new();
+        self.query(&stmt, |names, row| {
+            let columns =
+                columns.get_or_insert_with(|| names.iter().map(|n| column::<E>(n)).collect());
+            let mut m = E::ActiveModel::default();
+            for (i, c) in columns.iter().enumerate() {
+                if let Some((c, col)) = c {
+                    m.try_set(*c, value(row, i, *col)?)?;
+                }
+            }
+            out.push(m.try_into_model()?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn count<E: EntityTrait>(&self, q: Select<E>) -> Result<u64, DbErr> {
+        let inner = q
+            .into_query()
+            .reset_limit()
+            .reset_offset()
+            .clear_order_by()
+            .to_owned();
+        let outer = SelectStatement::new()
+            .expr(Expr::cust("COUNT(*)"))
+            .from_subquery(inner, "sub_query")
+            .to_owned();
+        let rows = self.rows(&DbBackend::Sqlite.build(&outer), &[Col::BigInt])?;
+        let n: i64 = rows.first().map_or(Ok(0), |r| r.get(0))?;
+        u64::try_from(n).map_err(|e| DbErr::Type(e.to_string()))
+    }
+
+    fn rows(&self, stmt: &Statement, cols: &[Col]) -> Result<Vec<Row>, DbErr> {
+        let mut out = Vec::new();
+        self.query(stmt, |_, row| {
+            let values = cols
+                .iter()
+                .enumerate()
+                .map(|(i, c)| value(row, i, *c))
+                .collect::<Result<_, _>>()?;
+            out.push(Row(values));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+/// A result's columns as the entity's, by position (`None`: not the entity's).
+type Columns<E> = Vec<Option<(<E as EntityTrait>::Column, Col)>>;
+
+/// An entity's column by name, with its decoding.
+fn column<E: EntityTrait>(name: &str) -> Option<(E::Column, Col)> {
+    use sea_orm::IdenStatic;
+    E::Column::iter()
+        .find(|c| c.as_str() == name)
+        .map(|c| (c, Col::of(c.def().get_column_type())))
+}
+
+fn bind(s: &mut rusqlite::CachedStatement<'_>, i: usize, v: &Value) -> Result<(), DbErr> {
+    let r = match v {
+        Value::Bool(b) => s.raw_bind_parameter(i, b.map(i64::from)),
+        Value::TinyInt(n) => s.raw_bind_parameter(i, n.map(i64::from)),
+        Value::SmallInt(n) => s.raw_bind_parameter(i, n.map(i64::from)),
+        Value::Int(n) => s.raw_bind_parameter(i, n.map(i64::from)),
+        Value::BigInt(n) => s.raw_bind_parameter(i, *n),
+        Value::TinyUnsigned(n) => s.raw_bind_parameter(i, n.map(i64::from)),
+        Value::SmallUnsigned(n) => s.raw_bind_parameter(i, n.map(i64::from)),
+        Value::Unsigned(n) => s.raw_bind_parameter(i, n.map(i64::from)),
+        Value::BigUnsigned(n) => {
+            let n = n
+                .map(i64::try_from)
+                .transpose()
+                .map_err(|e| DbErr::Type(e.to_string()))?;
+            s.raw_bind_parameter(i, n)
+        }
+        Value::Float(f) => s.raw_bind_parameter(i, f.map(f64::from)),
+        Value::Double(f) => s.raw_bind_parameter(i, *f),
+        Value::String(t) => s.raw_bind_parameter(i, t.as_deref()),
+        Value::Char(c) => s.raw_bind_parameter(i, c.map(String::from)),
+        Value::Bytes(b) => s.raw_bind_parameter(i, b.as_deref()),
+        other => return Err(DbErr::Type(format!("an inline read cannot bind {other:?}"))),
+    };
+    r.map_err(sqlite_err)
+}
+
+fn value(row: &rusqlite::Row<'_>, i: usize, c: Col) -> Result<Value, DbErr> {
+    let v = row.get_ref(i).map_err(sqlite_err)?;
+    let wrong = || DbErr::Type(format!("column {i}: {v:?} read as {c:?}"));
+    Ok(match (c, v) {
+        (c, ValueRef::Null) => c.null(),
+        (Col::Text, ValueRef::Text(t)) => Value::String(Some(
+            std::str::from_utf8(t).map_err(|_| wrong())?.to_owned(),
+        )),
+        (Col::Text, ValueRef::Integer(n)) => Value::String(Some(n.to_string())),
+        (Col::Int, ValueRef::Integer(n)) => {
+            Value::Int(Some(i32::try_from(n).map_err(|_| wrong())?))
+        }
+        (Col::BigInt, ValueRef::Integer(n)) => Value::BigInt(Some(n)),
+        (Col::Bool, ValueRef::Integer(n)) => Value::Bool(Some(n != 0)),
+        _ => return Err(wrong()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::entities::user;
+    use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, Set};
+
+    /// A migrated SQLite file with one account and one extra user; removed on drop.
+    struct FileDb {
+        path: PathBuf,
+        db: DatabaseConnection,
+        account_id: String,
+    }
+
+    impl Drop for FileDb {
+        fn drop(&mut self) {
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", self.path.display()));
+            }
+        }
+    }
+
+    async fn file_db() -> FileDb {
+        let path =
+            std::env::temp_dir().join(format!("idbridge-reads-{}.db", crate::store::new_id()));
+        let db = crate::store::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        crate::store::migrate(&db).await.unwrap();
+        let (acct, _) = crate::store::accounts::create(&db, "Acme", "admin@acme.test")
+            .await
+            .unwrap();
+        add_user(&db, &acct.id, "ann@acme.test", false).await;
+        FileDb {
+            path,
+            db,
+            account_id: acct.id,
+        }
+    }
+
+    async fn add_user(db: &DatabaseConnection, account_id: &str, name: &str, active: bool) {
+        let now = crate::store::now_ms();
+        user::ActiveModel {
+            id: Set(crate::store::new_id()),
+            account_id: Set(account_id.into()),
+            user_name: Set(name.into()),
+            user_name_norm: Set(name.to_lowercase()),
+            email_norm: Set(None),
+            external_id: Set(Some("ext-1".into())),
+            display_name: Set(None),
+            origin: Set(crate::store::kinds::Origin::Idp),
+            active: Set(active),
+            attributes: Set("{\"name\":{\"givenName\":\"Ann\"}}".into()),
+            password_hash: Set(None),
+            totp_secret: Set(None),
+            totp_last_step: Set(Some(-7)),
+            version: Set(3),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(db)
+        .await
+        .unwrap();
+    }
+
+    fn users(account_id: &str) -> Select<user::Entity> {
+        user::Entity::find()
+            .filter(user::Column::AccountId.eq(account_id))
+            .order_by_asc(user::Column::CreatedAt)
+            .order_by_asc(user::Column::Id)
+    }
+
+    #[tokio::test]
+    async fn inline_reads_decode_exactly_as_the_pool_does() {
+        let f = file_db().await;
+        let reads = Reads::open(&f.db).await.unwrap();
+        assert!(
+            matches!(reads, Reads::Inline(_)),
+            "a SQLite file reads inline"
+        );
+        let pooled = users(&f.account_id).all(&f.db).await.unwrap();
+        assert_eq!(pooled.len(), 2, "the break-glass administrator and Ann");
+        assert_eq!(reads.all(users(&f.account_id)).await.unwrap(), pooled);
+        // Bound parameters of each kind: text, boolean, integer.
+        let q = || {
+            users(&f.account_id)
+                .filter(user::Column::Active.eq(false))
+                .filter(user::Column::Version.eq(3i64))
+        };
+        let inactive = reads.one(q()).await.unwrap().unwrap();
+        assert_eq!(Some(inactive.clone()), q().one(&f.db).await.unwrap());
+        assert_eq!(inactive.user_name, "ann@acme.test");
+        assert_eq!(inactive.totp_last_step, Some(-7));
+        assert_eq!(reads.count(users(&f.account_id)).await.unwrap(), 2);
+        assert_eq!(reads.count(q()).await.unwrap(), 1);
+        assert!(reads
+            .one(users(&f.account_id).filter(user::Column::Id.eq("nobody")))
+            .await
+            .unwrap()
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn rows_decode_by_position_on_both_paths() {
+        let f = file_db().await;
+        let reads = Reads::open(&f.db).await.unwrap();
+        let q = users(&f.account_id)
+            .select_only()
+            .column(user::Column::UserName)
+            .column(user::Column::Active)
+            .column(user::Column::TotpSecret)
+            .column(user::Column::Version)
+            .into_query();
+        let cols = [Col::Text, Col::Bool, Col::Text, Col::BigInt];
+        let read = |rows: Vec<Row>| -> Vec<(String, bool, Option<String>, i64)> {
+            rows.iter()
+                .map(|r| {
+                    (
+                        r.get(0).unwrap(),
+                        r.get(1).unwrap(),
+                        r.get(2).unwrap(),
+                        r.get(3).unwrap(),
+                    )
+                })
+                .collect()
+        };
+        let inline = read(reads.rows(q.clone(), &cols).await.unwrap());
+        assert_eq!(inline, read(f.db.rows(q, &cols).await.unwrap()));
+        assert_eq!(inline.len(), 2);
+        assert_eq!(inline[1], ("ann@acme.test".into(), false, None, 3));
+    }
+
+    #[tokio::test]
+    async fn inline_reads_see_every_commit_at_once() {
+        let f = file_db().await;
+        let reads = Reads::open(&f.db).await.unwrap();
+        assert_eq!(reads.count(users(&f.account_id)).await.unwrap(), 2);
+        add_user(&f.db, &f.account_id, "bob@acme.test", true).await;
+        assert_eq!(reads.count(users(&f.account_id)).await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_database_reads_through_its_pool() {
+        let db = crate::store::connect("sqlite::memory:").await.unwrap();
+        assert!(matches!(Reads::open(&db).await.unwrap(), Reads::Pool(_)));
+    }
+}
