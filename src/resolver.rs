@@ -33,6 +33,15 @@ pub struct CachedAccount {
     /// Unfiltered list totals by resource type, tagged with the `users_gen`
     /// they were counted under (so a count never outlives a users change).
     counts: RwLock<HashMap<&'static str, (u64, u64)>>,
+    /// Deep-page anchors of unfiltered lists by resource type, likewise tagged.
+    anchors: RwLock<HashMap<&'static str, Anchors>>,
+}
+
+/// Anchors (`store::scim::ANCHOR_STEP`) found under one users generation.
+struct Anchors {
+    generation: u64,
+    found: Instant,
+    list: Arc<Vec<store::scim::Anchor>>,
 }
 
 impl CachedAccount {
@@ -48,6 +57,43 @@ impl CachedAccount {
             .get(kind)
             .filter(|(g, _)| *g == now)
             .map(|(_, c)| *c)
+    }
+
+    /// A list's anchors, if found since the last users change.
+    pub fn cached_anchors(&self, kind: &'static str) -> Option<Arc<Vec<store::scim::Anchor>>> {
+        let now = self.users_generation();
+        read(&self.anchors)
+            .get(kind)
+            .filter(|a| a.generation == now)
+            .map(|a| a.list.clone())
+    }
+
+    /// Whether anchors were looked for within `within` (current or not):
+    /// under a stream of writes they would be stale at once, so deep pages
+    /// use `OFFSET` rather than walking the list on every page.
+    pub fn anchors_found_within(&self, kind: &'static str, within: Duration) -> bool {
+        read(&self.anchors)
+            .get(kind)
+            .is_some_and(|a| a.found.elapsed() < within)
+    }
+
+    /// Keeps anchors found under generation `found_at` (used only while it is current).
+    pub fn remember_anchors(
+        &self,
+        kind: &'static str,
+        found_at: u64,
+        list: Vec<store::scim::Anchor>,
+    ) -> Arc<Vec<store::scim::Anchor>> {
+        let list = Arc::new(list);
+        write(&self.anchors).insert(
+            kind,
+            Anchors {
+                generation: found_at,
+                found: Instant::now(),
+                list: list.clone(),
+            },
+        );
+        list
     }
 
     /// Keeps a total counted under generation `counted_at`, unless users changed since.
@@ -301,6 +347,7 @@ impl Resolver {
             keys: RwLock::new(HashMap::new()),
             users_gen: std::sync::atomic::AtomicU64::new(0),
             counts: RwLock::new(HashMap::new()),
+            anchors: RwLock::new(HashMap::new()),
         });
         write(&self.accounts).insert(id.to_string(), cached.clone());
         Ok(Some(cached))

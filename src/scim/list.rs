@@ -111,10 +111,17 @@ async fn sql_page(
     let unfiltered = t.cond.is_none();
     let acct = ctx.account().await?;
     let (key, counted_at) = (kind_key(kind), acct.users_generation());
+    let offset = p.start_index - 1;
+    let after = if unfiltered && order.by.is_none() && offset >= db::ANCHOR_STEP {
+        anchor_before(ctx, &acct, kind, offset).await?
+    } else {
+        None
+    };
     let w = db::Window {
-        offset: p.start_index - 1,
+        offset,
         limit: p.count,
         known_total: unfiltered.then(|| acct.cached_count(key)).flatten(),
+        after,
     };
     let (total, page) = match kind {
         ResourceKind::User => {
@@ -197,4 +204,32 @@ pub(crate) async fn search_answer(
         actix_web::http::StatusCode::OK,
         &list(ctx, kind, &params).await?,
     ))
+}
+
+/// Anchors are looked for again at most this often while writes keep
+/// making them stale.
+const ANCHORS_AGAIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The anchor a deep page of an unfiltered list starts after, and the rows
+/// up to it; `None` to page with `OFFSET`.
+async fn anchor_before(
+    ctx: &ScimCtx,
+    acct: &crate::resolver::CachedAccount,
+    kind: ResourceKind,
+    offset: u64,
+) -> Result<Option<(db::Anchor, u64)>, ScimError> {
+    let key = kind_key(kind);
+    let list = match acct.cached_anchors(key) {
+        Some(l) => l,
+        None if acct.anchors_found_within(key, ANCHORS_AGAIN) => return Ok(None),
+        None => {
+            let found_at = acct.users_generation();
+            let groups = kind == ResourceKind::Group;
+            match db::anchors(&ctx.state.reads, &ctx.account_id, groups).await? {
+                Some(list) => acct.remember_anchors(key, found_at, list),
+                None => return Ok(None),
+            }
+        }
+    };
+    Ok(db::start_after(&list, offset))
 }

@@ -237,6 +237,28 @@ impl ReadConn for Reads {
     }
 }
 
+impl Reads {
+    /// Every `n`th row of `q` (the `n`th, `2n`th, ...), each decoded as
+    /// `cols` says; `None` on the pool, where stepping over rows would
+    /// fetch them all. Runs off the request threads: it walks every row.
+    pub async fn every_nth(
+        &self,
+        q: SelectStatement,
+        n: usize,
+        cols: &[Col],
+    ) -> Result<Option<Vec<Row>>, DbErr> {
+        let Reads::Inline(i) = self else {
+            return Ok(None);
+        };
+        let (i, cols) = (i.clone(), cols.to_vec());
+        let stmt = DbBackend::Sqlite.build(&q);
+        tokio::task::spawn_blocking(move || i.every_nth(&stmt, n.max(1), &cols))
+            .await
+            .map_err(|e| DbErr::Custom(format!("anchor scan: {e}")))?
+            .map(Some)
+    }
+}
+
 /// Read-only rusqlite connections to one SQLite file, used on the caller's
 /// thread and returned for the next read.
 #[derive(Debug)]
@@ -348,6 +370,23 @@ impl Inline {
         let rows = self.rows(&DbBackend::Sqlite.build(&outer), &[Col::BigInt])?;
         let n: i64 = rows.first().map_or(Ok(0), |r| r.get(0))?;
         u64::try_from(n).map_err(|e| DbErr::Type(e.to_string()))
+    }
+
+    fn every_nth(&self, stmt: &Statement, n: usize, cols: &[Col]) -> Result<Vec<Row>, DbErr> {
+        let (mut out, mut seen) = (Vec::new(), 0usize);
+        self.query(stmt, |_, row| {
+            seen += 1;
+            if seen % n == 0 {
+                let values = cols
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| value(row, i, *c))
+                    .collect::<Result<_, _>>()?;
+                out.push(Row(values));
+            }
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     fn rows(&self, stmt: &Statement, cols: &[Col]) -> Result<Vec<Row>, DbErr> {

@@ -369,8 +369,15 @@ pub fn push_new_user_roles(b: &mut super::batch::Batch, user_id: &str, roles: &[
     b.push(user_role::Entity::insert_many(rows).build(b.backend()));
 }
 
-/// One page of a filtered, ordered query and the total count.
-pub async fn page<C, E>(db: &C, q: Select<E>, w: Window) -> Result<(Vec<E::Model>, u64), DbErr>
+/// One page of a filtered, ordered query and the total count. `from`, when
+/// given, is `q` narrowed to the rows after an anchor and how many rows of
+/// `q` that skips: the page's rows are read from there.
+pub async fn page<C, E>(
+    db: &C,
+    q: Select<E>,
+    from: Option<(Select<E>, u64)>,
+    w: Window,
+) -> Result<(Vec<E::Model>, u64), DbErr>
 where
     C: ReadConn,
     E: EntityTrait,
@@ -381,6 +388,7 @@ where
         offset,
         limit,
         known_total,
+        ..
     } = w;
     if limit == 0 {
         let total = match known_total {
@@ -389,7 +397,11 @@ where
         };
         return Ok((vec![], total));
     }
-    let rows = db.all(q.clone().offset(offset).limit(limit)).await?;
+    let (rows_q, skipped) = match from {
+        Some((r, skipped)) if skipped <= offset => (r, skipped),
+        _ => (q.clone(), 0),
+    };
+    let rows = db.all(rows_q.offset(offset - skipped).limit(limit)).await?;
     // A page that is neither full nor past the end tells the total itself
     // (a `userName eq` lookup, say): no second query.
     let total = match (rows.len() as u64, known_total) {
@@ -398,6 +410,84 @@ where
         _ => db.count(q).await?,
     };
     Ok((rows, total))
+}
+
+/// Rows between anchors: a deep page of an unfiltered list in creation order
+/// starts from the nearest anchor before it instead of stepping over every
+/// row before it (`OFFSET` walks the index one entry at a time).
+pub const ANCHOR_STEP: u64 = 1_000;
+
+/// A row's place in creation order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Anchor {
+    pub created_at: i64,
+    pub id: String,
+}
+
+/// Where the rows after the `n`th anchor start (`n` from 1): the anchor,
+/// and the rows up to and including it.
+pub fn start_after(anchors: &[Anchor], offset: u64) -> Option<(Anchor, u64)> {
+    let n = usize::try_from(offset / ANCHOR_STEP)
+        .unwrap_or(usize::MAX)
+        .min(anchors.len());
+    let a = anchors.get(n.checked_sub(1)?)?;
+    Some((a.clone(), n as u64 * ANCHOR_STEP))
+}
+
+/// Every [`ANCHOR_STEP`]th row of the account's users (or groups), in
+/// creation order; `None` where reads are not inline (PostgreSQL pages
+/// with `OFFSET`).
+pub async fn anchors(
+    db: &super::reads::Reads,
+    account_id: &str,
+    groups: bool,
+) -> Result<Option<Vec<Anchor>>, DbErr> {
+    let q = if groups {
+        group::Entity::find()
+            .select_only()
+            .column(group::Column::CreatedAt)
+            .column(group::Column::Id)
+            .filter(group::Column::AccountId.eq(account_id))
+            .order_by_asc(group::Column::CreatedAt)
+            .order_by_asc(group::Column::Id)
+            .into_query()
+    } else {
+        user::Entity::find()
+            .select_only()
+            .column(user::Column::CreatedAt)
+            .column(user::Column::Id)
+            .filter(user::Column::AccountId.eq(account_id))
+            .order_by_asc(user::Column::CreatedAt)
+            .order_by_asc(user::Column::Id)
+            .into_query()
+    };
+    let step = usize::try_from(ANCHOR_STEP).unwrap_or(usize::MAX);
+    let Some(rows) = db.every_nth(q, step, &[Col::BigInt, Col::Text]).await? else {
+        return Ok(None);
+    };
+    rows.iter()
+        .map(|r| {
+            Ok(Anchor {
+                created_at: r.get(0)?,
+                id: r.get(1)?,
+            })
+        })
+        .collect::<Result<_, DbErr>>()
+        .map(Some)
+}
+
+/// `q` narrowed to the rows after `a` in creation order.
+fn after<E: EntityTrait>(
+    q: &Select<E>,
+    a: &Anchor,
+    created: E::Column,
+    id: E::Column,
+) -> Select<E> {
+    use sea_orm::sea_query::ExprTrait;
+    q.clone().filter(
+        Expr::tuple([Expr::col(created), Expr::col(id)])
+            .gt(Expr::tuple([a.created_at.into(), a.id.clone().into()])),
+    )
 }
 
 pub fn users_query(account_id: &str, cond: Option<Condition>) -> Select<user::Entity> {
@@ -540,6 +630,9 @@ pub struct Window {
     pub offset: u64,
     pub limit: u64,
     pub known_total: Option<u64>,
+    /// For an unfiltered list in creation order: the anchor to start after
+    /// and the rows up to and including it (see [`ANCHOR_STEP`]).
+    pub after: Option<(Anchor, u64)>,
 }
 
 /// One page of the account's users matching `cond`, and the total.
@@ -550,13 +643,13 @@ pub async fn users_page<C: ReadConn>(
     order: ListOrder,
     w: Window,
 ) -> Result<(Vec<user::Model>, u64), DbErr> {
-    let q = listed(
-        users_query(account_id, cond),
-        order,
-        user::Column::CreatedAt,
-        user::Column::Id,
-    );
-    page(db, q, w).await
+    let (created, id) = (user::Column::CreatedAt, user::Column::Id);
+    let q = listed(users_query(account_id, cond), order, created, id);
+    let from = w
+        .after
+        .as_ref()
+        .map(|(a, n)| (after(&q, a, created, id), *n));
+    page(db, q, from, w).await
 }
 
 /// One page of the account's groups matching `cond`, and the total.
@@ -567,13 +660,13 @@ pub async fn groups_page<C: ReadConn>(
     order: ListOrder,
     w: Window,
 ) -> Result<(Vec<group::Model>, u64), DbErr> {
-    let q = listed(
-        groups_query(account_id, cond),
-        order,
-        group::Column::CreatedAt,
-        group::Column::Id,
-    );
-    page(db, q, w).await
+    let (created, id) = (group::Column::CreatedAt, group::Column::Id);
+    let q = listed(groups_query(account_id, cond), order, created, id);
+    let from = w
+        .after
+        .as_ref()
+        .map(|(a, n)| (after(&q, a, created, id), *n));
+    page(db, q, from, w).await
 }
 
 /// A list's order: the requested attribute first, then creation order (stable pages).
@@ -633,4 +726,83 @@ pub async fn groups_matching<C: ConnectionTrait>(
     .limit(limit)
     .all(db)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(n: usize) -> Vec<Anchor> {
+        (0..n)
+            .map(|i| Anchor {
+                created_at: i as i64,
+                id: format!("a{i}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_deep_page_starts_after_the_nearest_anchor_before_it() {
+        let a = sample(3);
+        assert_eq!(start_after(&a, 0), None);
+        assert_eq!(start_after(&a, 999), None);
+        assert_eq!(start_after(&a, 1_000), Some((a[0].clone(), 1_000)));
+        assert_eq!(start_after(&a, 2_999), Some((a[1].clone(), 2_000)));
+        // Past the last anchor: the last one, the rest by OFFSET.
+        assert_eq!(start_after(&a, 50_000), Some((a[2].clone(), 3_000)));
+        assert_eq!(start_after(&[], 5_000), None);
+    }
+
+    /// 2,500 users, three to each `created_at` (ties ordered by id), on a
+    /// SQLite file so reads run inline; pages from anchors equal `OFFSET`'s.
+    #[tokio::test]
+    async fn anchored_pages_equal_offset_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+        let db = crate::store::connect(&url).await.unwrap();
+        crate::store::migrate(&db).await.unwrap();
+        let (acct, _) = crate::store::accounts::create(&db, "Acme", "admin@acme.test")
+            .await
+            .unwrap();
+        db.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 2499) \
+             INSERT INTO users (id, account_id, user_name, user_name_norm, origin, active, attributes, created_at, updated_at) \
+             SELECT printf('u%05d', 2500 - i), ?, 'u' || i, 'u' || i, 'scim', 1, '{}', 4000000000000 + i / 3, 0 FROM n",
+            [acct.id.clone().into()],
+        ))
+        .await
+        .unwrap();
+        let reads = crate::store::reads::Reads::open(&db).await.unwrap();
+        let list = anchors(&reads, &acct.id, false).await.unwrap().unwrap();
+        assert_eq!(
+            list.len(),
+            2,
+            "2,501 users: anchors at the 1,000th and 2,000th"
+        );
+        for offset in [1_000, 1_001, 1_499, 1_999, 2_000, 2_450, 2_501] {
+            let w = |after| Window {
+                offset,
+                limit: 100,
+                known_total: None,
+                after,
+            };
+            let order = || ListOrder {
+                by: None,
+                descending: false,
+            };
+            let after = start_after(&list, offset);
+            assert!(after.is_some());
+            let (plain, t1) = users_page(&reads, &acct.id, None, order(), w(None))
+                .await
+                .unwrap();
+            let (anchored, t2) = users_page(&reads, &acct.id, None, order(), w(after))
+                .await
+                .unwrap();
+            let ids = |v: &[user::Model]| v.iter().map(|u| u.id.clone()).collect::<Vec<_>>();
+            assert_eq!(ids(&anchored), ids(&plain), "offset {offset}");
+            assert_eq!(t1, t2);
+            assert_eq!(t1, 2_501);
+        }
+    }
 }

@@ -10,6 +10,7 @@ both_backends!(
     memberships_drive_roles_live,
     concurrent_member_adds,
     concurrent_creates,
+    deep_pages,
     bulk_with_references,
     lists_sorting_and_projection,
     list_totals_follow_writes
@@ -567,6 +568,83 @@ async fn concurrent_creates(app: &TestApp) {
     assert_eq!(
         evented, stored,
         "one event per stored user, none for the refused"
+    );
+}
+
+/// Ids of a page of users, unfiltered or with a filter every user matches
+/// (which pages with plain `OFFSET`, never from an anchor).
+async fn page_ids(
+    app: &TestApp,
+    start: usize,
+    count: usize,
+    all_filter: bool,
+) -> (u64, Vec<String>) {
+    let filter = if all_filter {
+        format!("&filter={}", q("userName pr"))
+    } else {
+        String::new()
+    };
+    let (s, b, _) = app
+        .scim(
+            "GET",
+            &format!("/Users?startIndex={start}&count={count}&attributes=id{filter}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let ids = b["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    (b["totalResults"].as_u64().unwrap(), ids)
+}
+
+/// Past the first thousand users an unfiltered page starts from an anchor
+/// (SQLite): every page equals the one `OFFSET` gives, across anchor
+/// boundaries, and still after a delete before the anchors moves them.
+async fn deep_pages(app: &TestApp) {
+    let names: Vec<String> = (0..2_030)
+        .map(|i| format!("deep{i:04}@acme.test"))
+        .collect();
+    for chunk in names.chunks(32) {
+        let calls = chunk.iter().map(|n| async move {
+            app.scim("POST", "/Users", Some(json!({"userName": n})))
+                .await
+                .0
+        });
+        let statuses = futures_util::future::join_all(calls).await;
+        assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    }
+    let check = |label: &'static str| async move {
+        for (start, count) in [
+            (990, 30),
+            (1_000, 5),
+            (1_001, 100),
+            (1_999, 3),
+            (2_001, 50),
+            (2_030, 10),
+        ] {
+            let anchored = page_ids(app, start, count, false).await;
+            let offset = page_ids(app, start, count, true).await;
+            assert_eq!(anchored, offset, "{label}: startIndex {start}");
+            assert!(!anchored.1.is_empty(), "{label}: startIndex {start}");
+        }
+    };
+    check("first").await;
+    let (_, early) = page_ids(app, 20, 1, false).await;
+    let (s, _, _) = app
+        .scim("DELETE", &format!("/Users/{}", early[0]), None)
+        .await;
+    assert_eq!(s, 204);
+    // Past the anchors' rebuild interval, so the next deep page finds them again.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    check("after a delete").await;
+    let (total, _) = page_ids(app, 2_030, 10, false).await;
+    assert_eq!(
+        total, 2_030,
+        "2,030 created + the administrator - 1 deleted"
     );
 }
 
