@@ -35,9 +35,38 @@ pub struct CachedAccount {
     counts: RwLock<HashMap<&'static str, (u64, u64)>>,
     /// Deep-page anchors of unfiltered lists by resource type, likewise tagged.
     anchors: RwLock<HashMap<&'static str, Anchors>>,
+    /// When `counts` and `anchors` started (carried across reloads).
+    lists_since: Instant,
+}
+
+/// List caches (unfiltered totals, anchors) are kept across the account's
+/// TTL reloads for up to this long: every users write bumps the generation
+/// (here, and on other replicas through the change log), so a reload alone
+/// does not make them stale, and recounting a million users every few
+/// seconds stalled deep pages. The bound covers a write nothing recorded.
+const LISTS_KEPT: Duration = Duration::from_secs(60);
+
+/// An account's list caches as carried into its reload.
+struct Lists {
+    generation: u64,
+    counts: HashMap<&'static str, (u64, u64)>,
+    anchors: HashMap<&'static str, Anchors>,
+    since: Instant,
+}
+
+impl Default for Lists {
+    fn default() -> Self {
+        Lists {
+            generation: 0,
+            counts: HashMap::new(),
+            anchors: HashMap::new(),
+            since: Instant::now(),
+        }
+    }
 }
 
 /// Anchors (`store::scim::ANCHOR_STEP`) found under one users generation.
+#[derive(Clone)]
 struct Anchors {
     generation: u64,
     found: Instant,
@@ -59,6 +88,25 @@ impl CachedAccount {
             .map(|(_, c)| *c)
     }
 
+    /// The list caches still current, to carry into a reload.
+    fn current_lists(&self) -> Lists {
+        let generation = self.users_generation();
+        Lists {
+            generation,
+            counts: read(&self.counts)
+                .iter()
+                .filter(|(_, (g, _))| *g == generation)
+                .map(|(k, v)| (*k, *v))
+                .collect(),
+            anchors: read(&self.anchors)
+                .iter()
+                .filter(|(_, a)| a.generation == generation)
+                .map(|(k, a)| (*k, a.clone()))
+                .collect(),
+            since: self.lists_since,
+        }
+    }
+
     /// A list's anchors, if found since the last users change.
     pub fn cached_anchors(&self, kind: &'static str) -> Option<Arc<Vec<store::scim::Anchor>>> {
         let now = self.users_generation();
@@ -68,13 +116,28 @@ impl CachedAccount {
             .map(|a| a.list.clone())
     }
 
-    /// Whether anchors were looked for within `within` (current or not):
-    /// under a stream of writes they would be stale at once, so deep pages
-    /// use `OFFSET` rather than walking the list on every page.
-    pub fn anchors_found_within(&self, kind: &'static str, within: Duration) -> bool {
-        read(&self.anchors)
+    /// Claims the search for a list's anchors: false when one started within
+    /// `within` (done or not, current or not). Under a stream of writes they
+    /// would be stale at once, and while one request walks the list the
+    /// others should not: those pages use `OFFSET` meanwhile.
+    pub fn claim_anchor_search(&self, kind: &'static str, within: Duration) -> bool {
+        let mut anchors = write(&self.anchors);
+        if anchors
             .get(kind)
             .is_some_and(|a| a.found.elapsed() < within)
+        {
+            return false;
+        }
+        // A placeholder no generation matches, until the anchors are found.
+        anchors.insert(
+            kind,
+            Anchors {
+                generation: u64::MAX,
+                found: Instant::now(),
+                list: Arc::new(Vec::new()),
+            },
+        );
+        true
     }
 
     /// Keeps anchors found under generation `found_at` (used only while it is current).
@@ -338,6 +401,13 @@ impl Resolver {
             }
         };
         let scim_group_roles = store::connections::scim_group_roles(db, &acct.id).await?;
+        // Under the map's lock, so no users invalidation of the entry being
+        // replaced falls between reading its lists and replacing it.
+        let mut accounts = write(&self.accounts);
+        let lists = match accounts.get(id) {
+            Some(prev) if prev.lists_since.elapsed() < LISTS_KEPT => prev.current_lists(),
+            _ => Lists::default(),
+        };
         let cached = Arc::new(CachedAccount {
             account: acct,
             model,
@@ -345,11 +415,12 @@ impl Resolver {
             loaded: Instant::now(),
             users: RwLock::new(HashMap::new()),
             keys: RwLock::new(HashMap::new()),
-            users_gen: std::sync::atomic::AtomicU64::new(0),
-            counts: RwLock::new(HashMap::new()),
-            anchors: RwLock::new(HashMap::new()),
+            users_gen: std::sync::atomic::AtomicU64::new(lists.generation),
+            counts: RwLock::new(lists.counts),
+            anchors: RwLock::new(lists.anchors),
+            lists_since: lists.since,
         });
-        write(&self.accounts).insert(id.to_string(), cached.clone());
+        accounts.insert(id.to_string(), cached.clone());
         Ok(Some(cached))
     }
 
@@ -559,5 +630,42 @@ impl Resolver {
         write(&self.accounts).clear();
         self.forget_api_keys();
         self.forget_scim_tokens();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn list_caches_outlive_a_reload_but_not_a_users_change() {
+        let db = store::connect("sqlite::memory:").await.unwrap();
+        store::migrate(&db).await.unwrap();
+        let (acct, _) = store::accounts::create(&db, "Acme", "admin@acme.test")
+            .await
+            .unwrap();
+        // A zero TTL: every `account` call reloads.
+        let r = Resolver::new(Duration::ZERO, db.clone());
+        let a = r.account(&db, &acct.id).await.unwrap().unwrap();
+        a.remember_count("users", a.users_generation(), 42);
+        let b = r.account(&db, &acct.id).await.unwrap().unwrap();
+        assert!(!Arc::ptr_eq(&a, &b), "reloaded");
+        assert_eq!(b.cached_count("users"), Some(42), "carried over");
+        r.invalidate_users(&acct.id);
+        assert_eq!(b.cached_count("users"), None);
+        let c = r.account(&db, &acct.id).await.unwrap().unwrap();
+        assert_eq!(
+            c.cached_count("users"),
+            None,
+            "a users change is not undone by a reload"
+        );
+        c.remember_count("users", c.users_generation(), 7);
+        r.invalidate(&acct.id);
+        let d = r.account(&db, &acct.id).await.unwrap().unwrap();
+        assert_eq!(
+            d.cached_count("users"),
+            None,
+            "a full invalidation drops the lists"
+        );
     }
 }

@@ -221,7 +221,7 @@ async fn anchor_before(
     let key = kind_key(kind);
     let list = match acct.cached_anchors(key) {
         Some(l) => l,
-        None if acct.anchors_found_within(key, ANCHORS_AGAIN) => return Ok(None),
+        None if !acct.claim_anchor_search(key, ANCHORS_AGAIN) => return Ok(None),
         None => {
             let found_at = acct.users_generation();
             let groups = kind == ResourceKind::Group;
