@@ -12,7 +12,7 @@ pub struct AppState {
     /// The hot reads (SCIM resources): on a SQLite file, on the request's
     /// own thread (`store::reads`); otherwise `read`.
     pub reads: crate::store::reads::Reads,
-    /// Writes that can be committed together (on SQLite, grouped).
+    /// Writes committed together with others in flight (group commit).
     pub commits: crate::store::commits::Commits,
     pub settings: Settings,
     pub resolver: Resolver,

@@ -71,7 +71,7 @@ impl Resource for Users {
         // The unique index on (account, userName ignoring case) decides: no
         // lookup first, and no race between a lookup and the insert. The
         // row's insert runs first, so its violation is the batch's error.
-        // Committed with whatever other creates are in flight (on SQLite).
+        // Committed with whatever other creates are in flight.
         match ctx.state.commits.commit(&ctx.state.db, write).await {
             Err(e) if crate::store::is_unique_violation(&e) => {
                 return Err(ScimError::uniqueness(format!(
