@@ -377,12 +377,7 @@ impl Inline {
         self.query(stmt, |_, row| {
             seen += 1;
             if seen % n == 0 {
-                let values = cols
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| value(row, i, *c))
-                    .collect::<Result<_, _>>()?;
-                out.push(Row(values));
+                out.push(decoded(row, cols)?);
             }
             Ok(())
         })?;
@@ -392,12 +387,7 @@ impl Inline {
     fn rows(&self, stmt: &Statement, cols: &[Col]) -> Result<Vec<Row>, DbErr> {
         let mut out = Vec::new();
         self.query(stmt, |_, row| {
-            let values = cols
-                .iter()
-                .enumerate()
-                .map(|(i, c)| value(row, i, *c))
-                .collect::<Result<_, _>>()?;
-            out.push(Row(values));
+            out.push(decoded(row, cols)?);
             Ok(())
         })?;
         Ok(out)
@@ -440,6 +430,16 @@ fn bind(s: &mut rusqlite::CachedStatement<'_>, i: usize, v: &Value) -> Result<()
         other => return Err(DbErr::Type(format!("an inline read cannot bind {other:?}"))),
     };
     r.map_err(sqlite_err)
+}
+
+/// A row's columns by position, each decoded as `cols` says.
+fn decoded(row: &rusqlite::Row<'_>, cols: &[Col]) -> Result<Row, DbErr> {
+    let values = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| value(row, i, *c))
+        .collect::<Result<_, _>>()?;
+    Ok(Row(values))
 }
 
 fn value(row: &rusqlite::Row<'_>, i: usize, c: Col) -> Result<Value, DbErr> {
