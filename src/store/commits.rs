@@ -1,5 +1,5 @@
 //! Group commit: independent writes sent by concurrent requests committed
-//! together in one SQLite transaction.
+//! together in one transaction.
 //!
 //! Why: SQLite has one writer, and under sqlx every statement of a write
 //! (BEGIN, the batch, COMMIT) is a hand-off to the connection's thread and
