@@ -49,9 +49,9 @@ SQL
 echo "seeded in $(( $(date +%s) - start )) s; database $(du -sh "$work" | cut -f1)"
 
 IDBRIDGE_LISTEN=127.0.0.1:$port IDBRIDGE_PUBLIC_URL=http://127.0.0.1:$port "$bin" serve 2>"$work/serve.log" &
+pid=$!
 LISTEN=127.0.0.1:18094 "$CARGO_TARGET_DIR/release/examples/minimal_actix" &
 for _ in $(seq 1 100); do curl -fs 127.0.0.1:$port/readyz >/dev/null 2>&1 && break; sleep 0.2; done
-pid=$(pgrep -f "$bin serve" | head -1)
 base=http://127.0.0.1:$port
 
 common() { cat <<LUA
@@ -92,20 +92,6 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $key"
 LUA
 
-run() {
-  wrk -t"$(( $3 < 2 ? $3 : 2 ))" -c"$3" -d"$dur" --latency -s "$work/$1.lua" "$2" > "$work/out" 2>&1
-  if grep -q "Non-2xx" "$work/out"; then echo "$1: non-2xx answers" >&2; cat "$work/out" >&2; fi
-  awk '/Requests\/sec/ {r=$2} / 99%/ {p=$2} END {print r, p}' "$work/out"
-}
-printf "%-34s %12s %10s %8s\n" workload "req/s" p99 ratio
-for c in "$conns" 1; do
-  read -r h_rps h_p99 < <(run handler http://127.0.0.1:18094/authorize "$c")
-  printf "%-34s %12s %10s %8s\n" "actix no-work handler (c=$c)" "$h_rps" "$h_p99" 1.00
-  for w in lookup get page group; do
-    read -r rps p99 < <(run "$w" "$base" "$c")
-    printf "%-34s %12s %10s %8.3f\n" "SCIM $w (c=$c)" "$rps" "$p99" "$(python3 -c "print($rps/$h_rps)")"
-  done
-  read -r rps p99 < <(run authorize "$base/api/v1/authorize" "$c")
-  printf "%-34s %12s %10s %8.3f\n" "POST /api/v1/authorize (c=$c)" "$rps" "$p99" "$(python3 -c "print($rps/$h_rps)")"
-done
+. bench/wrk_lib.sh
+table http://127.0.0.1:18094/authorize "$base" lookup get page group
 grep -E "VmRSS|VmHWM" "/proc/$pid/status" | sed 's/^/idbridge /'

@@ -88,21 +88,6 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $key"
 LUA
 
-# run NAME URL CONNECTIONS -> "req/s p99"
-run() {
-  wrk -t"$(( $3 < 2 ? $3 : 2 ))" -c"$3" -d"$dur" --latency -s "$work/$1.lua" "$2" > "$work/out" 2>&1
-  if grep -q "Non-2xx" "$work/out"; then echo "$1: non-2xx answers" >&2; cat "$work/out" >&2; fi
-  awk '/Requests\/sec/ {r=$2} / 99%/ {p=$2} END {print r, p}' "$work/out"
-}
-printf "%-34s %12s %10s %8s\n" workload "req/s" p99 ratio
-for c in "$conns" 1; do
-  read -r h_rps h_p99 < <(run handler http://127.0.0.1:18092/authorize "$c")
-  printf "%-34s %12s %10s %8s\n" "actix no-work handler (c=$c)" "$h_rps" "$h_p99" 1.00
-  for w in lookup get page patch create; do
-    read -r rps p99 < <(run "$w" "$base" "$c")
-    printf "%-34s %12s %10s %8.3f\n" "SCIM $w (c=$c)" "$rps" "$p99" "$(python3 -c "print($rps/$h_rps)")"
-  done
-  read -r rps p99 < <(run authorize "$base/api/v1/authorize" "$c")
-  printf "%-34s %12s %10s %8.3f\n" "POST /api/v1/authorize (c=$c)" "$rps" "$p99" "$(python3 -c "print($rps/$h_rps)")"
-done
+. bench/wrk_lib.sh
+table http://127.0.0.1:18092/authorize "$base" lookup get page patch create
 echo "RSS of idbridge: $(ps -o rss= -p "$(pgrep -f "$bin serve" | head -1)") KiB"
