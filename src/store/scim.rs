@@ -442,24 +442,19 @@ pub async fn anchors(
     account_id: &str,
     groups: bool,
 ) -> Result<Option<Vec<Anchor>>, DbErr> {
+    // The list's own query and order, down to the two columns of its key.
     let q = if groups {
-        group::Entity::find()
-            .select_only()
-            .column(group::Column::CreatedAt)
-            .column(group::Column::Id)
-            .filter(group::Column::AccountId.eq(account_id))
-            .order_by_asc(group::Column::CreatedAt)
-            .order_by_asc(group::Column::Id)
-            .into_query()
+        keys(
+            groups_query(account_id, None),
+            group::Column::CreatedAt,
+            group::Column::Id,
+        )
     } else {
-        user::Entity::find()
-            .select_only()
-            .column(user::Column::CreatedAt)
-            .column(user::Column::Id)
-            .filter(user::Column::AccountId.eq(account_id))
-            .order_by_asc(user::Column::CreatedAt)
-            .order_by_asc(user::Column::Id)
-            .into_query()
+        keys(
+            users_query(account_id, None),
+            user::Column::CreatedAt,
+            user::Column::Id,
+        )
     };
     let step = usize::try_from(ANCHOR_STEP).unwrap_or(usize::MAX);
     let Some(rows) = db.every_nth(q, step, &[Col::BigInt, Col::Text]).await? else {
@@ -474,6 +469,23 @@ pub async fn anchors(
         })
         .collect::<Result<_, DbErr>>()
         .map(Some)
+}
+
+/// `q` in creation order, selecting only `(created, id)`.
+fn keys<E: EntityTrait>(
+    q: Select<E>,
+    created: E::Column,
+    id: E::Column,
+) -> sea_orm::sea_query::SelectStatement {
+    let order = ListOrder {
+        by: None,
+        descending: false,
+    };
+    listed(q, order, created, id)
+        .select_only()
+        .column(created)
+        .column(id)
+        .into_query()
 }
 
 /// `q` narrowed to the rows after `a` in creation order.
