@@ -6,7 +6,7 @@ use super::handlers::bulk_op;
 use super::query::ListParams;
 use super::schema::ResourceKind;
 use super::users::Users;
-use super::{json_response, ScimBody, ScimCtx, LIST_URN};
+use super::{json_response, ScimBody, ScimCtx};
 use actix_web::{http::StatusCode, web, HttpResponse};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -46,7 +46,7 @@ async fn search_all(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimEr
         .collect();
     Ok(json_response(
         StatusCode::OK,
-        &json!({"schemas": [LIST_URN], "totalResults": total, "itemsPerPage": page.len(), "startIndex": p.start_index, "Resources": page}),
+        &super::list::list_response(total, p.start_index, page),
     ))
 }
 

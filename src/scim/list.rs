@@ -13,8 +13,16 @@ use crate::store::scim_filter::{order_column, translate, Translation};
 use actix_web::HttpResponse;
 use serde_json::{json, Value};
 
-fn list_response(total: u64, start: u64, page: Vec<Value>) -> Value {
-    json!({"schemas": [LIST_URN], "totalResults": total, "itemsPerPage": page.len(), "startIndex": start, "Resources": page})
+/// A ListResponse that takes `page` as it is: `json!` would serialize every
+/// resource into a copy of itself (a sixth of a page's CPU in the profile).
+pub(crate) fn list_response(total: u64, start: u64, page: Vec<Value>) -> Value {
+    let mut o = serde_json::Map::new();
+    o.insert("schemas".into(), json!([LIST_URN]));
+    o.insert("totalResults".into(), total.into());
+    o.insert("itemsPerPage".into(), page.len().into());
+    o.insert("startIndex".into(), start.into());
+    o.insert("Resources".into(), Value::Array(page));
+    Value::Object(o)
 }
 
 /// A sort key from a rendered resource: the (primary) value, case-folded.
@@ -56,6 +64,12 @@ pub async fn list(ctx: &ScimCtx, kind: ResourceKind, p: &ListParams) -> Result<V
         ),
         None => None,
     };
+    let named = parsed
+        .as_ref()
+        .and_then(|f| crate::store::scim_filter::user_name_eq(kind, f));
+    if let (Some(name), None) = (named, &p.sort_by) {
+        return named_page(ctx, &name, p).await;
+    }
     let t = parsed
         .as_ref()
         .map(|f| translate(kind, f))
@@ -142,6 +156,20 @@ async fn sql_page(
     if unfiltered {
         acct.remember_count(key, counted_at, total);
     }
+    let page = page.into_iter().map(|v| p.projection.apply(v)).collect();
+    Ok(list_response(total, p.start_index, page))
+}
+
+/// `userName eq "x"`: at most one user, found by its own statement.
+async fn named_page(ctx: &ScimCtx, name: &str, p: &ListParams) -> Result<Value, ScimError> {
+    let rows = db::users_named(&ctx.state.reads, &ctx.account_id, name).await?;
+    let total = rows.len() as u64;
+    let rows: Vec<db::User> = rows
+        .into_iter()
+        .skip((p.start_index - 1) as usize)
+        .take(p.count as usize)
+        .collect();
+    let page = super::render::users(ctx, &rows, &p.projection).await?;
     let page = page.into_iter().map(|v| p.projection.apply(v)).collect();
     Ok(list_response(total, p.start_index, page))
 }

@@ -245,7 +245,13 @@ impl FromRequest for ScimBody {
 pub fn json_response(status: actix_web::http::StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status)
         .content_type(CONTENT_TYPE)
-        .body(body.to_string())
+        .body(to_bytes(body))
+}
+
+/// A body's bytes: straight into a buffer (`to_string` goes through
+/// `fmt::Write`, a call per fragment).
+fn to_bytes(body: &Value) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_default()
 }
 
 /// A single resource answer: ETag = meta.version, Location on 201.
@@ -260,7 +266,7 @@ pub fn resource_response(status: actix_web::http::StatusCode, body: &Value) -> H
             res.insert_header((actix_web::http::header::LOCATION, l.to_string()));
         }
     }
-    res.body(body.to_string())
+    res.body(to_bytes(body))
 }
 
 /// `W/"<n>"` for a stored version counter.

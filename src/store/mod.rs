@@ -24,6 +24,7 @@ pub mod reads;
 pub mod scim;
 pub mod scim_filter;
 pub mod sessions;
+pub mod shapes;
 pub mod signin_attempts;
 pub mod signing_keys;
 pub mod sso_settings;

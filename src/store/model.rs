@@ -141,8 +141,9 @@ pub async fn user_by_id<C: crate::store::reads::ReadConn>(
     account_id: &str,
     id: &str,
 ) -> Result<Option<user::Model>, DbErr> {
-    db.one(user::Entity::find_by_id(id.to_string()).filter(user::Column::AccountId.eq(account_id)))
-        .await
+    let stmt = crate::store::shapes::USER_BY_ID
+        .statement(db.backend(), vec![id.into(), account_id.into()]);
+    Ok(db.models::<user::Entity>(stmt).await?.into_iter().next())
 }
 
 /// Finds the one user of the account a key names: exact id, or userName /

@@ -4,7 +4,7 @@
 //! inside the caller's transaction, so concurrent PATCHes never lose members.
 
 use super::entities::*;
-use super::reads::{Col, ReadConn};
+use super::reads::{Col, ReadConn, Row};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
@@ -121,6 +121,26 @@ pub async fn groups_and_roles_of_users<C: ReadConn>(
     use sea_orm::sea_query::{Alias, ExprTrait, Query, UnionType};
     let (mut groups, mut roles): (HashMap<String, Vec<(String, String)>>, HashMap<_, Vec<_>>) =
         (HashMap::new(), HashMap::new());
+    let mut collect = |rows: Vec<Row>| -> Result<(), DbErr> {
+        for row in rows {
+            let kind: String = row.get(0)?;
+            let user: String = row.get(1)?;
+            let id: String = row.get(2)?;
+            if kind == "g" {
+                groups.entry(user).or_default().push((id, row.get(3)?));
+            } else {
+                roles.entry(user).or_default().push(id);
+            }
+        }
+        Ok(())
+    };
+    if let [one] = user_ids {
+        // One user (a GET, a lookup): the same query, built once.
+        let stmt = super::shapes::GROUPS_AND_ROLES_OF_USER
+            .statement(db.backend(), vec![one.into(), one.into()]);
+        collect(db.rows_of(stmt, &[Col::Text; 4]).await?)?;
+        return Ok((groups, roles));
+    }
     for chunk in user_ids.chunks(BATCH) {
         let mut q = Query::select()
             .expr_as(Expr::cust("'g'"), Alias::new("kind"))
@@ -156,16 +176,7 @@ pub async fn groups_and_roles_of_users<C: ReadConn>(
             .and_where(Expr::col(user_role::Column::UserId).is_in(chunk.to_vec()))
             .to_owned();
         q.union(UnionType::All, r);
-        for row in db.rows(q, &[Col::Text; 4]).await? {
-            let kind: String = row.get(0)?;
-            let user: String = row.get(1)?;
-            let id: String = row.get(2)?;
-            if kind == "g" {
-                groups.entry(user).or_default().push((id, row.get(3)?));
-            } else {
-                roles.entry(user).or_default().push(id);
-            }
-        }
+        collect(db.rows(q, &[Col::Text; 4]).await?)?;
     }
     Ok((groups, roles))
 }
@@ -500,6 +511,17 @@ fn after<E: EntityTrait>(
         Expr::tuple([Expr::col(created), Expr::col(id)])
             .gt(Expr::tuple([a.created_at.into(), a.id.clone().into()])),
     )
+}
+
+/// The users of an account with this folded userName (at most one), in list order.
+pub async fn users_named<C: ReadConn>(
+    db: &C,
+    account_id: &str,
+    user_name_norm: &str,
+) -> Result<Vec<user::Model>, DbErr> {
+    let stmt = super::shapes::USER_BY_NAME
+        .statement(db.backend(), vec![account_id.into(), user_name_norm.into()]);
+    db.models::<user::Entity>(stmt).await
 }
 
 pub fn users_query(account_id: &str, cond: Option<Condition>) -> Select<user::Entity> {

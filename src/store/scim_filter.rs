@@ -66,6 +66,25 @@ enum Col {
     Members,
 }
 
+/// The folded userName of a filter that is exactly `userName eq "<string>"`
+/// on users (IdPs' lookup before every create), which has a statement of
+/// its own (`store::shapes::USER_BY_NAME`).
+pub fn user_name_eq(kind: ResourceKind, f: &Filter) -> Option<String> {
+    match f {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Value::String(s),
+        } if kind == ResourceKind::User
+            && matches!(column(kind, path), Some(Col::Folded(_)))
+            && path.attr.eq_ignore_ascii_case("userName") =>
+        {
+            Some(s.to_lowercase())
+        }
+        _ => None,
+    }
+}
+
 fn column(kind: ResourceKind, p: &AttrPath) -> Option<Col> {
     // Columns hold core attributes only: any other schema's path is left to
     // the in-memory evaluator, which honours its URN.
