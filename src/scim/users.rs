@@ -278,6 +278,11 @@ async fn store(
     input: UserInput,
     action: &str,
 ) -> Result<Option<Value>, ScimError> {
+    let deactivated = current.active && !input.active;
+    let renamed = input.user_name.to_lowercase() != current.user_name_norm;
+    if input.roles.is_none() && !deactivated && !renamed {
+        return store_grouped(ctx, (current, parts), input, action).await;
+    }
     let roles = match &input.roles {
         Some(r) => {
             // What the user holds directly, as read together with `current`.
@@ -312,7 +317,6 @@ async fn store(
     if let Some(r) = &roles {
         db::set_user_roles(&txn, &current.id, r).await?;
     }
-    let deactivated = current.active && !input.active;
     let revoked = if deactivated {
         end_access(ctx, &txn, &current.id).await?
     } else {
@@ -350,6 +354,43 @@ async fn store(
         &written,
         &parts.groups,
         &role_pairs,
+    )))
+}
+
+/// The usual write (attributes only: no roles, userName or deactivation,
+/// which need reads or revocations inside a transaction) committed with
+/// whatever other writes are in flight. The row changes only while it is
+/// still the version read: a guard, whose miss fails the write alone.
+async fn store_grouped(
+    ctx: &ScimCtx,
+    (current, parts): (&db::User, UserParts),
+    input: UserInput,
+    action: &str,
+) -> Result<Option<Value>, ScimError> {
+    let backend = ctx.state.db.get_database_backend();
+    let fields = db::UserFields {
+        user_name: &input.user_name,
+        email: input.primary_email.clone(),
+        external_id: input.external_id.clone(),
+        display_name: input.display_name.clone(),
+        active: input.active,
+        attributes: &input.attributes,
+    };
+    let (update, written) = db::user_update(backend, current, fields);
+    let details = json!({"userName": input.user_name, "active": input.active, "roles": null, "sessions_revoked": 0});
+    let mut write = ctx.journal(backend, action, &current.id, details);
+    write.push_guard(update);
+    user_changed(ctx, &mut write, current, &input);
+    match ctx.state.commits.commit(&ctx.state.db, write).await {
+        Err(sea_orm::DbErr::RecordNotUpdated) => return Ok(None),
+        other => other?,
+    }
+    ctx.changed();
+    Ok(Some(super::resource::user_json(
+        &ctx.base(),
+        &written,
+        &parts.groups,
+        &parts.roles,
     )))
 }
 

@@ -15,6 +15,8 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 pub struct Batch {
     backend: DbBackend,
     statements: Vec<Statement>,
+    /// Statements that must change exactly one row (see [`Batch::push_guard`]).
+    guards: Vec<Statement>,
 }
 
 impl Batch {
@@ -22,6 +24,7 @@ impl Batch {
         Batch {
             backend,
             statements: Vec::new(),
+            guards: Vec::new(),
         }
     }
 
@@ -36,35 +39,59 @@ impl Batch {
         self.statements.push(statement);
     }
 
+    /// Adds a write that must change exactly one row, else the batch fails
+    /// with [`DbErr::RecordNotUpdated`] (and its transaction rolls back): an
+    /// optimistic `UPDATE … WHERE version = ?` that another write got ahead of.
+    /// Guards run before the other statements on SQLite (each alone, to see
+    /// its row count; the rest stay one string) and after them elsewhere
+    /// (the account's event lock comes first there, see `events::push`); so
+    /// a guard must neither depend on nor be depended on by the batch's
+    /// other statements.
+    pub fn push_guard(&mut self, statement: Statement) {
+        self.guards.push(statement);
+    }
+
     /// Adds a statement to run before those already added.
     pub fn push_front(&mut self, statement: Statement) {
         self.statements.insert(0, statement);
     }
 
     pub fn len(&self) -> usize {
-        self.statements.len()
+        self.statements.len() + self.guards.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.statements.is_empty()
+        self.len() == 0
     }
 
     /// Values bound across the statements.
     pub fn values(&self) -> usize {
         self.statements
             .iter()
+            .chain(&self.guards)
             .map(|s| s.values.as_ref().map_or(0, |v| v.0.len()))
             .sum()
     }
 
     pub fn append(&mut self, other: Batch) {
         self.statements.extend(other.statements);
+        self.guards.extend(other.guards);
     }
 
-    /// Runs the statements: one round trip on SQLite, one per statement
-    /// elsewhere. The first failure stops the rest and is returned; the
-    /// caller's transaction then rolls everything back.
-    pub async fn run<C: ConnectionTrait>(self, db: &C) -> Result<(), DbErr> {
+    /// Runs the statements: one round trip on SQLite (plus one per guard),
+    /// one per statement elsewhere. The first failure stops the rest and is
+    /// returned; the caller's transaction then rolls everything back.
+    pub async fn run<C: ConnectionTrait>(mut self, db: &C) -> Result<(), DbErr> {
+        let guards = std::mem::take(&mut self.guards);
+        if self.backend == DbBackend::Sqlite {
+            run_guards(db, guards).await?;
+            return self.run_statements(db).await;
+        }
+        self.run_statements(db).await?;
+        run_guards(db, guards).await
+    }
+
+    async fn run_statements<C: ConnectionTrait>(self, db: &C) -> Result<(), DbErr> {
         match (self.backend, self.statements.len()) {
             (_, 0) => Ok(()),
             (DbBackend::Sqlite, n) if n > 1 => {
@@ -78,6 +105,15 @@ impl Batch {
             }
         }
     }
+}
+
+async fn run_guards<C: ConnectionTrait>(db: &C, guards: Vec<Statement>) -> Result<(), DbErr> {
+    for g in guards {
+        if db.execute_raw(g).await?.rows_affected() != 1 {
+            return Err(DbErr::RecordNotUpdated);
+        }
+    }
+    Ok(())
 }
 
 /// One SQLite statement string of all of them, values in order.
@@ -160,5 +196,44 @@ mod tests {
         assert!(b.run(&txn).await.is_err());
         txn.rollback().await.unwrap();
         assert!(rows(&db).await.is_empty());
+    }
+
+    fn set_b(a: i64, b: &str) -> Statement {
+        Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "UPDATE t SET b = ? WHERE a = ?",
+            [b.into(), a.into()],
+        )
+    }
+
+    #[tokio::test]
+    async fn a_guard_that_changes_no_row_fails_the_batch_and_nothing_is_kept() {
+        use sea_orm::TransactionTrait;
+        let db = db().await;
+        let mut seed = Batch::new(DbBackend::Sqlite);
+        seed.push(insert(1, "one"));
+        seed.push(insert(2, "two"));
+        seed.run(&db).await.unwrap();
+        // A guard that hits its row: it and the rest are written.
+        let txn = db.begin().await.unwrap();
+        let mut b = Batch::new(DbBackend::Sqlite);
+        b.push(insert(3, "three"));
+        b.push_guard(set_b(1, "uno"));
+        b.run(&txn).await.unwrap();
+        txn.commit().await.unwrap();
+        // A guard that misses (no row 9), beside one that hits: the error
+        // says so, and the transaction keeps nothing of the batch.
+        let txn = db.begin().await.unwrap();
+        let mut b = Batch::new(DbBackend::Sqlite);
+        b.push(insert(4, "four"));
+        b.push_guard(set_b(2, "dos"));
+        b.push_guard(set_b(9, "nueve"));
+        assert_eq!(b.len(), 3);
+        assert!(matches!(b.run(&txn).await, Err(DbErr::RecordNotUpdated)));
+        txn.rollback().await.unwrap();
+        assert_eq!(
+            rows(&db).await,
+            vec![(1, "uno".into()), (2, "two".into()), (3, "three".into())]
+        );
     }
 }

@@ -561,6 +561,19 @@ pub async fn update_user_versioned<C: ConnectionTrait>(
     current: &user::Model,
     f: UserFields<'_>,
 ) -> Result<Option<user::Model>, DbErr> {
+    let (update, written) = user_update(db.get_database_backend(), current, f);
+    let updated = db.execute_raw(update).await?;
+    Ok((updated.rows_affected() == 1).then_some(written))
+}
+
+/// The write of [`update_user_versioned`] as a statement that changes one
+/// row while the user is still at `current.version` (none after another
+/// write), and the row it writes.
+pub fn user_update(
+    backend: sea_orm::DbBackend,
+    current: &user::Model,
+    f: UserFields<'_>,
+) -> (Statement, user::Model) {
     let written = user::Model {
         user_name: f.user_name.to_string(),
         user_name_norm: f.user_name.to_lowercase(),
@@ -583,13 +596,12 @@ pub async fn update_user_versioned<C: ConnectionTrait>(
     am.attributes = sea_orm::Set(f.attributes.to_string());
     am.version = sea_orm::Set(written.version);
     am.updated_at = sea_orm::Set(written.updated_at);
-    let updated = user::Entity::update_many()
+    let update = user::Entity::update_many()
         .set(am)
         .filter(user::Column::Id.eq(current.id.clone()))
         .filter(user::Column::Version.eq(current.version))
-        .exec(db)
-        .await?;
-    Ok((updated.rows_affected == 1).then_some(written))
+        .build(backend);
+    (update, written)
 }
 
 /// Deletes a user; sessions, memberships and direct roles go with the row

@@ -510,6 +510,31 @@ async fn concurrent_member_adds(app: &TestApp) {
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let (_, u, _) = app.scim("GET", &format!("/Users/{uid}"), None).await;
     assert_eq!(u["emails"].as_array().map(Vec::len), Some(10), "{u}");
+    // Each write landed once, on the version before it (committed in
+    // groups, a write that lost the race is recomputed, not applied twice).
+    assert_eq!(u["meta"]["version"], json!("W/\"11\""), "{u}");
+    let (_, page) = app
+        .admin(
+            "GET",
+            "/api/v1/accounts/{acct}/events?types=user.updated&limit=1000",
+            None,
+        )
+        .await;
+    let mine: Vec<&Value> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == json!(uid))
+        .collect();
+    assert_eq!(mine.len(), 10, "one event per write: {page}");
+    let last = mine.iter().max_by_key(|e| e["seq"].as_i64()).unwrap();
+    assert_eq!(
+        last["data"]["attributes"]["emails"]
+            .as_array()
+            .map(Vec::len),
+        Some(10),
+        "the last event carries every email: {last}"
+    );
 }
 
 /// Creates sent at once (committed together on SQLite): every 201 is stored
