@@ -39,11 +39,13 @@ impl Batch {
         self.statements.push(statement);
     }
 
-    /// Adds a write that must change exactly one row, else the batch fails
+    /// Adds a write that must change exactly one row (and can change no more:
+    /// it names its row by key), else the batch fails
     /// with [`DbErr::RecordNotUpdated`] (and its transaction rolls back): an
     /// optimistic `UPDATE … WHERE version = ?` that another write got ahead of.
-    /// Guards run before the other statements on SQLite (each alone, to see
-    /// its row count; the rest stay one string) and after them elsewhere
+    /// Guards run before the other statements on SQLite (as one string of
+    /// their own, whose row count is theirs; the rest stay one string) and
+    /// after them elsewhere
     /// (the account's event lock comes first there, see `events::push`); so
     /// a guard must neither depend on nor be depended on by the batch's
     /// other statements.
@@ -78,17 +80,27 @@ impl Batch {
         self.guards.extend(other.guards);
     }
 
-    /// Runs the statements: one round trip on SQLite (plus one per guard),
+    /// Runs the statements: one round trip on SQLite (two with guards),
     /// one per statement elsewhere. The first failure stops the rest and is
     /// returned; the caller's transaction then rolls everything back.
     pub async fn run<C: ConnectionTrait>(mut self, db: &C) -> Result<(), DbErr> {
         let guards = std::mem::take(&mut self.guards);
         if self.backend == DbBackend::Sqlite {
-            run_guards(db, guards).await?;
+            // All guards in one string: each changes at most one row (it
+            // names one by key), so their total says whether every one hit.
+            let n = guards.len() as u64;
+            if n > 0 && db.execute_raw(joined(guards)).await?.rows_affected() != n {
+                return Err(DbErr::RecordNotUpdated);
+            }
             return self.run_statements(db).await;
         }
         self.run_statements(db).await?;
-        run_guards(db, guards).await
+        for g in guards {
+            if db.execute_raw(g).await?.rows_affected() != 1 {
+                return Err(DbErr::RecordNotUpdated);
+            }
+        }
+        Ok(())
     }
 
     async fn run_statements<C: ConnectionTrait>(self, db: &C) -> Result<(), DbErr> {
@@ -105,15 +117,6 @@ impl Batch {
             }
         }
     }
-}
-
-async fn run_guards<C: ConnectionTrait>(db: &C, guards: Vec<Statement>) -> Result<(), DbErr> {
-    for g in guards {
-        if db.execute_raw(g).await?.rows_affected() != 1 {
-            return Err(DbErr::RecordNotUpdated);
-        }
-    }
-    Ok(())
 }
 
 /// One SQLite statement string of all of them, values in order.
@@ -214,11 +217,12 @@ mod tests {
         seed.push(insert(1, "one"));
         seed.push(insert(2, "two"));
         seed.run(&db).await.unwrap();
-        // A guard that hits its row: it and the rest are written.
+        // Guards that hit their rows: they and the rest are written.
         let txn = db.begin().await.unwrap();
         let mut b = Batch::new(DbBackend::Sqlite);
         b.push(insert(3, "three"));
         b.push_guard(set_b(1, "uno"));
+        b.push_guard(set_b(2, "deux"));
         b.run(&txn).await.unwrap();
         txn.commit().await.unwrap();
         // A guard that misses (no row 9), beside one that hits: the error
@@ -233,7 +237,7 @@ mod tests {
         txn.rollback().await.unwrap();
         assert_eq!(
             rows(&db).await,
-            vec![(1, "uno".into()), (2, "two".into()), (3, "three".into())]
+            vec![(1, "uno".into()), (2, "deux".into()), (3, "three".into())]
         );
     }
 }
