@@ -120,7 +120,6 @@ async fn sql_page(
     t: Translation,
     order: db::ListOrder,
 ) -> Result<Value, ScimError> {
-    let db = &ctx.state.reads;
     // An unfiltered list's total is counted once per users change, not per page.
     let unfiltered = t.cond.is_none();
     let acct = ctx.account().await?;
@@ -137,12 +136,14 @@ async fn sql_page(
         known_total: unfiltered.then(|| acct.cached_count(key)).flatten(),
         after,
     };
+    // A page, its total and what its resources reference, as of one moment.
+    let db = &ctx.state.reads.snapshot()?;
     let (total, page) = match kind {
         ResourceKind::User => {
             let (rows, total) = db::users_page(db, &ctx.account_id, t.cond, order, w).await?;
             (
                 total,
-                super::render::users(ctx, &rows, &p.projection).await?,
+                super::render::users(ctx, db, &rows, &p.projection).await?,
             )
         }
         ResourceKind::Group => {
@@ -162,14 +163,15 @@ async fn sql_page(
 
 /// `userName eq "x"`: at most one user, found by its own statement.
 async fn named_page(ctx: &ScimCtx, name: &str, p: &ListParams) -> Result<Value, ScimError> {
-    let rows = db::users_named(&ctx.state.reads, &ctx.account_id, name).await?;
+    let reads = ctx.state.reads.snapshot()?;
+    let rows = db::users_named(&reads, &ctx.account_id, name).await?;
     let total = rows.len() as u64;
     let rows: Vec<db::User> = rows
         .into_iter()
         .skip((p.start_index - 1) as usize)
         .take(p.count as usize)
         .collect();
-    let page = super::render::users(ctx, &rows, &p.projection).await?;
+    let page = super::render::users(ctx, &reads, &rows, &p.projection).await?;
     let page = page.into_iter().map(|v| p.projection.apply(v)).collect();
     Ok(list_response(total, p.start_index, page))
 }
@@ -196,7 +198,7 @@ async fn candidates(
             if rows.len() as u64 > cap {
                 return Err(too_many());
             }
-            super::render::users(ctx, &rows, &full).await
+            super::render::users(ctx, &ctx.state.reads, &rows, &full).await
         }
         ResourceKind::Group => {
             let rows = db::groups_matching(db, &ctx.account_id, t.cond, cap + 1).await?;

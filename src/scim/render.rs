@@ -6,6 +6,7 @@ use super::query::Projection;
 use super::resource::{group_json, user_json};
 use super::ScimCtx;
 use crate::access::RoleRef;
+use crate::store::reads::Reads;
 use crate::store::scim as db;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -25,22 +26,17 @@ async fn role_names(ctx: &ScimCtx, refs: &[String]) -> Result<Vec<(String, Strin
 /// Renders stored users, loading groups and roles for all of them at once.
 pub(super) async fn users(
     ctx: &ScimCtx,
+    reads: &Reads,
     rows: &[db::User],
     projection: &Projection,
 ) -> Result<Vec<Value>, ScimError> {
     let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
     let (groups, roles) = match (projection.excludes("groups"), projection.excludes("roles")) {
         (true, true) => (HashMap::new(), HashMap::new()),
-        (true, false) => (
-            HashMap::new(),
-            db::roles_of_users(&ctx.state.reads, &ids).await?,
-        ),
-        (false, true) => (
-            db::groups_of_users(&ctx.state.reads, &ids).await?,
-            HashMap::new(),
-        ),
+        (true, false) => (HashMap::new(), db::roles_of_users(reads, &ids).await?),
+        (false, true) => (db::groups_of_users(reads, &ids).await?, HashMap::new()),
         // The usual case: both, in one round trip.
-        (false, false) => db::groups_and_roles_of_users(&ctx.state.reads, &ids).await?,
+        (false, false) => db::groups_and_roles_of_users(reads, &ids).await?,
     };
     let base = ctx.base();
     let mut out = Vec::with_capacity(rows.len());
@@ -65,9 +61,13 @@ pub(super) struct UserParts {
 }
 
 /// One user's parts, in one round trip.
-pub(super) async fn user_parts(ctx: &ScimCtx, u: &db::User) -> Result<UserParts, ScimError> {
+pub(super) async fn user_parts(
+    ctx: &ScimCtx,
+    reads: &Reads,
+    u: &db::User,
+) -> Result<UserParts, ScimError> {
     let ids = std::slice::from_ref(&u.id);
-    let (mut groups, mut roles) = db::groups_and_roles_of_users(&ctx.state.reads, ids).await?;
+    let (mut groups, mut roles) = db::groups_and_roles_of_users(reads, ids).await?;
     let refs = roles.remove(&u.id).unwrap_or_default();
     Ok(UserParts {
         groups: groups.remove(&u.id).unwrap_or_default(),

@@ -165,10 +165,13 @@ async fn one_with_parts(
     ctx: &ScimCtx,
     id: &str,
 ) -> Result<(db::User, Value, UserParts), ScimError> {
-    let u = crate::store::model::user_by_id(&ctx.state.reads, &ctx.account_id, id)
+    // The row and its groups and roles as of one moment.
+    let reads = ctx.state.reads.snapshot()?;
+    let u = crate::store::model::user_by_id(&reads, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
-    let parts = super::render::user_parts(ctx, &u).await?;
+    let parts = super::render::user_parts(ctx, &reads, &u).await?;
+    drop(reads);
     let v = super::resource::user_json(&ctx.base(), &u, &parts.groups, &parts.roles);
     Ok((u, v, parts))
 }

@@ -185,6 +185,8 @@ fn pooled_value(r: &QueryResult, i: usize, c: Col) -> Result<Value, DbErr> {
 #[derive(Clone, Debug)]
 pub enum Reads {
     Inline(Arc<Inline>),
+    /// One connection in one read transaction (see [`Reads::snapshot`]).
+    Held(Arc<Held>),
     Pool(DatabaseConnection),
 }
 
@@ -219,7 +221,7 @@ impl Reads {
 impl ReadConn for Reads {
     fn backend(&self) -> DbBackend {
         match self {
-            Reads::Inline(_) => DbBackend::Sqlite,
+            Reads::Inline(_) | Reads::Held(_) => DbBackend::Sqlite,
             Reads::Pool(db) => db.get_database_backend(),
         }
     }
@@ -232,6 +234,7 @@ impl ReadConn for Reads {
     {
         match self {
             Reads::Inline(i) => i.models::<E>(&q.build(DbBackend::Sqlite)),
+            Reads::Held(h) => h.models::<E>(&q.build(DbBackend::Sqlite)),
             Reads::Pool(db) => q.all(db).await,
         }
     }
@@ -247,6 +250,10 @@ impl ReadConn for Reads {
                 .models::<E>(&q.limit(1).build(DbBackend::Sqlite))?
                 .into_iter()
                 .next()),
+            Reads::Held(h) => Ok(h
+                .models::<E>(&q.limit(1).build(DbBackend::Sqlite))?
+                .into_iter()
+                .next()),
             Reads::Pool(db) => q.one(db).await,
         }
     }
@@ -258,6 +265,7 @@ impl ReadConn for Reads {
     {
         match self {
             Reads::Inline(i) => i.count(q),
+            Reads::Held(h) => h.count(q),
             Reads::Pool(db) => PaginatorTrait::count(q, db).await,
         }
     }
@@ -265,6 +273,7 @@ impl ReadConn for Reads {
     async fn rows(&self, q: SelectStatement, cols: &[Col]) -> Result<Vec<Row>, DbErr> {
         match self {
             Reads::Inline(i) => i.rows(&DbBackend::Sqlite.build(&q), cols),
+            Reads::Held(h) => h.rows(&DbBackend::Sqlite.build(&q), cols),
             Reads::Pool(db) => db.rows(q, cols).await,
         }
     }
@@ -277,6 +286,7 @@ impl ReadConn for Reads {
     {
         match self {
             Reads::Inline(i) => i.models::<E>(&stmt),
+            Reads::Held(h) => h.models::<E>(&stmt),
             Reads::Pool(db) => db.models::<E>(stmt).await,
         }
     }
@@ -284,12 +294,34 @@ impl ReadConn for Reads {
     async fn rows_of(&self, stmt: Statement, cols: &[Col]) -> Result<Vec<Row>, DbErr> {
         match self {
             Reads::Inline(i) => i.rows(&stmt, cols),
+            Reads::Held(h) => h.rows(&stmt, cols),
             Reads::Pool(db) => db.rows_of(stmt, cols).await,
         }
     }
 }
 
 impl Reads {
+    /// Reads that see one state of the database: on a SQLite file, one
+    /// connection in one read transaction until the last clone is dropped,
+    /// so a resource and its groups and roles are read together, and a
+    /// request pays for one transaction's locks instead of one per
+    /// statement (a sixth of a lookup's CPU in the profile). Elsewhere, the
+    /// same reads as `self`.
+    pub fn snapshot(&self) -> Result<Reads, DbErr> {
+        let Reads::Inline(i) = self else {
+            return Ok(self.clone());
+        };
+        let conn = i.take()?;
+        // Deferred: the transaction starts at the first read.
+        conn.prepare_cached("BEGIN")
+            .and_then(|mut s| s.execute([]))
+            .map_err(sqlite_err)?;
+        Ok(Reads::Held(Arc::new(Held {
+            inline: i.clone(),
+            conn: Mutex::new(Some(conn)),
+        })))
+    }
+
     /// Every `n`th row of `q` (the `n`th, `2n`th, ...), each decoded as
     /// `cols` says; `None` on the pool, where stepping over rows would
     /// fetch them all. Runs off the request threads: it walks every row.
@@ -350,24 +382,81 @@ impl Inline {
         Ok(c)
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&rusqlite::Connection) -> Result<T, DbErr>,
-    ) -> Result<T, DbErr> {
+    /// An idle connection, or a new one.
+    fn take(&self) -> Result<rusqlite::Connection, DbErr> {
         // A poisoned list only means a panic elsewhere: open a fresh connection.
-        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
-        let conn = match idle {
-            Some(c) => c,
-            None => self.open()?,
-        };
-        let out = f(&conn);
+        match self.idle.lock().ok().and_then(|mut v| v.pop()) {
+            Some(c) => Ok(c),
+            None => self.open(),
+        }
+    }
+
+    fn give_back(&self, conn: rusqlite::Connection) {
         if let Ok(mut v) = self.idle.lock() {
             if v.len() < IDLE_MAX {
                 v.push(conn);
             }
         }
+    }
+}
+
+impl Source for Inline {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, DbErr>,
+    ) -> Result<T, DbErr> {
+        let conn = self.take()?;
+        let out = f(&conn);
+        self.give_back(conn);
         out
     }
+}
+
+/// A connection held in a read transaction by a [`Reads::snapshot`].
+#[derive(Debug)]
+pub struct Held {
+    inline: Arc<Inline>,
+    conn: Mutex<Option<rusqlite::Connection>>,
+}
+
+impl Source for Held {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, DbErr>,
+    ) -> Result<T, DbErr> {
+        let guard = self
+            .conn
+            .lock()
+            .map_err(|_| DbErr::Custom("a read snapshot's connection was poisoned".into()))?;
+        match guard.as_ref() {
+            Some(c) => f(c),
+            None => Err(DbErr::Custom("a read snapshot has ended".into())),
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.get_mut().ok().and_then(Option::take) else {
+            return;
+        };
+        // Ends the read transaction; a connection that cannot is closed.
+        let ended = conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+            .is_ok();
+        if ended {
+            self.inline.give_back(conn);
+        }
+    }
+}
+
+/// Where inline reads get a connection, and what they do with it.
+trait Source {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, DbErr>,
+    ) -> Result<T, DbErr>;
 
     /// Runs `stmt`, handing each row and the result's column names to `each`.
     fn query(
@@ -657,6 +746,36 @@ mod tests {
         assert_eq!(reads.count(users(&f.account_id)).await.unwrap(), 2);
         add_user(&f.db, &f.account_id, "bob@acme.test", true).await;
         assert_eq!(reads.count(users(&f.account_id)).await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_reads_one_state_until_it_is_dropped() {
+        let f = file_db().await;
+        let reads = Reads::open(&f.db).await.unwrap();
+        let Reads::Inline(inline) = &reads else {
+            panic!("a file reads inline");
+        };
+        let snap = reads.snapshot().unwrap();
+        assert!(matches!(snap, Reads::Held(_)));
+        assert_eq!(snap.count(users(&f.account_id)).await.unwrap(), 2);
+        // Committed after the snapshot's first read: not in it, seen beside it.
+        add_user(&f.db, &f.account_id, "bob@acme.test", true).await;
+        assert_eq!(snap.count(users(&f.account_id)).await.unwrap(), 2);
+        assert_eq!(snap.all(users(&f.account_id)).await.unwrap().len(), 2);
+        assert_eq!(reads.count(users(&f.account_id)).await.unwrap(), 3);
+        let idle = inline.idle.lock().unwrap().len();
+        drop(snap);
+        // Its transaction ended and its connection went back for the next read.
+        assert_eq!(inline.idle.lock().unwrap().len(), idle + 1);
+        let again = reads.snapshot().unwrap();
+        assert_eq!(again.count(users(&f.account_id)).await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_of_the_pool_is_the_pool() {
+        let db = crate::store::connect("sqlite::memory:").await.unwrap();
+        let reads = Reads::open(&db).await.unwrap();
+        assert!(matches!(reads.snapshot().unwrap(), Reads::Pool(_)));
     }
 
     #[tokio::test]
