@@ -118,7 +118,6 @@ pub async fn groups_and_roles_of_users<C: ReadConn>(
     ),
     DbErr,
 > {
-    use sea_orm::sea_query::{Alias, ExprTrait, Query, UnionType};
     let (mut groups, mut roles): (HashMap<String, Vec<(String, String)>>, HashMap<_, Vec<_>>) =
         (HashMap::new(), HashMap::new());
     let mut collect = |rows: Vec<Row>| -> Result<(), DbErr> {
@@ -142,43 +141,51 @@ pub async fn groups_and_roles_of_users<C: ReadConn>(
         return Ok((groups, roles));
     }
     for chunk in user_ids.chunks(BATCH) {
-        let mut q = Query::select()
-            .expr_as(Expr::cust("'g'"), Alias::new("kind"))
-            .expr_as(
-                Expr::col((group_member::Entity, group_member::Column::UserId)),
-                Alias::new("user_id"),
-            )
-            .expr_as(
-                Expr::col((group::Entity, group::Column::Id)),
-                Alias::new("ref_id"),
-            )
-            .expr_as(
-                Expr::col((group::Entity, group::Column::DisplayName)),
-                Alias::new("name"),
-            )
-            .from(group_member::Entity)
-            .inner_join(
-                group::Entity,
-                Expr::col((group::Entity, group::Column::Id))
-                    .equals((group_member::Entity, group_member::Column::GroupId)),
-            )
-            .and_where(
-                Expr::col((group_member::Entity, group_member::Column::UserId))
-                    .is_in(chunk.to_vec()),
-            )
-            .to_owned();
-        let r = Query::select()
-            .expr(Expr::cust("'r'"))
-            .column(user_role::Column::UserId)
-            .column(user_role::Column::RoleRef)
-            .column(user_role::Column::RoleRef)
-            .from(user_role::Entity)
-            .and_where(Expr::col(user_role::Column::UserId).is_in(chunk.to_vec()))
-            .to_owned();
-        q.union(UnionType::All, r);
+        let q = groups_and_roles_query(chunk);
         collect(db.rows(q, &[Col::Text; 4]).await?)?;
     }
     Ok((groups, roles))
+}
+
+/// The groups `('g', user, group id, displayName)` and direct roles
+/// `('r', user, role ref, role ref)` of these users; it binds the ids twice.
+pub(super) fn groups_and_roles_query(user_ids: &[String]) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Alias, ExprTrait, Query, UnionType};
+    let mut q = Query::select()
+        .expr_as(Expr::cust("'g'"), Alias::new("kind"))
+        .expr_as(
+            Expr::col((group_member::Entity, group_member::Column::UserId)),
+            Alias::new("user_id"),
+        )
+        .expr_as(
+            Expr::col((group::Entity, group::Column::Id)),
+            Alias::new("ref_id"),
+        )
+        .expr_as(
+            Expr::col((group::Entity, group::Column::DisplayName)),
+            Alias::new("name"),
+        )
+        .from(group_member::Entity)
+        .inner_join(
+            group::Entity,
+            Expr::col((group::Entity, group::Column::Id))
+                .equals((group_member::Entity, group_member::Column::GroupId)),
+        )
+        .and_where(
+            Expr::col((group_member::Entity, group_member::Column::UserId))
+                .is_in(user_ids.to_vec()),
+        )
+        .to_owned();
+    let r = Query::select()
+        .expr(Expr::cust("'r'"))
+        .column(user_role::Column::UserId)
+        .column(user_role::Column::RoleRef)
+        .column(user_role::Column::RoleRef)
+        .from(user_role::Entity)
+        .and_where(Expr::col(user_role::Column::UserId).is_in(user_ids.to_vec()))
+        .to_owned();
+    q.union(UnionType::All, r);
+    q
 }
 
 /// Direct role references of each user.
