@@ -306,14 +306,7 @@ async fn store(
         )));
     }
     // Optimistic: the row must still be the version this write was computed from.
-    let fields = db::UserFields {
-        user_name: &input.user_name,
-        email: input.primary_email.clone(),
-        external_id: input.external_id.clone(),
-        display_name: input.display_name.clone(),
-        active: input.active,
-        attributes: &input.attributes,
-    };
+    let fields = fields_of(&input);
     let Some(written) = db::update_user_versioned(&txn, current, fields).await? else {
         return Ok(None);
     };
@@ -360,6 +353,18 @@ async fn store(
     )))
 }
 
+/// The stored columns a validated representation writes.
+fn fields_of(input: &UserInput) -> db::UserFields<'_> {
+    db::UserFields {
+        user_name: &input.user_name,
+        email: input.primary_email.clone(),
+        external_id: input.external_id.clone(),
+        display_name: input.display_name.clone(),
+        active: input.active,
+        attributes: &input.attributes,
+    }
+}
+
 /// The usual write (attributes only: no roles, userName or deactivation,
 /// which need reads or revocations inside a transaction) committed with
 /// whatever other writes are in flight. The row changes only while it is
@@ -371,14 +376,7 @@ async fn store_grouped(
     action: &str,
 ) -> Result<Option<Value>, ScimError> {
     let backend = ctx.state.db.get_database_backend();
-    let fields = db::UserFields {
-        user_name: &input.user_name,
-        email: input.primary_email.clone(),
-        external_id: input.external_id.clone(),
-        display_name: input.display_name.clone(),
-        active: input.active,
-        attributes: &input.attributes,
-    };
+    let fields = fields_of(&input);
     let (update, written) = db::user_update(backend, current, fields);
     let details = json!({"userName": input.user_name, "active": input.active, "roles": null, "sessions_revoked": 0});
     let mut write = ctx.journal(backend, action, &current.id, details);
