@@ -6,7 +6,7 @@ use super::handlers::bulk_op;
 use super::query::ListParams;
 use super::schema::ResourceKind;
 use super::users::Users;
-use super::{json_response, ScimBody, ScimCtx};
+use super::{json_response, text_response, ScimBody, ScimCtx};
 use actix_web::{http::StatusCode, web, HttpResponse};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -31,23 +31,19 @@ async fn search_all(ctx: ScimCtx, body: ScimBody) -> Result<HttpResponse, ScimEr
     let mut total = 0;
     for kind in [ResourceKind::User, ResourceKind::Group] {
         let r = super::list::list(&ctx, kind, &everything).await?;
-        total += r.get("totalResults").and_then(Value::as_u64).unwrap_or(0);
-        all.extend(
-            r.get("Resources")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-        );
+        total += r.total;
+        all.extend(r.resources);
     }
-    let page: Vec<Value> = all
-        .into_iter()
-        .skip((p.start_index - 1) as usize)
-        .take(p.count as usize)
-        .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &super::list::list_response(total, p.start_index, page),
-    ))
+    let page = super::list::Listed {
+        total,
+        start: p.start_index,
+        resources: all
+            .into_iter()
+            .skip((p.start_index - 1) as usize)
+            .take(p.count as usize)
+            .collect(),
+    };
+    Ok(text_response(StatusCode::OK, page.body()))
 }
 
 fn field<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {

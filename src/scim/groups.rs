@@ -24,14 +24,14 @@ impl Resource for Groups {
         ctx: &ScimCtx,
         id: &str,
         projection: &Projection,
-    ) -> Result<(i64, Value), ScimError> {
+    ) -> Result<(i64, Vec<u8>), ScimError> {
         let g = find(ctx, id).await?;
         let version = g.version;
-        let v = super::render::groups(ctx, &[g], projection)
+        let text = super::render::group_texts(ctx, &[g], projection)
             .await?
             .pop()
             .ok_or_else(ScimError::internal)?;
-        Ok((version, projection.apply(v)))
+        Ok((version, text))
     }
 
     /// Creates a group; returns its id.

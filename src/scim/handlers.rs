@@ -27,12 +27,13 @@ pub(super) trait Resource: 'static {
     /// only, since a rendered member list can be huge.
     const BULK_ECHO: bool;
 
-    /// The stored version and the resource rendered under `projection`.
+    /// The stored version and the resource rendered under `projection`, as
+    /// JSON text.
     async fn read(
         ctx: &ScimCtx,
         id: &str,
         projection: &Projection,
-    ) -> Result<(i64, Value), ScimError>;
+    ) -> Result<(i64, Vec<u8>), ScimError>;
     /// Creates a resource.
     async fn create(ctx: &ScimCtx, body: Value) -> Result<Created, ScimError>;
     /// Replaces a resource; answers with it when it can render it from what
@@ -98,14 +99,14 @@ async fn get<R: Resource>(
     q: Query,
 ) -> Result<HttpResponse, ScimError> {
     let projection = Projection::from_query(&q)?;
-    let (version, v) = R::read(&ctx, &id, &projection).await?;
+    let (version, text) = R::read(&ctx, &id, &projection).await?;
     let tag = super::etag(version);
     if not_modified(&req, &tag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((actix_web::http::header::ETAG, tag))
             .finish());
     }
-    Ok(resource_response(StatusCode::OK, &v))
+    Ok(super::stored_response(StatusCode::OK, &tag, None, text))
 }
 
 /// The written resource, read back under the request's projection.
@@ -115,8 +116,11 @@ async fn written<R: Resource>(
     q: &Query,
     status: StatusCode,
 ) -> Result<HttpResponse, ScimError> {
-    let (_, v) = R::read(ctx, id, &Projection::from_query(q)?).await?;
-    Ok(resource_response(status, &v))
+    let (version, text) = R::read(ctx, id, &Projection::from_query(q)?).await?;
+    let location =
+        (status == StatusCode::CREATED).then(|| format!("{}{}/{id}", ctx.base(), R::PATH));
+    let tag = super::etag(version);
+    Ok(super::stored_response(status, &tag, location, text))
 }
 
 async fn create<R: Resource>(
@@ -189,9 +193,8 @@ pub(super) async fn bulk_op<R: Resource>(
     let location = |id: &str| Some(format!("{}{}/{id}", ctx.base(), R::PATH));
     let echo = |id: String| async move {
         if R::BULK_ECHO {
-            R::read(ctx, &id, &Projection::default())
-                .await
-                .map(|(_, v)| Some(v))
+            let (_, text) = R::read(ctx, &id, &Projection::default()).await?;
+            Ok(serde_json::from_slice(&text).ok())
         } else {
             Ok(None)
         }

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod filter;
+mod json_text;
 pub mod list;
 pub mod patch;
 #[cfg(test)]
@@ -246,6 +247,30 @@ pub fn json_response(status: actix_web::http::StatusCode, body: &Value) -> HttpR
     HttpResponse::build(status)
         .content_type(CONTENT_TYPE)
         .body(to_bytes(body))
+}
+
+/// A single resource answer from its JSON text: the ETag is its stored
+/// version (as in its `meta.version`), and a 201 says where it is.
+pub fn stored_response(
+    status: actix_web::http::StatusCode,
+    etag: &str,
+    location: Option<String>,
+    body: Vec<u8>,
+) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.content_type(CONTENT_TYPE)
+        .insert_header((actix_web::http::header::ETAG, etag.to_string()));
+    if let Some(l) = location {
+        res.insert_header((actix_web::http::header::LOCATION, l));
+    }
+    res.body(body)
+}
+
+/// An answer whose body is JSON text already.
+pub fn text_response(status: actix_web::http::StatusCode, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(CONTENT_TYPE)
+        .body(body)
 }
 
 /// A body's bytes: straight into a buffer (`to_string` goes through

@@ -253,4 +253,62 @@ proptest! {
         let _ = ListParams::from_search(&body);
         let _ = super::patch_operations(&body);
     }
+
+    #[test]
+    fn stored_text_splits_into_its_members(
+        m in prop::collection::btree_map(".{0,6}", json_value(), 0..6),
+        noise in any::<String>(),
+    ) {
+        let want: Vec<(String, Value)> = m.clone().into_iter().collect();
+        let text = Value::Object(m.into_iter().collect()).to_string();
+        let got: Vec<(String, Value)> = super::json_text::members(&text)
+            .ok_or_else(|| TestCaseError::fail(text.clone()))?
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), serde_json::from_str(v).unwrap_or(Value::Null)))
+            .collect();
+        prop_assert_eq!(got, want);
+        // Whatever a column holds, splitting it never panics.
+        let _ = super::json_text::members(&noise);
+        let half: String = text.chars().take(text.chars().count() / 2).collect();
+        let _ = super::json_text::members(&half);
+    }
+
+    #[test]
+    fn a_rendered_user_keeps_what_it_stored(
+        m in prop::collection::btree_map("[a-zA-Z]{1,8}", json_value(), 0..6),
+        active in any::<bool>(),
+    ) {
+        let u = crate::store::scim::User {
+            id: "u1".into(),
+            account_id: "a".into(),
+            user_name: "Ann@Example.com".into(),
+            user_name_norm: "ann@example.com".into(),
+            email_norm: None,
+            external_id: Some("x\"1".into()),
+            display_name: None,
+            origin: crate::store::kinds::Origin::Idp,
+            active,
+            attributes: Value::Object(m.clone().into_iter().collect()).to_string(),
+            password_hash: None,
+            totp_secret: None,
+            totp_last_step: None,
+            version: 3,
+            created_at: 0,
+            updated_at: 1,
+        };
+        let groups = [("g1".to_string(), "Eng \"A\"".to_string())];
+        let text = super::resource::user_text("http://h/scim/v2", &u, &groups, &[]);
+        let v: Value = serde_json::from_slice(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        for (k, stored) in &m {
+            if !["schemas", "id", "externalId", "userName", "active", "groups", "roles", "meta"].contains(&k.as_str()) {
+                prop_assert_eq!(&v[k], stored);
+            }
+        }
+        prop_assert_eq!(&v["id"], "u1");
+        prop_assert_eq!(&v["externalId"], "x\"1");
+        prop_assert_eq!(&v["userName"], "Ann@Example.com");
+        prop_assert_eq!(&v["groups"][0]["display"], "Eng \"A\"");
+        prop_assert_eq!(&v["meta"]["version"], "W/\"3\"");
+        prop_assert_eq!(v.get("active").cloned(), (m.contains_key("active") || !active).then_some(Value::Bool(active)));
+    }
 }

@@ -187,6 +187,18 @@ impl Projection {
         hit(&self.excluded)
     }
 
+    /// Applies the projection to a resource's JSON text: as it is when
+    /// nothing is left out (the usual request), else through a `Value`.
+    pub fn apply_text(&self, text: Vec<u8>) -> Vec<u8> {
+        if self.attributes.is_empty() && self.excluded.is_empty() {
+            return text;
+        }
+        match serde_json::from_slice(&text) {
+            Ok(v) => serde_json::to_vec(&self.apply(v)).unwrap_or_default(),
+            Err(_) => text,
+        }
+    }
+
     /// Applies attributes / excludedAttributes; `id` and `schemas` always stay.
     pub fn apply(&self, resource: Value) -> Value {
         let Value::Object(src) = resource else {

@@ -3,7 +3,7 @@
 
 use super::error::ScimError;
 use super::query::Projection;
-use super::resource::{group_json, user_json};
+use super::resource::{group_json, user_text};
 use super::ScimCtx;
 use crate::access::RoleRef;
 use crate::store::reads::Reads;
@@ -23,13 +23,14 @@ async fn role_names(ctx: &ScimCtx, refs: &[String]) -> Result<Vec<(String, Strin
         .collect())
 }
 
-/// Renders stored users, loading groups and roles for all of them at once.
-pub(super) async fn users(
+/// Renders stored users as JSON text under `projection`, loading groups and
+/// roles for all of them at once (none of what `projection` leaves out).
+pub(super) async fn user_texts(
     ctx: &ScimCtx,
     reads: &Reads,
     rows: &[db::User],
     projection: &Projection,
-) -> Result<Vec<Value>, ScimError> {
+) -> Result<Vec<Vec<u8>>, ScimError> {
     let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
     let (groups, roles) = match (projection.excludes("groups"), projection.excludes("roles")) {
         (true, true) => (HashMap::new(), HashMap::new()),
@@ -43,14 +44,29 @@ pub(super) async fn users(
     for u in rows {
         let names =
             role_names(ctx, roles.get(&u.id).map(Vec::as_slice).unwrap_or_default()).await?;
-        out.push(user_json(
+        let text = user_text(
             &base,
             u,
             groups.get(&u.id).map(Vec::as_slice).unwrap_or_default(),
             &names,
-        ));
+        );
+        out.push(projection.apply_text(text));
     }
     Ok(out)
+}
+
+/// Renders stored users as JSON values (for filtering and sorting in memory).
+pub(super) async fn users(
+    ctx: &ScimCtx,
+    reads: &Reads,
+    rows: &[db::User],
+    projection: &Projection,
+) -> Result<Vec<Value>, ScimError> {
+    let texts = user_texts(ctx, reads, rows, projection).await?;
+    Ok(texts
+        .iter()
+        .map(|t| serde_json::from_slice(t).unwrap_or_default())
+        .collect())
 }
 
 /// What a rendered user is made of besides its row: its groups and its
@@ -97,5 +113,18 @@ pub(super) async fn groups(
                 Some(members.get(&g.id).map(Vec::as_slice).unwrap_or_default()),
             )
         })
+        .collect())
+}
+
+/// Renders stored groups as JSON text under `projection`.
+pub(super) async fn group_texts(
+    ctx: &ScimCtx,
+    rows: &[db::Group],
+    projection: &Projection,
+) -> Result<Vec<Vec<u8>>, ScimError> {
+    Ok(groups(ctx, rows, projection)
+        .await?
+        .into_iter()
+        .map(|v| serde_json::to_vec(&projection.apply(v)).unwrap_or_default())
         .collect())
 }

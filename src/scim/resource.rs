@@ -5,6 +5,7 @@
 //! same path serves POST, PUT and the result of a PATCH.
 
 use super::error::ScimError;
+use super::json_text::{self, Object};
 use super::{ENTERPRISE_URN, GROUP_URN, USER_URN};
 use crate::store::credentials::iso;
 use crate::store::scim::{Group, User};
@@ -330,76 +331,128 @@ fn primary_email(attrs: &Map<String, Value>, user_name: &str) -> Option<String> 
         })
 }
 
-fn meta(base: &str, kind: &str, id: &str, created: i64, updated: i64, version: i64) -> Value {
-    let path = if kind == "User" { "Users" } else { "Groups" };
-    json!({"resourceType": kind, "created": iso(created), "lastModified": iso(updated), "location": format!("{base}/{path}/{id}"), "version": super::etag(version)})
+fn group_meta(base: &str, g: &Group) -> Value {
+    json!({"resourceType": "Group", "created": iso(g.created_at), "lastModified": iso(g.updated_at), "location": format!("{base}/Groups/{}", g.id), "version": super::etag(g.version)})
 }
 
-/// A stored user as SCIM JSON. `groups` are (id, displayName); `roles` are
-/// the user's direct roles as (reference, name).
-pub fn user_json(
+/// Stored members a rendered user takes from its row or computes instead.
+const COMPUTED: &[&str] = &[
+    "schemas",
+    "id",
+    "externalId",
+    "userName",
+    "active",
+    "groups",
+    "roles",
+    "meta",
+];
+
+/// A stored user as SCIM JSON text, written straight from its row: the
+/// stored attributes are copied member by member, not parsed. `groups` are
+/// (id, displayName); `roles` are the user's direct roles as (reference,
+/// name).
+pub fn user_text(
     base: &str,
     u: &User,
     groups: &[(String, String)],
     roles: &[(String, String)],
-) -> Value {
-    let mut o = match serde_json::from_str::<Value>(&u.attributes) {
-        Ok(Value::Object(o)) => o,
-        _ => Map::new(),
-    };
-    let mut schemas = vec![json!(USER_URN)];
-    if o.contains_key(ENTERPRISE_URN) {
-        schemas.push(json!(ENTERPRISE_URN));
+) -> Vec<u8> {
+    // Stored attributes are serde_json's text; anything else renders as none.
+    let stored = json_text::members(&u.attributes).unwrap_or_default();
+    let has = |k: &str| stored.iter().any(|(n, _)| n == k);
+    let mut out = Vec::with_capacity(u.attributes.len() + 320);
+    let mut o = Object::open(&mut out);
+    let schemas = o.key("schemas");
+    schemas.push(b'[');
+    json_text::string(schemas, USER_URN);
+    if has(ENTERPRISE_URN) {
+        schemas.push(b',');
+        json_text::string(schemas, ENTERPRISE_URN);
     }
-    o.insert("schemas".into(), Value::Array(schemas));
-    o.insert("id".into(), json!(u.id));
-    o.insert("userName".into(), json!(u.user_name));
+    schemas.push(b']');
+    o.str("id", &u.id);
+    if let Some(e) = &u.external_id {
+        o.str("externalId", e);
+    }
+    o.str("userName", &u.user_name);
+    for (k, v) in &stored {
+        if !COMPUTED.contains(&k.as_ref()) {
+            o.raw(k, v);
+        }
+    }
     // `active` is shown unless a client removed it (then only when false);
     // local users always show it. Created users get it (see `Users::create`),
     // so Okta's validator finds it on every user it lists.
-    if o.contains_key("active") || !u.active || u.origin == crate::store::kinds::Origin::Local {
-        o.insert("active".into(), json!(u.active));
+    if has("active") || !u.active || u.origin == crate::store::kinds::Origin::Local {
+        o.raw("active", if u.active { "true" } else { "false" });
     }
-    match &u.external_id {
-        Some(e) => o.insert("externalId".into(), json!(e)),
-        None => o.remove("externalId"),
-    };
     if !groups.is_empty() {
-        o.insert(
-            "groups".into(),
-            Value::Array(groups.iter().map(|(id, name)| json!({"value": id, "display": name, "$ref": format!("{base}/Groups/{id}"), "type": "direct"})).collect()),
-        );
+        let list = o.key("groups");
+        list.push(b'[');
+        for (i, (id, name)) in groups.iter().enumerate() {
+            if i > 0 {
+                list.push(b',');
+            }
+            let mut g = Object::open(list);
+            g.str("value", id);
+            g.str("display", name);
+            g.str("$ref", &format!("{base}/Groups/{id}"));
+            g.str("type", "direct");
+            g.close();
+        }
+        list.push(b']');
     }
-    // Roles are the direct assignments: entries as the IdP sent them while
-    // they still name a held role, plus any assigned through the management API.
-    let sent = match o.remove("roles") {
-        Some(Value::Array(a)) => a,
-        _ => vec![],
-    };
+    if !roles.is_empty() {
+        let sent = stored
+            .iter()
+            .find(|(k, _)| k == "roles")
+            .and_then(|(_, v)| serde_json::from_str::<Vec<Value>>(v).ok())
+            .unwrap_or_default();
+        let _ = serde_json::to_writer(o.key("roles"), &role_entries(&sent, roles));
+    }
+    let m = o.key("meta");
+    let mut meta = Object::open(m);
+    meta.str("resourceType", "User");
+    meta.str("created", &iso(u.created_at));
+    meta.str("lastModified", &iso(u.updated_at));
+    meta.str("location", &format!("{base}/Users/{}", u.id));
+    meta.str("version", &super::etag(u.version));
+    meta.close();
+    o.close();
+    out
+}
+
+/// Roles are the direct assignments: entries as the IdP sent them while
+/// they still name a held role, plus any assigned through the management API.
+fn role_entries(sent: &[Value], roles: &[(String, String)]) -> Vec<Value> {
     let names = |v: &Value| {
         v["value"]
             .as_str()
             .or(v["display"].as_str())
             .map(str::to_lowercase)
     };
-    let mut out: Vec<Value> = vec![];
-    for (id, name) in roles {
-        let hit = sent
-            .iter()
-            .find(|e| names(e).is_some_and(|n| n == id.to_lowercase() || n == name.to_lowercase()));
-        out.push(
-            hit.cloned()
-                .unwrap_or_else(|| json!({"value": name, "display": name})),
-        );
-    }
-    if !out.is_empty() {
-        o.insert("roles".into(), Value::Array(out));
-    }
-    o.insert(
-        "meta".into(),
-        meta(base, "User", &u.id, u.created_at, u.updated_at, u.version),
-    );
-    Value::Object(o)
+    roles
+        .iter()
+        .map(|(id, name)| {
+            sent.iter()
+                .find(|e| {
+                    names(e).is_some_and(|n| n == id.to_lowercase() || n == name.to_lowercase())
+                })
+                .cloned()
+                .unwrap_or_else(|| json!({"value": name, "display": name}))
+        })
+        .collect()
+}
+
+/// A stored user as SCIM JSON (see [`user_text`], which it parses: one
+/// renderer for both).
+pub fn user_json(
+    base: &str,
+    u: &User,
+    groups: &[(String, String)],
+    roles: &[(String, String)],
+) -> Value {
+    serde_json::from_slice(&user_text(base, u, groups, roles)).unwrap_or_default()
 }
 
 pub struct GroupInput {
@@ -492,10 +545,7 @@ pub fn group_json(base: &str, g: &Group, members: Option<&[String]>) -> Value {
             Value::Array(m.iter().map(|id| json!({"value": id, "type": "User", "$ref": format!("{base}/Users/{id}")})).collect()),
         );
     }
-    o.insert(
-        "meta".into(),
-        meta(base, "Group", &g.id, g.created_at, g.updated_at, g.version),
-    );
+    o.insert("meta".into(), group_meta(base, g));
     Value::Object(o)
 }
 

@@ -24,9 +24,10 @@ impl Resource for Users {
         ctx: &ScimCtx,
         id: &str,
         projection: &Projection,
-    ) -> Result<(i64, Value), ScimError> {
-        let (u, v) = one(ctx, id).await?;
-        Ok((u.version, projection.apply(v)))
+    ) -> Result<(i64, Vec<u8>), ScimError> {
+        let (u, parts) = one_with_parts(ctx, id).await?;
+        let text = super::resource::user_text(&ctx.base(), &u, &parts.groups, &parts.roles);
+        Ok((u.version, projection.apply_text(text)))
     }
 
     async fn create(ctx: &ScimCtx, body: Value) -> Result<Created, ScimError> {
@@ -134,7 +135,7 @@ impl Resource for Users {
     }
 
     async fn delete(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError> {
-        let (current, _) = one(ctx, id).await?;
+        let (current, _) = one_with_parts(ctx, id).await?;
         refuse_local(&current)?;
         check_if_match(version.as_deref(), &super::etag(current.version))?;
         // Sessions, memberships and direct roles go with the row (foreign keys cascade).
@@ -155,25 +156,15 @@ impl Resource for Users {
     }
 }
 
-async fn one(ctx: &ScimCtx, id: &str) -> Result<(db::User, Value), ScimError> {
-    let (u, v, _) = one_with_parts(ctx, id).await?;
-    Ok((u, v))
-}
-
-/// A user, rendered, with the parts it was rendered from.
-async fn one_with_parts(
-    ctx: &ScimCtx,
-    id: &str,
-) -> Result<(db::User, Value, UserParts), ScimError> {
+/// A user and the parts it is rendered from.
+async fn one_with_parts(ctx: &ScimCtx, id: &str) -> Result<(db::User, UserParts), ScimError> {
     // The row and its groups and roles as of one moment.
     let reads = ctx.state.reads.snapshot()?;
     let u = crate::store::model::user_by_id(&reads, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
     let parts = super::render::user_parts(ctx, &reads, &u).await?;
-    drop(reads);
-    let v = super::resource::user_json(&ctx.base(), &u, &parts.groups, &parts.roles);
-    Ok((u, v, parts))
+    Ok((u, parts))
 }
 
 /// Resolves SCIM `roles` values to role references. Only roles the request
@@ -409,9 +400,10 @@ async fn modify(
             let ms = rand::random::<u64>() % (2 + attempt.min(20) * 2);
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
-        let (current, v, parts) = one_with_parts(ctx, id).await?;
+        let (current, parts) = one_with_parts(ctx, id).await?;
         refuse_local(&current)?;
         check_if_match(version.as_deref(), &super::etag(current.version))?;
+        let v = super::resource::user_json(&ctx.base(), &current, &parts.groups, &parts.roles);
         let input = transform(&current, v)?;
         if let Some(written) = store(ctx, (&current, parts), input, action).await? {
             return Ok(written);
