@@ -5,7 +5,7 @@
 
 use super::entities::*;
 use super::reads::{Col, ReadConn, Row};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select, Statement,
@@ -249,19 +249,29 @@ pub async fn existing_users<C: ConnectionTrait>(
         }
         return Ok(out);
     }
-    for chunk in ids.chunks(BATCH) {
-        let rows: Vec<String> = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .filter(user::Column::AccountId.eq(account_id))
-            .filter(user::Column::Id.is_in(chunk.to_vec()))
-            .filter(user::Column::Origin.ne(crate::store::kinds::Origin::Local))
-            .into_tuple()
-            .all(db)
-            .await?;
-        out.extend(rows);
+    // The ids as one JSON array, each probed by primary key (`CROSS JOIN`
+    // keeps that order): with `id IN (…)` beside `account_id = ?`, SQLite's
+    // planner walked the account's index instead, reading every user of the
+    // account for each chunk of ids.
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            EXISTING_USERS_SQLITE,
+            [json_ids(ids).into(), account_id.into()],
+        ))
+        .await?;
+    for r in rows {
+        out.insert(r.try_get::<String>("", "id")?);
     }
     Ok(out)
+}
+
+const EXISTING_USERS_SQLITE: &str = "SELECT u.id FROM json_each(?) j CROSS JOIN users u \
+     ON u.id = j.value WHERE u.account_id = ? AND u.origin <> 'local'";
+
+/// Ids as one JSON array text: one parameter, whatever their number.
+fn json_ids(ids: &[String]) -> String {
+    serde_json::Value::from(ids.to_vec()).to_string()
 }
 
 /// A PostgreSQL membership statement with the ids as one array parameter.
@@ -290,24 +300,17 @@ pub async fn add_members<C: ConnectionTrait>(
     if is_pg(db) {
         return pg_members(db, "INSERT INTO group_members (group_id, user_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING", group_id, user_ids).await;
     }
-    for chunk in user_ids.chunks(BATCH) {
-        let rows = chunk.iter().map(|u| group_member::ActiveModel {
-            group_id: sea_orm::Set(group_id.into()),
-            user_id: sea_orm::Set(u.clone()),
-        });
-        let r = group_member::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::columns([group_member::Column::GroupId, group_member::Column::UserId])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await;
-        match r {
-            Ok(_) | Err(DbErr::RecordNotInserted) => {}
-            Err(e) => return Err(e),
-        }
+    if user_ids.is_empty() {
+        return Ok(());
     }
+    // `WHERE true`: an upsert's SELECT needs a WHERE to parse.
+    db.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        "INSERT INTO group_members (group_id, user_id) SELECT ?, value FROM json_each(?) \
+         WHERE true ON CONFLICT DO NOTHING",
+        [group_id.into(), json_ids(user_ids).into()],
+    ))
+    .await?;
     Ok(())
 }
 
@@ -325,13 +328,15 @@ pub async fn remove_members<C: ConnectionTrait>(
         )
         .await;
     }
-    for chunk in user_ids.chunks(BATCH) {
-        group_member::Entity::delete_many()
-            .filter(group_member::Column::GroupId.eq(group_id))
-            .filter(group_member::Column::UserId.is_in(chunk.to_vec()))
-            .exec(db)
-            .await?;
+    if user_ids.is_empty() {
+        return Ok(());
     }
+    db.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        "DELETE FROM group_members WHERE group_id = ? AND user_id IN (SELECT value FROM json_each(?))",
+        [group_id.into(), json_ids(user_ids).into()],
+    ))
+    .await?;
     Ok(())
 }
 
@@ -804,6 +809,58 @@ mod tests {
         // Past the last anchor: the last one, the rest by OFFSET.
         assert_eq!(start_after(&a, 50_000), Some((a[2].clone(), 3_000)));
         assert_eq!(start_after(&[], 5_000), None);
+    }
+
+    /// Which of many ids are the account's IdP users is one probe per id by
+    /// primary key, never a walk over the account's users.
+    #[tokio::test]
+    async fn existing_users_probe_each_id_by_key() {
+        let db = crate::store::connect("sqlite::memory:").await.unwrap();
+        crate::store::migrate(&db).await.unwrap();
+        let (acct, _) = crate::store::accounts::create(&db, "Acme", "admin@acme.test")
+            .await
+            .unwrap();
+        let (other, _) = crate::store::accounts::create(&db, "Other", "admin@other.test")
+            .await
+            .unwrap();
+        for (id, account) in [("u1", &acct.id), ("u2", &acct.id), ("u3", &other.id)] {
+            db.execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Sqlite,
+                "INSERT INTO users (id, account_id, user_name, user_name_norm, origin, active, attributes, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, 'scim', 1, '{}', 0, 0)",
+                [id.into(), account.clone().into(), id.into(), id.into()],
+            ))
+            .await
+            .unwrap();
+        }
+        let local = user_by_name(&db, &acct.id, "admin@acme.test")
+            .await
+            .unwrap()
+            .unwrap();
+        let ids: Vec<String> = ["u2", "nope", "u3", "u1", "u2", local.id.as_str()]
+            .map(String::from)
+            .to_vec();
+        let found = existing_users(&db, &acct.id, &ids).await.unwrap();
+        // Another account's user and the local administrator are not members to be.
+        assert_eq!(found, BTreeSet::from(["u1".to_string(), "u2".to_string()]));
+        let plan = db
+            .query_all_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                format!("EXPLAIN QUERY PLAN {EXISTING_USERS_SQLITE}"),
+            ))
+            .await
+            .unwrap();
+        let steps: Vec<String> = plan
+            .iter()
+            .map(|r| r.try_get::<String>("", "detail").unwrap())
+            .collect();
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.starts_with("SEARCH u USING INDEX sqlite_autoindex_users")),
+            "{steps:?}"
+        );
+        assert!(!steps.iter().any(|s| s.starts_with("SCAN u")), "{steps:?}");
     }
 
     /// 2,500 users, three to each `created_at` (ties ordered by id), on a
