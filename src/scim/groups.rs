@@ -2,7 +2,7 @@
 //! transaction with the group row locked, so concurrent PATCHes lose nothing.
 
 use super::error::ScimError;
-use super::handlers::{Created, Resource};
+use super::handlers::{Created, Resource, Written};
 use super::query::Projection;
 use super::resource::{group_input, group_json, GroupInput};
 use super::{check_if_match, schema::ResourceKind, ScimCtx};
@@ -69,7 +69,7 @@ impl Resource for Groups {
         id: &str,
         body: Value,
         version: Option<String>,
-    ) -> Result<Option<Value>, ScimError> {
+    ) -> Result<Option<Written>, ScimError> {
         let input = group_input(body)?;
         let (txn, current, before) = lock(ctx, id, version).await?;
         // A PUT without members replaces them with none (RFC 7644 §3.5.1).
@@ -86,7 +86,7 @@ impl Resource for Groups {
         id: &str,
         body: Value,
         version: Option<String>,
-    ) -> Result<Option<Value>, ScimError> {
+    ) -> Result<Option<Written>, ScimError> {
         let ops = super::patch_operations(&body)?;
         let (txn, current, before) = lock(ctx, id, version).await?;
         let members: Vec<String> = before.iter().cloned().collect();

@@ -6,7 +6,7 @@
 use super::error::ScimError;
 use super::query::Projection;
 use super::schema::ResourceKind;
-use super::{if_match, not_modified, resource_response, ScimBody, ScimCtx};
+use super::{if_match, not_modified, ScimBody, ScimCtx};
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -15,7 +15,20 @@ use std::collections::HashMap;
 /// just wrote, its representation (saving a read back).
 pub(super) struct Created {
     pub id: String,
-    pub body: Option<Value>,
+    pub body: Option<Written>,
+}
+
+/// A resource rendered from what a write just stored: its version (the
+/// ETag) and its JSON text.
+pub(super) struct Written {
+    pub version: i64,
+    pub text: Vec<u8>,
+}
+
+impl Written {
+    fn value(&self) -> Option<Value> {
+        serde_json::from_slice(&self.text).ok()
+    }
 }
 
 /// What a SCIM resource type (Users, Groups) does with its stored rows.
@@ -43,14 +56,14 @@ pub(super) trait Resource: 'static {
         id: &str,
         body: Value,
         version: Option<String>,
-    ) -> Result<Option<Value>, ScimError>;
+    ) -> Result<Option<Written>, ScimError>;
     /// Patches a resource; answers like `replace`.
     async fn patch(
         ctx: &ScimCtx,
         id: &str,
         body: Value,
         version: Option<String>,
-    ) -> Result<Option<Value>, ScimError>;
+    ) -> Result<Option<Written>, ScimError>;
     async fn delete(ctx: &ScimCtx, id: &str, version: Option<String>) -> Result<(), ScimError>;
 }
 
@@ -130,8 +143,16 @@ async fn create<R: Resource>(
 ) -> Result<HttpResponse, ScimError> {
     let projection = Projection::from_query(&q)?;
     match R::create(&ctx, body.0).await? {
-        Created { body: Some(v), .. } => {
-            Ok(resource_response(StatusCode::CREATED, &projection.apply(v)))
+        Created { id, body: Some(w) } => {
+            let location = format!("{}{}/{id}", ctx.base(), R::PATH);
+            let tag = super::etag(w.version);
+            let text = projection.apply_text(w.text);
+            Ok(super::stored_response(
+                StatusCode::CREATED,
+                &tag,
+                Some(location),
+                text,
+            ))
         }
         Created { id, body: None } => written::<R>(&ctx, &id, &q, StatusCode::CREATED).await,
     }
@@ -154,7 +175,11 @@ async fn write<R: Resource>(
         R::replace(&ctx, &id, body.0, if_match(&req)).await?
     };
     match answer {
-        Some(v) => Ok(resource_response(StatusCode::OK, &projection.apply(v))),
+        Some(w) => {
+            let tag = super::etag(w.version);
+            let text = projection.apply_text(w.text);
+            Ok(super::stored_response(StatusCode::OK, &tag, None, text))
+        }
         None => written::<R>(&ctx, &id, &q, StatusCode::OK).await,
     }
 }
@@ -171,12 +196,12 @@ async fn delete<R: Resource>(
 /// What a Bulk write answers: the written resource when the type echoes it
 /// (rendered by the write, or else read back), nothing otherwise.
 async fn bulk_answer<R: Resource>(
-    written: Option<Value>,
+    written: Option<Written>,
     read_back: impl std::future::Future<Output = Result<Option<Value>, ScimError>>,
 ) -> Result<Option<Value>, ScimError> {
     match (R::BULK_ECHO, written) {
         (false, _) => Ok(None),
-        (true, Some(v)) => Ok(Some(v)),
+        (true, Some(w)) => Ok(w.value()),
         (true, None) => read_back.await,
     }
 }
@@ -203,7 +228,7 @@ pub(super) async fn bulk_op<R: Resource>(
         ("POST", None) => {
             let Created { id, body } = R::create(ctx, data).await?;
             let body = match (body, R::BULK_ECHO) {
-                (Some(v), true) => v,
+                (Some(w), true) => w.value().unwrap_or_else(|| json!({"id": id})),
                 (_, true) => echo(id.clone()).await?.unwrap_or_else(|| json!({"id": id})),
                 (_, false) => json!({"id": id}),
             };

@@ -279,21 +279,6 @@ fn to_bytes(body: &Value) -> Vec<u8> {
     serde_json::to_vec(body).unwrap_or_default()
 }
 
-/// A single resource answer: ETag = meta.version, Location on 201.
-pub fn resource_response(status: actix_web::http::StatusCode, body: &Value) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.content_type(CONTENT_TYPE);
-    if let Some(v) = crate::json::str_at(body, "/meta/version") {
-        res.insert_header((actix_web::http::header::ETAG, v.to_string()));
-    }
-    if status == actix_web::http::StatusCode::CREATED {
-        if let Some(l) = crate::json::str_at(body, "/meta/location") {
-            res.insert_header((actix_web::http::header::LOCATION, l.to_string()));
-        }
-    }
-    res.body(to_bytes(body))
-}
-
 /// `W/"<n>"` for a stored version counter.
 pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")

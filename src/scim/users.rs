@@ -1,7 +1,7 @@
 //! `/Users`: create, read, list/search, replace, patch, delete.
 
 use super::error::ScimError;
-use super::handlers::{Created, Resource};
+use super::handlers::{Created, Resource, Written};
 use super::query::Projection;
 use super::render::UserParts;
 use super::resource::{user_input, UserInput};
@@ -85,10 +85,13 @@ impl Resource for Users {
         ctx.changed();
         // Rendered from what was just written: a new user has no groups yet.
         let names = named_roles(ctx, roles.unwrap_or_default()).await?;
-        let body = super::resource::user_json(&ctx.base(), &user, &[], &names);
+        let text = super::resource::user_text(&ctx.base(), &user, &[], &names);
         Ok(Created {
             id,
-            body: Some(body),
+            body: Some(Written {
+                version: user.version,
+                text,
+            }),
         })
     }
 
@@ -97,7 +100,7 @@ impl Resource for Users {
         id: &str,
         body: Value,
         version: Option<String>,
-    ) -> Result<Option<Value>, ScimError> {
+    ) -> Result<Option<Written>, ScimError> {
         modify(ctx, id, version, "scim.user.replace", |current, _| {
             let mut body = body.clone();
             // Okta's wizard apps PUT without `active`: that must not suspend the user.
@@ -117,7 +120,7 @@ impl Resource for Users {
         id: &str,
         body: Value,
         version: Option<String>,
-    ) -> Result<Option<Value>, ScimError> {
+    ) -> Result<Option<Written>, ScimError> {
         let ops = super::patch_operations(&body)?;
         modify(ctx, id, version, "scim.user.patch", |_, mut v| {
             let had_roles = v.get("roles").is_some();
@@ -271,7 +274,7 @@ async fn store(
     (current, parts): (&db::User, UserParts),
     input: UserInput,
     action: &str,
-) -> Result<Option<Value>, ScimError> {
+) -> Result<Option<Written>, ScimError> {
     let deactivated = current.active && !input.active;
     let renamed = input.user_name.to_lowercase() != current.user_name_norm;
     if input.roles.is_none() && !deactivated && !renamed {
@@ -336,12 +339,10 @@ async fn store(
         None => parts.roles,
         Some(refs) => named_roles(ctx, refs).await?,
     };
-    Ok(Some(super::resource::user_json(
-        &ctx.base(),
-        &written,
-        &parts.groups,
-        &role_pairs,
-    )))
+    Ok(Some(Written {
+        version: written.version,
+        text: super::resource::user_text(&ctx.base(), &written, &parts.groups, &role_pairs),
+    }))
 }
 
 /// The stored columns a validated representation writes.
@@ -365,7 +366,7 @@ async fn store_grouped(
     (current, parts): (&db::User, UserParts),
     input: UserInput,
     action: &str,
-) -> Result<Option<Value>, ScimError> {
+) -> Result<Option<Written>, ScimError> {
     let backend = ctx.state.db.get_database_backend();
     let fields = fields_of(&input);
     let (update, written) = db::user_update(backend, current, fields);
@@ -378,12 +379,10 @@ async fn store_grouped(
         other => other?,
     }
     ctx.changed();
-    Ok(Some(super::resource::user_json(
-        &ctx.base(),
-        &written,
-        &parts.groups,
-        &parts.roles,
-    )))
+    Ok(Some(Written {
+        version: written.version,
+        text: super::resource::user_text(&ctx.base(), &written, &parts.groups, &parts.roles),
+    }))
 }
 
 /// Read, transform, store; recomputed when a concurrent write got in between.
@@ -393,7 +392,7 @@ async fn modify(
     version: Option<String>,
     action: &str,
     transform: impl Fn(&db::User, Value) -> Result<UserInput, ScimError>,
-) -> Result<Value, ScimError> {
+) -> Result<Written, ScimError> {
     for attempt in 0..50u64 {
         if attempt > 0 {
             // Back off a little, with jitter, so contending writers take turns.
