@@ -119,7 +119,21 @@ async fn get<R: Resource>(
             .insert_header((actix_web::http::header::ETAG, tag))
             .finish());
     }
-    Ok(super::stored_response(StatusCode::OK, &tag, None, text))
+    Ok(answer::<R>(&ctx, &id, StatusCode::OK, version, text))
+}
+
+/// One resource's answer: its ETag from the stored version, and on 201
+/// where it is.
+fn answer<R: Resource>(
+    ctx: &ScimCtx,
+    id: &str,
+    status: StatusCode,
+    version: i64,
+    text: Vec<u8>,
+) -> HttpResponse {
+    let location =
+        (status == StatusCode::CREATED).then(|| format!("{}{}/{id}", ctx.base(), R::PATH));
+    super::stored_response(status, &super::etag(version), location, text)
 }
 
 /// The written resource, read back under the request's projection.
@@ -130,10 +144,7 @@ async fn written<R: Resource>(
     status: StatusCode,
 ) -> Result<HttpResponse, ScimError> {
     let (version, text) = R::read(ctx, id, &Projection::from_query(q)?).await?;
-    let location =
-        (status == StatusCode::CREATED).then(|| format!("{}{}/{id}", ctx.base(), R::PATH));
-    let tag = super::etag(version);
-    Ok(super::stored_response(status, &tag, location, text))
+    Ok(answer::<R>(ctx, id, status, version, text))
 }
 
 async fn create<R: Resource>(
@@ -144,15 +155,8 @@ async fn create<R: Resource>(
     let projection = Projection::from_query(&q)?;
     match R::create(&ctx, body.0).await? {
         Created { id, body: Some(w) } => {
-            let location = format!("{}{}/{id}", ctx.base(), R::PATH);
-            let tag = super::etag(w.version);
             let text = projection.apply_text(w.text);
-            Ok(super::stored_response(
-                StatusCode::CREATED,
-                &tag,
-                Some(location),
-                text,
-            ))
+            Ok(answer::<R>(&ctx, &id, StatusCode::CREATED, w.version, text))
         }
         Created { id, body: None } => written::<R>(&ctx, &id, &q, StatusCode::CREATED).await,
     }
@@ -169,16 +173,15 @@ async fn write<R: Resource>(
     patch: bool,
 ) -> Result<HttpResponse, ScimError> {
     let projection = Projection::from_query(&q)?;
-    let answer = if patch {
+    let stored = if patch {
         R::patch(&ctx, &id, body.0, if_match(&req)).await?
     } else {
         R::replace(&ctx, &id, body.0, if_match(&req)).await?
     };
-    match answer {
+    match stored {
         Some(w) => {
-            let tag = super::etag(w.version);
             let text = projection.apply_text(w.text);
-            Ok(super::stored_response(StatusCode::OK, &tag, None, text))
+            Ok(answer::<R>(&ctx, &id, StatusCode::OK, w.version, text))
         }
         None => written::<R>(&ctx, &id, &q, StatusCode::OK).await,
     }

@@ -49,7 +49,8 @@ impl Listed {
     }
 }
 
-fn texts(values: impl IntoIterator<Item = Value>) -> Vec<Vec<u8>> {
+/// Resources as JSON text.
+pub(super) fn texts(values: impl IntoIterator<Item = Value>) -> Vec<Vec<u8>> {
     values
         .into_iter()
         .map(|v| serde_json::to_vec(&v).unwrap_or_default())

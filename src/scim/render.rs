@@ -122,9 +122,8 @@ pub(super) async fn group_texts(
     rows: &[db::Group],
     projection: &Projection,
 ) -> Result<Vec<Vec<u8>>, ScimError> {
-    Ok(groups(ctx, rows, projection)
-        .await?
-        .into_iter()
-        .map(|v| serde_json::to_vec(&projection.apply(v)).unwrap_or_default())
-        .collect())
+    let rendered = groups(ctx, rows, projection).await?;
+    Ok(super::list::texts(
+        rendered.into_iter().map(|v| projection.apply(v)),
+    ))
 }
