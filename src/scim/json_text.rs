@@ -32,6 +32,19 @@ impl<'a> Object<'a> {
         string(self.key(k), v);
     }
 
+    /// A member whose value is an array of strings.
+    pub fn strs(&mut self, k: &str, items: &[&str]) {
+        let out = self.key(k);
+        out.push(b'[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(out, item);
+        }
+        out.push(b']');
+    }
+
     /// A member whose value is already JSON text.
     pub fn raw(&mut self, k: &str, v: &str) {
         self.key(k).extend_from_slice(v.as_bytes());
@@ -213,8 +226,13 @@ mod tests {
         o.str("a\n", "q\"uote");
         o.raw("b", "[1,2]");
         string(o.key("c"), "é");
+        o.strs("d", &["x", "y\""]);
+        o.strs("e", &[]);
         o.close();
         let v: Value = serde_json::from_slice(&out).expect("valid JSON");
-        assert_eq!(v, json!({"a\n": "q\"uote", "b": [1, 2], "c": "é"}));
+        assert_eq!(
+            v,
+            json!({"a\n": "q\"uote", "b": [1, 2], "c": "é", "d": ["x", "y\""], "e": []})
+        );
     }
 }

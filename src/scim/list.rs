@@ -5,7 +5,7 @@
 
 use super::error::ScimError;
 use super::filter;
-use super::json_text::{self, Object};
+use super::json_text::Object;
 use super::query::ListParams;
 use super::schema::ResourceKind;
 use super::{ScimCtx, LIST_URN};
@@ -28,10 +28,7 @@ impl Listed {
         let size: usize = self.resources.iter().map(|r| r.len() + 1).sum();
         let mut out = Vec::with_capacity(size + 160);
         let mut o = Object::open(&mut out);
-        let schemas = o.key("schemas");
-        schemas.push(b'[');
-        json_text::string(schemas, LIST_URN);
-        schemas.push(b']');
+        o.strs("schemas", &[LIST_URN]);
         o.raw("totalResults", &self.total.to_string());
         o.raw("itemsPerPage", &self.resources.len().to_string());
         o.raw("startIndex", &self.start.to_string());

@@ -362,14 +362,11 @@ pub fn user_text(
     let has = |k: &str| stored.iter().any(|(n, _)| n == k);
     let mut out = Vec::with_capacity(u.attributes.len() + 320);
     let mut o = Object::open(&mut out);
-    let schemas = o.key("schemas");
-    schemas.push(b'[');
-    json_text::string(schemas, USER_URN);
     if has(ENTERPRISE_URN) {
-        schemas.push(b',');
-        json_text::string(schemas, ENTERPRISE_URN);
+        o.strs("schemas", &[USER_URN, ENTERPRISE_URN]);
+    } else {
+        o.strs("schemas", &[USER_URN]);
     }
-    schemas.push(b']');
     o.str("id", &u.id);
     if let Some(e) = &u.external_id {
         o.str("externalId", e);
