@@ -202,15 +202,14 @@ async fn sql_page(
 
 /// `userName eq "x"`: at most one user, found by its own statement.
 async fn named_page(ctx: &ScimCtx, name: &str, p: &ListParams) -> Result<Listed, ScimError> {
-    let reads = ctx.state.reads.snapshot()?;
-    let rows = db::users_named(&reads, &ctx.account_id, name).await?;
+    let rows = crate::store::parted::by_name(&ctx.state.reads, &ctx.account_id, name).await?;
     let total = rows.len() as u64;
-    let rows: Vec<db::User> = rows
+    let rows: Vec<_> = rows
         .into_iter()
         .skip((p.start_index - 1) as usize)
         .take(p.count as usize)
         .collect();
-    let page = super::render::user_texts(ctx, &reads, &rows, &p.projection).await?;
+    let page = super::render::parted_texts(ctx, &rows, &p.projection).await?;
     Ok(Listed {
         total,
         start: p.start_index,

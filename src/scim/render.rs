@@ -6,13 +6,17 @@ use super::query::Projection;
 use super::resource::{group_json, user_text};
 use super::ScimCtx;
 use crate::access::RoleRef;
+use crate::store::parted::Parted;
 use crate::store::reads::Reads;
 use crate::store::scim as db;
 use serde_json::Value;
 use std::collections::HashMap;
 
 /// (reference, name) of stored role references.
-async fn role_names(ctx: &ScimCtx, refs: &[String]) -> Result<Vec<(String, String)>, ScimError> {
+pub(super) async fn role_names(
+    ctx: &ScimCtx,
+    refs: &[String],
+) -> Result<Vec<(String, String)>, ScimError> {
     if refs.is_empty() {
         return Ok(vec![]);
     }
@@ -42,17 +46,38 @@ pub(super) async fn user_texts(
     let base = ctx.base();
     let mut out = Vec::with_capacity(rows.len());
     for u in rows {
-        let names =
-            role_names(ctx, roles.get(&u.id).map(Vec::as_slice).unwrap_or_default()).await?;
-        let text = user_text(
-            &base,
-            u,
-            groups.get(&u.id).map(Vec::as_slice).unwrap_or_default(),
-            &names,
-        );
-        out.push(projection.apply_text(text));
+        let groups = groups.get(&u.id).map(Vec::as_slice).unwrap_or_default();
+        let roles = roles.get(&u.id).map(Vec::as_slice).unwrap_or_default();
+        out.push(text(ctx, &base, u, groups, roles, projection).await?);
     }
     Ok(out)
+}
+
+/// Renders users read with their parts (`store::parted`) as JSON text.
+pub(super) async fn parted_texts(
+    ctx: &ScimCtx,
+    rows: &[Parted],
+    projection: &Projection,
+) -> Result<Vec<Vec<u8>>, ScimError> {
+    let base = ctx.base();
+    let mut out = Vec::with_capacity(rows.len());
+    for p in rows {
+        out.push(text(ctx, &base, &p.user, &p.groups, &p.roles, projection).await?);
+    }
+    Ok(out)
+}
+
+/// One user as JSON text under `projection`.
+async fn text(
+    ctx: &ScimCtx,
+    base: &str,
+    u: &db::User,
+    groups: &[(String, String)],
+    role_refs: &[String],
+    projection: &Projection,
+) -> Result<Vec<u8>, ScimError> {
+    let names = role_names(ctx, role_refs).await?;
+    Ok(projection.apply_text(user_text(base, u, groups, &names)))
 }
 
 /// Renders stored users as JSON values (for filtering and sorting in memory).
@@ -74,21 +99,6 @@ pub(super) async fn users(
 pub(super) struct UserParts {
     pub groups: Vec<(String, String)>,
     pub roles: Vec<(String, String)>,
-}
-
-/// One user's parts, in one round trip.
-pub(super) async fn user_parts(
-    ctx: &ScimCtx,
-    reads: &Reads,
-    u: &db::User,
-) -> Result<UserParts, ScimError> {
-    let ids = std::slice::from_ref(&u.id);
-    let (mut groups, mut roles) = db::groups_and_roles_of_users(reads, ids).await?;
-    let refs = roles.remove(&u.id).unwrap_or_default();
-    Ok(UserParts {
-        groups: groups.remove(&u.id).unwrap_or_default(),
-        roles: role_names(ctx, &refs).await?,
-    })
 }
 
 /// Renders stored groups, loading members for all of them at once.

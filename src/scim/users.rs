@@ -161,13 +161,15 @@ impl Resource for Users {
 
 /// A user and the parts it is rendered from.
 async fn one_with_parts(ctx: &ScimCtx, id: &str) -> Result<(db::User, UserParts), ScimError> {
-    // The row and its groups and roles as of one moment.
-    let reads = ctx.state.reads.snapshot()?;
-    let u = crate::store::model::user_by_id(&reads, &ctx.account_id, id)
+    // The row and its groups and roles, in one statement.
+    let p = crate::store::parted::by_id(&ctx.state.reads, &ctx.account_id, id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))?;
-    let parts = super::render::user_parts(ctx, &reads, &u).await?;
-    Ok((u, parts))
+    let parts = super::render::UserParts {
+        roles: super::render::role_names(ctx, &p.roles).await?,
+        groups: p.groups,
+    };
+    Ok((p.user, parts))
 }
 
 /// Resolves SCIM `roles` values to role references. Only roles the request

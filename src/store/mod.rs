@@ -19,6 +19,7 @@ pub mod kinds;
 pub mod mappings;
 pub mod model;
 pub mod oidc_states;
+pub mod parted;
 pub mod platform;
 pub mod reads;
 pub mod scim;

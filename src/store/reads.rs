@@ -109,7 +109,22 @@ pub trait ReadConn: Sync {
         stmt: Statement,
         cols: &[Col],
     ) -> impl Future<Output = Result<Vec<Row>, DbErr>> + Send;
+
+    /// Like [`ReadConn::models`], with the text columns named `extra` (not
+    /// the entity's: computed by the statement) beside each model, in order.
+    fn models_with<E>(
+        &self,
+        stmt: Statement,
+        extra: &'static [&'static str],
+    ) -> impl Future<Output = Result<Vec<Extended<E>>, DbErr>> + Send
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>;
 }
+
+/// A model and the extra text columns read with it.
+pub type Extended<E> = (<E as EntityTrait>::Model, Vec<Option<String>>);
 
 impl<C: ConnectionTrait> ReadConn for C {
     fn backend(&self) -> DbBackend {
@@ -154,6 +169,30 @@ impl<C: ConnectionTrait> ReadConn for C {
         E::ActiveModel: TryIntoModel<E::Model>,
     {
         E::find().from_raw_sql(stmt).all(self).await
+    }
+
+    async fn models_with<E>(
+        &self,
+        stmt: Statement,
+        extra: &'static [&'static str],
+    ) -> Result<Vec<Extended<E>>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        use sea_orm::FromQueryResult;
+        let found = self.query_all_raw(stmt).await?;
+        found
+            .iter()
+            .map(|r| {
+                let extras = extra
+                    .iter()
+                    .map(|n| r.try_get::<Option<String>>("", n))
+                    .collect::<Result<_, _>>()?;
+                Ok((E::Model::from_query_result(r, "")?, extras))
+            })
+            .collect()
     }
 
     async fn rows_of(&self, stmt: Statement, cols: &[Col]) -> Result<Vec<Row>, DbErr> {
@@ -298,6 +337,23 @@ impl ReadConn for Reads {
             Reads::Pool(db) => db.rows_of(stmt, cols).await,
         }
     }
+
+    async fn models_with<E>(
+        &self,
+        stmt: Statement,
+        extra: &'static [&'static str],
+    ) -> Result<Vec<Extended<E>>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        match self {
+            Reads::Inline(i) => i.models_with::<E>(&stmt, extra),
+            Reads::Held(h) => h.models_with::<E>(&stmt, extra),
+            Reads::Pool(db) => db.models_with::<E>(stmt, extra).await,
+        }
+    }
 }
 
 impl Reads {
@@ -355,6 +411,12 @@ pub struct Inline {
 const IDLE_MAX: usize = 32;
 /// Distinct statements (shapes of query) kept prepared per connection.
 const PREPARED: usize = 64;
+/// Page cache per inline connection, in KiB (SQLite's default is 2,000).
+/// The OS caches the file for all of them; a private cache per connection
+/// only saves a `pread` per page. At 1M users, sixteen list pages in flight
+/// filled every connection's 2 MB and took the server from 74 to 185 MB;
+/// with 512 KiB it peaked at 113 MB, lookups unchanged (`bench/scale.sh`).
+pub const INLINE_CACHE_KIB: i64 = 512;
 
 fn sqlite_err(e: rusqlite::Error) -> DbErr {
     DbErr::Query(RuntimeErr::Internal(format!("sqlite: {e}")))
@@ -379,6 +441,8 @@ impl Inline {
         )
         .map_err(sqlite_err)?;
         c.set_prepared_statement_cache_capacity(PREPARED);
+        c.pragma_update(None, "cache_size", -INLINE_CACHE_KIB)
+            .map_err(sqlite_err)?;
         Ok(c)
     }
 
@@ -487,18 +551,43 @@ trait Source {
         E: EntityTrait,
         E::ActiveModel: TryIntoModel<E::Model>,
     {
-        let mut columns: Option<Columns<E>> = None;
+        let rows = self.models_with::<E>(stmt, &[])?;
+        Ok(rows.into_iter().map(|(m, _)| m).collect())
+    }
+
+    /// [`Source::models`] with the text columns named `extra` beside each.
+    fn models_with<E>(&self, stmt: &Statement, extra: &[&str]) -> Result<Vec<Extended<E>>, DbErr>
+    where
+        E: EntityTrait,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        let mut layout: Option<(Columns<E>, Vec<Option<usize>>)> = None;
         let mut out = Vec::new();
         self.query(stmt, |names, row| {
-            let columns =
-                columns.get_or_insert_with(|| names.iter().map(|n| column::<E>(n)).collect());
+            let (columns, at) = layout.get_or_insert_with(|| {
+                (
+                    names.iter().map(|n| column::<E>(n)).collect(),
+                    extra
+                        .iter()
+                        .map(|x| names.iter().position(|n| n == x))
+                        .collect(),
+                )
+            });
             let mut m = E::ActiveModel::default();
             for (i, c) in columns.iter().enumerate() {
                 if let Some((c, col)) = c {
                     m.try_set(*c, value(row, i, *col)?)?;
                 }
             }
-            out.push(m.try_into_model()?);
+            let extras = at
+                .iter()
+                .zip(extra)
+                .map(|(i, name)| match i {
+                    Some(i) => row.get::<_, Option<String>>(*i).map_err(sqlite_err),
+                    None => Err(DbErr::Type(format!("no column {name}"))),
+                })
+                .collect::<Result<_, _>>()?;
+            out.push((m.try_into_model()?, extras));
             Ok(())
         })?;
         Ok(out)
@@ -769,6 +858,21 @@ mod tests {
         assert_eq!(inline.idle.lock().unwrap().len(), idle + 1);
         let again = reads.snapshot().unwrap();
         assert_eq!(again.count(users(&f.account_id)).await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn inline_connections_keep_a_bounded_page_cache() {
+        let f = file_db().await;
+        let Reads::Inline(inline) = Reads::open(&f.db).await.unwrap() else {
+            panic!("a file reads inline");
+        };
+        let size: i64 = inline
+            .with(|c| {
+                c.pragma_query_value(None, "cache_size", |r| r.get(0))
+                    .map_err(sqlite_err)
+            })
+            .unwrap();
+        assert_eq!(size, -INLINE_CACHE_KIB);
     }
 
     #[tokio::test]

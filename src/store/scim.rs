@@ -133,13 +133,6 @@ pub async fn groups_and_roles_of_users<C: ReadConn>(
         }
         Ok(())
     };
-    if let [one] = user_ids {
-        // One user (a GET, a lookup): the same query, built once.
-        let stmt = super::shapes::GROUPS_AND_ROLES_OF_USER
-            .statement(db.backend(), vec![one.into(), one.into()]);
-        collect(db.rows_of(stmt, &[Col::Text; 4]).await?)?;
-        return Ok((groups, roles));
-    }
     for chunk in user_ids.chunks(BATCH) {
         let q = groups_and_roles_query(chunk);
         collect(db.rows(q, &[Col::Text; 4]).await?)?;
@@ -523,17 +516,6 @@ fn after<E: EntityTrait>(
         Expr::tuple([Expr::col(created), Expr::col(id)])
             .gt(Expr::tuple([a.created_at.into(), a.id.clone().into()])),
     )
-}
-
-/// The users of an account with this folded userName (at most one), in list order.
-pub async fn users_named<C: ReadConn>(
-    db: &C,
-    account_id: &str,
-    user_name_norm: &str,
-) -> Result<Vec<user::Model>, DbErr> {
-    let stmt = super::shapes::USER_BY_NAME
-        .statement(db.backend(), vec![account_id.into(), user_name_norm.into()]);
-    db.models::<user::Entity>(stmt).await
 }
 
 pub fn users_query(account_id: &str, cond: Option<Condition>) -> Select<user::Entity> {

@@ -68,7 +68,7 @@ enum Col {
 
 /// The folded userName of a filter that is exactly `userName eq "<string>"`
 /// on users (IdPs' lookup before every create), which has a statement of
-/// its own (`store::shapes::USER_BY_NAME`).
+/// its own (`store::shapes::PARTED_USER_BY_NAME`).
 pub fn user_name_eq(kind: ResourceKind, f: &Filter) -> Option<String> {
     match f {
         Filter::Compare {

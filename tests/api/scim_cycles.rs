@@ -13,7 +13,8 @@ both_backends!(
     deep_pages,
     bulk_with_references,
     lists_sorting_and_projection,
-    list_totals_follow_writes
+    list_totals_follow_writes,
+    every_read_renders_the_same_parts
 );
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -885,4 +886,97 @@ async fn list_totals_follow_writes(app: &TestApp) {
         .await;
     assert_eq!(s, 204);
     assert_eq!(total("/Users?count=1").await, before);
+}
+
+/// A user's groups and roles come with its row (one statement) on a GET, a
+/// lookup and a list page, and separately where a filter is checked in
+/// memory: every path renders the same groups, names and roles.
+async fn every_read_renders_the_same_parts(app: &TestApp) {
+    let (_, a, _) = app
+        .scim("POST", "/Users", Some(json!({"userName": "ann@acme.test", "title": "x", "roles": [{"value": "API Manager"}]})))
+        .await;
+    let (_, b, _) = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "bob@acme.test", "title": "x"})),
+        )
+        .await;
+    let (aid, bid) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    let odd = "Beta \"quoted\" \\ \u{e9}quipe";
+    let mut want = vec![];
+    for name in ["Alpha", odd] {
+        let (s, g, _) = app
+            .scim(
+                "POST",
+                "/Groups",
+                Some(json!({"schemas": [GROUP], "displayName": name, "members": [{"value": aid}]})),
+            )
+            .await;
+        assert_eq!(s, 201, "{g}");
+        want.push((g["id"].as_str().unwrap().to_string(), name.to_string()));
+    }
+    want.sort();
+    let groups = |u: &Value| {
+        let mut g: Vec<(String, String)> = u["groups"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .map(|g| {
+                        (
+                            g["value"].as_str().unwrap().into(),
+                            g["display"].as_str().unwrap().into(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        g.sort();
+        g
+    };
+    let find = |list: &Value, id: &str| -> Value {
+        list["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == json!(id))
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not in {list}"))
+    };
+    let (_, got, _) = app.scim("GET", &format!("/Users/{aid}"), None).await;
+    let (_, lookup, _) = app
+        .scim(
+            "GET",
+            &format!("/Users?filter={}", q("userName eq \"ANN@acme.test\"")),
+            None,
+        )
+        .await;
+    let (_, page, _) = app.scim("GET", "/Users?startIndex=1&count=10", None).await;
+    // `title` is not a column: checked in memory, parts loaded per page.
+    let (_, memory, _) = app
+        .scim(
+            "GET",
+            &format!("/Users?filter={}", q("title eq \"x\"")),
+            None,
+        )
+        .await;
+    let reads = [
+        ("GET", got),
+        ("lookup", find(&lookup, aid)),
+        ("page", find(&page, aid)),
+        ("in memory", find(&memory, aid)),
+    ];
+    for (how, u) in &reads {
+        assert_eq!(groups(u), want, "{how}: {u}");
+        assert_eq!(u["roles"], json!([{"value": "API Manager"}]), "{how}: {u}");
+    }
+    // A user with neither renders alike on every path, with no group.
+    let (_, got_b, _) = app.scim("GET", &format!("/Users/{bid}"), None).await;
+    for u in [find(&page, bid), find(&memory, bid)] {
+        assert_eq!(u, got_b);
+    }
+    assert!(
+        groups(&got_b).is_empty() && got_b.get("roles").is_none_or(|r| r == &json!([])),
+        "{got_b}"
+    );
 }
