@@ -80,6 +80,58 @@ impl Batch {
         self.guards.extend(other.guards);
     }
 
+    /// Independent writes as one batch for one transaction. On SQLite they
+    /// follow one another (a batch is one string there anyway). On
+    /// PostgreSQL, where every statement is a round trip, writes of the same
+    /// shape (the same statements in the same order: sixteen creates) run
+    /// position by position: the same row lock is taken once, and
+    /// single-row inserts of the same SQL become one multi-row insert. Each
+    /// write's own statements keep their order; writes are independent, so
+    /// their interleaving is free.
+    pub fn merged(backend: DbBackend, writes: Vec<Batch>) -> Batch {
+        let mut out = Batch::new(backend);
+        if backend != DbBackend::Postgres {
+            for w in writes {
+                out.append(w);
+            }
+            return out;
+        }
+        // Writes by shape, in order of first appearance.
+        let mut shapes: Vec<Vec<Batch>> = Vec::new();
+        for w in writes {
+            match shapes
+                .iter_mut()
+                .find(|s| s.first().is_some_and(|f| f.same_shape(&w)))
+            {
+                Some(s) => s.push(w),
+                None => shapes.push(vec![w]),
+            }
+        }
+        for same in shapes {
+            let width = same.first().map_or(0, |w| w.statements.len());
+            let mut columns: Vec<Vec<Statement>> = vec![Vec::with_capacity(same.len()); width];
+            for w in same {
+                for (column, st) in columns.iter_mut().zip(w.statements) {
+                    column.push(st);
+                }
+                out.guards.extend(w.guards);
+            }
+            for column in columns {
+                out.statements.extend(merge_position(column));
+            }
+        }
+        out
+    }
+
+    fn same_shape(&self, other: &Batch) -> bool {
+        self.statements.len() == other.statements.len()
+            && self
+                .statements
+                .iter()
+                .zip(&other.statements)
+                .all(|(a, b)| a.sql == b.sql)
+    }
+
     /// Runs the statements: one round trip on SQLite (two with guards),
     /// one per statement elsewhere. The first failure stops the rest and is
     /// returned; the caller's transaction then rolls everything back.
@@ -117,6 +169,83 @@ impl Batch {
             }
         }
     }
+}
+
+/// PostgreSQL's limit of bound values in one statement.
+const PG_VALUES_MAX: usize = 65_535;
+
+/// The statements at one position of same-shaped writes (equal SQL), as
+/// fewer statements with the same effect.
+fn merge_position(column: Vec<Statement>) -> Vec<Statement> {
+    let Some(first) = column.first() else {
+        return column;
+    };
+    if first.sql.trim_end().ends_with("FOR UPDATE") {
+        // A row lock the transaction already holds is a no-op.
+        let mut out: Vec<Statement> = Vec::new();
+        for st in column {
+            if !out.iter().any(|o| o.values == st.values) {
+                out.push(st);
+            }
+        }
+        return out;
+    }
+    if first.sql == super::events::PUSH_PG {
+        return super::events::merge_pg(column);
+    }
+    let Some((head, width)) = single_row_insert(&first.sql) else {
+        return column;
+    };
+    let head = head.to_owned();
+    let rows_max = (PG_VALUES_MAX / width.max(1)).max(1);
+    let mut out = Vec::new();
+    let mut rest = column.into_iter().peekable();
+    while rest.peek().is_some() {
+        let chunk: Vec<Statement> = rest.by_ref().take(rows_max).collect();
+        if chunk.len() == 1 {
+            out.extend(chunk);
+            continue;
+        }
+        let mut sql = head.clone();
+        let mut values = Vec::with_capacity(chunk.len() * width);
+        for (r, st) in chunk.into_iter().enumerate() {
+            sql.push_str(if r == 0 { " (" } else { ", (" });
+            for c in 0..width {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('$');
+                sql.push_str(&(r * width + c + 1).to_string());
+            }
+            sql.push(')');
+            values.extend(st.values.map(|v| v.0).unwrap_or_default());
+        }
+        out.push(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ));
+    }
+    out
+}
+
+/// `INSERT INTO … VALUES ($1, …, $n)` and nothing after: the text up to and
+/// including `VALUES`, and `n`. Anything else (a conflict clause, a select,
+/// a literal in the row) is not merged.
+fn single_row_insert(sql: &str) -> Option<(&str, usize)> {
+    if !sql.starts_with("INSERT INTO ") {
+        return None;
+    }
+    let at = sql.rfind(" VALUES (")?;
+    let row = sql.get(at + " VALUES (".len()..)?.strip_suffix(')')?;
+    let mut n = 0;
+    for (i, p) in row.split(", ").enumerate() {
+        if p != format!("${}", i + 1) {
+            return None;
+        }
+        n += 1;
+    }
+    Some((sql.get(..at + " VALUES".len())?, n))
 }
 
 /// One SQLite statement string of all of them, values in order.
@@ -239,5 +368,88 @@ mod tests {
             rows(&db).await,
             vec![(1, "uno".into()), (2, "deux".into()), (3, "three".into())]
         );
+    }
+
+    fn pg(sql: &str, values: Vec<Value>) -> Statement {
+        Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    }
+
+    const LOCK: &str = "SELECT id FROM accounts WHERE id = $1 FOR UPDATE";
+    const ROW: &str = r#"INSERT INTO "t" ("a", "b") VALUES ($1, $2)"#;
+
+    fn create(acct: &str, a: i64, b: &str) -> Batch {
+        let mut w = Batch::new(DbBackend::Postgres);
+        w.push(pg(LOCK, vec![acct.into()]));
+        w.push(pg(ROW, vec![a.into(), b.into()]));
+        w
+    }
+
+    #[test]
+    fn only_plain_single_row_inserts_are_merged() {
+        assert_eq!(
+            single_row_insert(ROW),
+            Some((r#"INSERT INTO "t" ("a", "b") VALUES"#, 2))
+        );
+        for other in [
+            r#"INSERT INTO "t" ("a") VALUES ($1) ON CONFLICT DO NOTHING"#,
+            r#"INSERT INTO "t" ("a", "b") VALUES ($1, 'x')"#,
+            r#"INSERT INTO "t" ("a", "b") VALUES ($2, $1)"#,
+            r#"INSERT INTO "t" ("a") SELECT $1"#,
+            r#"UPDATE "t" SET "a" = $1"#,
+        ] {
+            assert_eq!(single_row_insert(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn same_shaped_writes_merge_position_by_position_on_postgres() {
+        let mut odd = Batch::new(DbBackend::Postgres);
+        odd.push(pg(r#"UPDATE "t" SET "b" = $1"#, vec!["z".into()]));
+        odd.push_guard(pg(r#"UPDATE "t" SET "a" = $1"#, vec![9i64.into()]));
+        let writes = vec![
+            create("acct-1", 1, "one"),
+            odd,
+            create("acct-1", 2, "two"),
+            create("acct-2", 3, "three"),
+        ];
+        let m = Batch::merged(DbBackend::Postgres, writes);
+        let sql: Vec<&str> = m.statements.iter().map(|s| s.sql.as_str()).collect();
+        assert_eq!(
+            sql,
+            [
+                LOCK,
+                LOCK,
+                r#"INSERT INTO "t" ("a", "b") VALUES ($1, $2), ($3, $4), ($5, $6)"#,
+                r#"UPDATE "t" SET "b" = $1"#,
+            ]
+        );
+        // One lock per account; the rows' values in the writes' order.
+        let values = |i: usize| m.statements[i].values.clone().unwrap().0;
+        assert_eq!(values(0), vec![Value::from("acct-1")]);
+        assert_eq!(values(1), vec![Value::from("acct-2")]);
+        assert_eq!(
+            values(2),
+            vec![
+                1i64.into(),
+                "one".into(),
+                2i64.into(),
+                "two".into(),
+                3i64.into(),
+                "three".into()
+            ]
+        );
+        assert_eq!(m.guards.len(), 1);
+    }
+
+    #[test]
+    fn on_sqlite_merged_writes_just_follow_one_another() {
+        let w = |n: i64| {
+            let mut b = Batch::new(DbBackend::Sqlite);
+            b.push(insert(n, "x"));
+            b
+        };
+        let m = Batch::merged(DbBackend::Sqlite, vec![w(1), w(2)]);
+        assert_eq!(m.statements.len(), 2);
+        assert_eq!(m.values(), 4);
     }
 }

@@ -16,8 +16,9 @@
 //! On PostgreSQL the same holds for a different reason: writes of one
 //! account that record events queue on the account's row lock (events are
 //! numbered in commit order) through each COMMIT's WAL flush, so sixteen
-//! creates in flight ran no faster than one; a group flushes once. There the
-//! batch's statements go one by one inside the group's transaction.
+//! creates in flight ran no faster than one; a group flushes once. There
+//! every statement is a round trip, so same-shaped writes are merged
+//! ([`Batch::merged`]: one lock, multi-row inserts).
 //!
 //! Only writes that need nothing from the database before they are built go
 //! here: a [`Batch`] of statements.
@@ -127,10 +128,10 @@ async fn run_group(db: &DatabaseConnection, group: Vec<Job>) -> u64 {
         }
         return 1;
     }
-    let mut all = Batch::new(db.get_database_backend());
-    for j in &group {
-        all.append(j.batch.clone());
-    }
+    let all = Batch::merged(
+        db.get_database_backend(),
+        group.iter().map(|j| j.batch.clone()).collect(),
+    );
     let size = group.len();
     match together(db, all).await {
         Ok(()) => {
@@ -256,5 +257,93 @@ mod tests {
         let url = format!("sqlite://{}?mode=ro", dir.path().join("c.db").display());
         let other = crate::store::connect(&url).await.unwrap();
         assert_eq!(names(&other).await, vec!["seen".to_string()]);
+    }
+
+    /// A fresh migrated PostgreSQL database (IDBRIDGE_TEST_POSTGRES_URL, as
+    /// the API tests use), dropped by the caller.
+    async fn pg_db() -> (DatabaseConnection, DatabaseConnection, String) {
+        let admin_url = std::env::var("IDBRIDGE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let admin = crate::store::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url}: {e}"));
+        let name = format!("idb_commits_{}", crate::store::new_id());
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        let base = admin_url.rsplit_once('/').unwrap().0;
+        let db = crate::store::connect(&format!("{base}/{name}"))
+            .await
+            .unwrap();
+        crate::store::migrate(&db).await.unwrap();
+        (admin, db, name)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_groups_of_creates_merge_without_falling_back() {
+        let (admin, db, name) = pg_db().await;
+        let (acct, _) = crate::store::accounts::create(&db, "Acme", "admin@acme.test")
+            .await
+            .unwrap();
+        let commits = Commits::start(&db);
+        let n = 48;
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                let mut b = Batch::new(DbBackend::Postgres);
+                crate::store::audit::push(
+                    &mut b,
+                    crate::store::audit::Event::new(
+                        Some(&acct.id),
+                        "test",
+                        "merge.test",
+                        format!("t{i}"),
+                    ),
+                );
+                crate::store::events::push(
+                    &mut b,
+                    &acct.id,
+                    "user.created",
+                    &format!("u{i}"),
+                    serde_json::json!({"i": i}),
+                );
+                let (c, db) = (commits.clone(), db.clone());
+                tokio::spawn(async move { c.commit(&db, b).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        // Grouped and never retried alone: fewer transactions than writes.
+        let t = commits.transactions();
+        assert!(t < n, "{t} transactions for {n} writes");
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT account_seq, subject FROM events WHERE account_id = $1 ORDER BY account_seq",
+                [acct.id.clone().into()],
+            ))
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = rows
+            .iter()
+            .map(|r| r.try_get_by_index(0).unwrap())
+            .collect();
+        let first = seqs.first().copied().unwrap_or(1);
+        let want: Vec<i64> = (first..first + n as i64).collect();
+        assert_eq!(seqs, want, "numbered without gaps or repeats");
+        let mut subjects: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get_by_index(1).unwrap())
+            .collect();
+        subjects.sort();
+        let mut expected: Vec<String> = (0..n).map(|i| format!("u{i}")).collect();
+        expected.sort();
+        assert_eq!(subjects, expected);
+        drop(db);
+        admin
+            .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+            .await
+            .unwrap();
     }
 }

@@ -28,6 +28,69 @@ pub async fn emit<C: ConnectionTrait>(
     b.run(db).await
 }
 
+/// One event and its deliveries on PostgreSQL, in one statement: the
+/// deliveries are fanned out from the inserted row itself (each statement
+/// is a round trip there). Values: id, account, type, subject, time, payload.
+pub(super) const PUSH_PG: &str =
+    "WITH e AS (INSERT INTO events (id, account_id, account_seq, type, subject, occurred_at, payload) \
+     SELECT $1, $2, COALESCE(MAX(account_seq), 0) + 1, $3, $4, $5, $6 FROM events WHERE account_id = $2 \
+     RETURNING seq, account_id, type, occurred_at) \
+     INSERT INTO webhook_deliveries (endpoint_id, event_seq, status, attempts, next_attempt_at) \
+     SELECT w.id, e.seq, 'pending', 0, e.occurred_at FROM e JOIN webhook_endpoints w ON w.account_id = e.account_id \
+     WHERE w.enabled = TRUE AND (w.types = '' OR strpos(',' || w.types || ',', ',' || e.type || ',') > 0)";
+
+/// Events of [`PUSH_PG`] statements (of independent writes, in this order)
+/// as one statement per account: numbered on from the account's last event
+/// in the order given, their deliveries fanned out from the inserted rows.
+pub(super) fn merge_pg(pushes: Vec<Statement>) -> Vec<Statement> {
+    const ROWS: usize = 500;
+    let mut by_account: Vec<(sea_orm::Value, Vec<Vec<sea_orm::Value>>)> = Vec::new();
+    for st in pushes {
+        let v = st.values.map(|v| v.0).unwrap_or_default();
+        let Some(account) = v.get(1).cloned() else {
+            continue;
+        };
+        match by_account.iter_mut().find(|(a, _)| *a == account) {
+            Some((_, rows)) => rows.push(v),
+            None => by_account.push((account, vec![v])),
+        }
+    }
+    let mut out = Vec::new();
+    for (account, rows) in by_account {
+        for chunk in rows.chunks(ROWS) {
+            let mut p = Params::new(DbBackend::Postgres);
+            let acct = p.next(account.clone());
+            let mut tuples = Vec::with_capacity(chunk.len());
+            for (n, v) in chunk.iter().enumerate() {
+                // id, account, type, subject, time, payload
+                let at = |i: usize| v.get(i).cloned().unwrap_or(sea_orm::Value::String(None));
+                let row = [
+                    p.next(at(0)),
+                    (n + 1).to_string(),
+                    p.next(at(2)),
+                    p.next(at(3)),
+                    format!("{}::BIGINT", p.next(at(4))),
+                    p.next(at(5)),
+                ];
+                tuples.push(format!("({})", row.join(", ")));
+            }
+            out.push(p.statement(format!(
+                "WITH m AS (SELECT COALESCE(MAX(account_seq), 0) AS last FROM events WHERE account_id = {acct}), \
+                 e AS (INSERT INTO events (id, account_id, account_seq, type, subject, occurred_at, payload) \
+                 SELECT v.id, {acct}, m.last + v.n, v.type, v.subject, v.at, v.payload \
+                 FROM m, (VALUES {}) AS v(id, n, type, subject, at, payload) ORDER BY v.n \
+                 RETURNING seq, account_id, type, occurred_at) \
+                 INSERT INTO webhook_deliveries (endpoint_id, event_seq, status, attempts, next_attempt_at) \
+                 SELECT w.id, e.seq, 'pending', 0, e.occurred_at FROM e JOIN webhook_endpoints w ON w.account_id = e.account_id \
+                 WHERE w.enabled = TRUE AND (w.types = '' OR strpos(',' || w.types || ',', ',' || e.type || ',') > 0) \
+                 ORDER BY e.seq",
+                tuples.join(", ")
+            )));
+        }
+    }
+    out
+}
+
 /// Adds an event and its deliveries to a batch the caller runs in its
 /// transaction: a fixed number of statements whatever the endpoints.
 pub fn push(b: &mut Batch, account: &str, kind: &str, subject: &str, payload: Value) {
@@ -48,13 +111,9 @@ pub fn push(b: &mut Batch, account: &str, kind: &str, subject: &str, payload: Va
     // `,types,` contains `,kind,` when subscribed). Plain `?` on SQLite: a
     // batch binds its values in order across statements.
     let (insert, fan_out) = match backend {
-        DbBackend::Postgres => (
-            "INSERT INTO events (id, account_id, account_seq, type, subject, occurred_at, payload) \
-             SELECT $1, $2, COALESCE(MAX(account_seq), 0) + 1, $3, $4, $5, $6 FROM events WHERE account_id = $2",
-            "INSERT INTO webhook_deliveries (endpoint_id, event_seq, status, attempts, next_attempt_at) \
-             SELECT w.id, e.seq, 'pending', 0, e.occurred_at FROM events e JOIN webhook_endpoints w ON w.account_id = e.account_id \
-             WHERE e.id = $1 AND w.enabled = TRUE AND (w.types = '' OR strpos(',' || w.types || ',', ',' || e.type || ',') > 0)",
-        ),
+        // One statement: the deliveries are fanned out from the inserted
+        // row itself (each statement is a round trip on PostgreSQL).
+        DbBackend::Postgres => (PUSH_PG, ""),
         _ => (
             "INSERT INTO events (id, account_id, account_seq, type, subject, occurred_at, payload) \
              SELECT ?, ?, COALESCE(MAX(account_seq), 0) + 1, ?, ?, ?, ? FROM events WHERE account_id = ?",
@@ -76,11 +135,13 @@ pub fn push(b: &mut Batch, account: &str, kind: &str, subject: &str, payload: Va
         values.push(account.into());
     }
     b.push(Statement::from_sql_and_values(backend, insert, values));
-    b.push(Statement::from_sql_and_values(
-        backend,
-        fan_out,
-        [id.into()],
-    ));
+    if !fan_out.is_empty() {
+        b.push(Statement::from_sql_and_values(
+            backend,
+            fan_out,
+            [id.into()],
+        ));
+    }
 }
 
 /// Adds many events of one account to a batch (a big membership change):

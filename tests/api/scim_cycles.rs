@@ -595,6 +595,22 @@ async fn concurrent_creates(app: &TestApp) {
         evented, stored,
         "one event per stored user, none for the refused"
     );
+    // Creates committed together (merged into multi-row statements on
+    // PostgreSQL) are numbered without gaps or repeats (their deliveries:
+    // `webhooks::concurrent_creates_fan_out_once`).
+    let (_, all) = app
+        .admin("GET", "/api/v1/accounts/{acct}/events?limit=1000", None)
+        .await;
+    let seqs: Vec<i64> = all["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "gapless: {seqs:?}"
+    );
 }
 
 /// Ids of a page of users, unfiltered or with a filter every user matches

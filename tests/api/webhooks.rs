@@ -602,3 +602,68 @@ async fn big_membership_change(backend: Backend) {
         vec![new[0]["id"].as_str().unwrap().to_string()]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_fan_out_once_sqlite() {
+    concurrent_creates_fan_out_once(quick(Backend::Sqlite).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_fan_out_once_postgres() {
+    concurrent_creates_fan_out_once(quick(Backend::Postgres).await).await;
+}
+
+/// Creates in flight together commit together (on PostgreSQL merged into
+/// multi-row statements, their events into one): each `user.created` still
+/// fans out to the one endpoint that wants it, once, and nothing else does.
+async fn concurrent_creates_fan_out_once(app: TestApp) {
+    let app = &app;
+    // Nothing listens there: deliveries stay, failing, to be counted.
+    let url = format!("http://127.0.0.1:{}/hook", free_port());
+    let (s, hook) = app
+        .admin(
+            "POST",
+            "/api/v1/accounts/{acct}/webhooks",
+            Some(json!({"url": url, "types": ["user.created"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{hook}");
+    let hook = hook["id"].as_str().unwrap().to_string();
+    let names: Vec<String> = (0..20).map(|i| format!("fan{i}@acme.test")).collect();
+    let calls = names.iter().map(|n| async move {
+        app.scim("POST", "/Users", Some(json!({"userName": n})))
+            .await
+            .0
+    });
+    let statuses = futures_util::future::join_all(calls).await;
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    let (s, _, _) = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "Not wanted"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, sent) = app
+        .admin(
+            "GET",
+            &format!("/api/v1/accounts/{{acct}}/webhooks/{hook}/deliveries"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{sent}");
+    let mut delivered: Vec<String> = sent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            assert_eq!(d["event"]["type"], json!("user.created"), "{d}");
+            d["event"]["data"]["userName"].as_str().unwrap().to_string()
+        })
+        .collect();
+    delivered.sort();
+    let mut want = names.clone();
+    want.sort();
+    assert_eq!(delivered, want);
+}
