@@ -50,6 +50,14 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
+/// A pooled connection idle this long is pinged before use. sqlx pings on
+/// every acquire by default: on PostgreSQL that was a round trip before
+/// each statement (the profile of a lookup showed the ping's TLS write and
+/// the pool's return as much as the query), and on SQLite a hand-off to the
+/// connection's thread. A connection the server dropped while busy fails
+/// that one statement, which is refused, and sqlx drops the connection.
+const PING_IF_IDLE: Duration = Duration::from_secs(30);
+
 /// Opens a pool. SQLite gets WAL, foreign keys, a busy timeout and NORMAL sync.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect_with(url, Duration::from_millis(500)).await
@@ -61,7 +69,8 @@ pub async fn connect_with(url: &str, slow: Duration) -> Result<DatabaseConnectio
     opts.sqlx_logging(true)
         .sqlx_logging_level(log::LevelFilter::Trace)
         .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, slow)
-        .acquire_timeout(Duration::from_secs(10));
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire_if_idle_for(PING_IF_IDLE);
     if url.starts_with("sqlite:") {
         // One connection: SQLite has a single writer anyway, and waiting in the
         // pool's queue is fair and immediate where SQLite's busy handler sleeps
@@ -103,6 +112,7 @@ pub async fn connect_reads(
         .sqlx_logging_level(log::LevelFilter::Trace)
         .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, slow)
         .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire_if_idle_for(PING_IF_IDLE)
         .max_connections(readers as u32)
         .min_connections(1)
         .map_sqlx_sqlite_opts(|o| {

@@ -223,3 +223,51 @@ async fn failing_tables_refuse_sign_in(app: &TestApp) {
         "only the one successful sign-in made a session"
     );
 }
+
+/// Pooled connections are not pinged before each use (that was a round trip
+/// per statement on PostgreSQL). One the server ended fails the request
+/// that meets it with a 5xx (never a wrong answer, never a hang) and is
+/// replaced: the requests after it succeed.
+#[tokio::test]
+async fn connections_the_server_ended_are_replaced() {
+    let app = crate::helpers::spawn(crate::helpers::Backend::Postgres)
+        .await
+        .expect("postgres app");
+    let (s, u, _) = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "kept@acme.test"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{u}");
+    let path = format!("/Users/{}", u["id"].as_str().unwrap());
+    for _ in 0..4 {
+        assert_eq!(app.scim("GET", &path, None).await.0, 200);
+    }
+    app.db
+        .execute_unprepared(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await
+        .unwrap();
+    let mut failed = 0;
+    let mut last = 0;
+    for _ in 0..40 {
+        let (s, b, _) = tokio::time::timeout(Duration::from_secs(10), app.scim("GET", &path, None))
+            .await
+            .expect("no hang");
+        match s {
+            200 => assert_eq!(b["userName"], json!("kept@acme.test")),
+            500 | 503 => failed += 1,
+            other => panic!("{other}: {b}"),
+        }
+        last = s;
+    }
+    assert_eq!(last, 200, "replaced after {failed} failures");
+    assert!(
+        failed <= 16,
+        "at most one failure per pooled connection: {failed}"
+    );
+}
