@@ -430,8 +430,10 @@ where
 
 /// Rows between anchors: a deep page of an unfiltered list in creation order
 /// starts from the nearest anchor before it instead of stepping over every
-/// row before it (`OFFSET` walks the index one entry at a time).
-pub const ANCHOR_STEP: u64 = 1_000;
+/// row before it (`OFFSET` walks the index one entry at a time). From 1,000
+/// to 200, a page of 100 at a random `startIndex` (20k users) went from
+/// 3,176 / 3,616 to 3,909 / 4,068 req/s; 1M users make 5,000 anchors.
+pub const ANCHOR_STEP: u64 = 200;
 
 /// A row's place in creation order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -783,14 +785,17 @@ mod tests {
 
     #[test]
     fn a_deep_page_starts_after_the_nearest_anchor_before_it() {
-        let a = sample(3);
+        let (a, step) = (sample(3), ANCHOR_STEP);
         assert_eq!(start_after(&a, 0), None);
-        assert_eq!(start_after(&a, 999), None);
-        assert_eq!(start_after(&a, 1_000), Some((a[0].clone(), 1_000)));
-        assert_eq!(start_after(&a, 2_999), Some((a[1].clone(), 2_000)));
+        assert_eq!(start_after(&a, step - 1), None);
+        assert_eq!(start_after(&a, step), Some((a[0].clone(), step)));
+        assert_eq!(
+            start_after(&a, 3 * step - 1),
+            Some((a[1].clone(), 2 * step))
+        );
         // Past the last anchor: the last one, the rest by OFFSET.
-        assert_eq!(start_after(&a, 50_000), Some((a[2].clone(), 3_000)));
-        assert_eq!(start_after(&[], 5_000), None);
+        assert_eq!(start_after(&a, 50 * step), Some((a[2].clone(), 3 * step)));
+        assert_eq!(start_after(&[], 5 * step), None);
     }
 
     /// Which of many ids are the account's IdP users is one probe per id by
@@ -868,9 +873,9 @@ mod tests {
         let reads = crate::store::reads::Reads::open(&db).await.unwrap();
         let list = anchors(&reads, &acct.id, false).await.unwrap().unwrap();
         assert_eq!(
-            list.len(),
-            2,
-            "2,501 users: anchors at the 1,000th and 2,000th"
+            list.len() as u64,
+            2_501 / ANCHOR_STEP,
+            "2,501 users: an anchor every ANCHOR_STEP"
         );
         for offset in [1_000, 1_001, 1_499, 1_999, 2_000, 2_450, 2_501] {
             let w = |after| Window {

@@ -643,7 +643,7 @@ async fn page_ids(
     (b["totalResults"].as_u64().unwrap(), ids)
 }
 
-/// Past the first thousand users an unfiltered page starts from an anchor
+/// Past the first `ANCHOR_STEP` users (200) an unfiltered page starts from an anchor
 /// (SQLite): every page equals the one `OFFSET` gives, across anchor
 /// boundaries, and still after a delete before the anchors moves them.
 async fn deep_pages(app: &TestApp) {
