@@ -58,6 +58,12 @@ impl Batch {
         self.statements.insert(0, statement);
     }
 
+    /// The statements, in order (guards aside).
+    #[cfg(test)]
+    pub(super) fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+
     pub fn len(&self) -> usize {
         self.statements.len() + self.guards.len()
     }

@@ -45,17 +45,22 @@ pub(super) const PUSH_PG: &str =
 pub(super) fn merge_pg(pushes: Vec<Statement>) -> Vec<Statement> {
     const ROWS: usize = 500;
     let mut by_account: Vec<(sea_orm::Value, Vec<Vec<sea_orm::Value>>)> = Vec::new();
+    let mut out = Vec::new();
     for st in pushes {
-        let v = st.values.map(|v| v.0).unwrap_or_default();
-        let Some(account) = v.get(1).cloned() else {
-            continue;
+        let v = match &st.values {
+            Some(v) if v.0.len() == 6 => v.0.clone(),
+            // Not the statement this merges: run as it is.
+            _ => {
+                out.push(st);
+                continue;
+            }
         };
+        let account = v.get(1).cloned().unwrap_or(sea_orm::Value::String(None));
         match by_account.iter_mut().find(|(a, _)| *a == account) {
             Some((_, rows)) => rows.push(v),
             None => by_account.push((account, vec![v])),
         }
     }
-    let mut out = Vec::new();
     for (account, rows) in by_account {
         for chunk in rows.chunks(ROWS) {
             let mut p = Params::new(DbBackend::Postgres);
@@ -299,6 +304,43 @@ pub fn view(e: &Event) -> Value {
 mod tests {
     use super::*;
     use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+    #[test]
+    fn merging_keeps_every_event_and_passes_anything_else_through() {
+        let push = |acct: &str, n: i64| {
+            let mut b = Batch::new(DbBackend::Postgres);
+            push(
+                &mut b,
+                acct,
+                "user.created",
+                &format!("u{n}"),
+                serde_json::json!({}),
+            );
+            b
+        };
+        let odd = Statement::from_sql_and_values(DbBackend::Postgres, PUSH_PG, ["x".into()]);
+        let mut stmts: Vec<Statement> = Vec::new();
+        for b in [push("a1", 1), push("a2", 2), push("a1", 3)] {
+            // The account lock, then the event.
+            stmts.extend(b.statements().iter().filter(|s| s.sql == PUSH_PG).cloned());
+        }
+        stmts.push(odd.clone());
+        let out = merge_pg(stmts);
+        // The odd one as it was; one statement per account, rows in order.
+        assert_eq!(out.len(), 3, "{out:?}");
+        assert_eq!(out[0].values, odd.values);
+        let subjects = |st: &Statement| -> Vec<sea_orm::Value> {
+            st.values
+                .clone()
+                .unwrap()
+                .0
+                .into_iter()
+                .filter(|v| matches!(v, sea_orm::Value::String(Some(s)) if s.len() == 2 && s.starts_with('u')))
+                .collect()
+        };
+        assert_eq!(subjects(&out[1]), vec!["u1".into(), "u3".into()]);
+        assert_eq!(subjects(&out[2]), vec!["u2".into()]);
+    }
 
     /// A migrated in-memory database with one account.
     async fn account() -> (DatabaseConnection, crate::store::entities::account::Model) {
