@@ -27,16 +27,9 @@ pub struct CachedAccount {
     /// Lookup keys (as given) to the one user id the database said they name.
     /// Cleared with `users`, so a key never outlives the data it was resolved from.
     keys: RwLock<HashMap<String, String>>,
-    /// Bumped by every users-only invalidation; a load that started before
-    /// a bump does not store its (possibly stale) result.
-    users_gen: std::sync::atomic::AtomicU64,
-    /// Unfiltered list totals by resource type, tagged with the `users_gen`
-    /// they were counted under (so a count never outlives a users change).
-    counts: RwLock<HashMap<&'static str, (u64, u64)>>,
-    /// Deep-page anchors of unfiltered lists by resource type, likewise tagged.
-    anchors: RwLock<HashMap<&'static str, Anchors>>,
-    /// When `counts` and `anchors` started (carried across reloads).
-    lists_since: Instant,
+    /// Its list caches and users generation, shared with the reloads that
+    /// follow within [`LISTS_KEPT`].
+    lists: Arc<Lists>,
 }
 
 /// List caches (unfiltered totals, anchors) are kept across the account's
@@ -46,20 +39,28 @@ pub struct CachedAccount {
 /// seconds stalled deep pages. The bound covers a write nothing recorded.
 const LISTS_KEPT: Duration = Duration::from_secs(60);
 
-/// An account's list caches as carried into its reload.
+/// An account's list caches, one object shared by the account's reloads:
+/// an anchor walk or count that finishes after a reload lands where the
+/// reloaded account sees it, and a walk in flight stays claimed.
 struct Lists {
-    generation: u64,
-    counts: HashMap<&'static str, (u64, u64)>,
-    anchors: HashMap<&'static str, Anchors>,
+    /// Bumped by every users-only invalidation; a load that started before
+    /// a bump does not store its (possibly stale) result.
+    users_gen: std::sync::atomic::AtomicU64,
+    /// Unfiltered list totals by resource type, tagged with the `users_gen`
+    /// they were counted under (so a count never outlives a users change).
+    counts: RwLock<HashMap<&'static str, (u64, u64)>>,
+    /// Deep-page anchors of unfiltered lists by resource type, likewise tagged.
+    anchors: RwLock<HashMap<&'static str, Anchors>>,
+    /// When these caches started.
     since: Instant,
 }
 
 impl Default for Lists {
     fn default() -> Self {
         Lists {
-            generation: 0,
-            counts: HashMap::new(),
-            anchors: HashMap::new(),
+            users_gen: std::sync::atomic::AtomicU64::new(0),
+            counts: RwLock::new(HashMap::new()),
+            anchors: RwLock::new(HashMap::new()),
             since: Instant::now(),
         }
     }
@@ -76,41 +77,24 @@ struct Anchors {
 impl CachedAccount {
     /// The users generation now: read before counting, to tag the count.
     pub fn users_generation(&self) -> u64 {
-        self.users_gen.load(std::sync::atomic::Ordering::SeqCst)
+        self.lists
+            .users_gen
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// An unfiltered list's total, if counted since the last users change.
     pub fn cached_count(&self, kind: &'static str) -> Option<u64> {
         let now = self.users_generation();
-        read(&self.counts)
+        read(&self.lists.counts)
             .get(kind)
             .filter(|(g, _)| *g == now)
             .map(|(_, c)| *c)
     }
 
-    /// The list caches still current, to carry into a reload.
-    fn current_lists(&self) -> Lists {
-        let generation = self.users_generation();
-        Lists {
-            generation,
-            counts: read(&self.counts)
-                .iter()
-                .filter(|(_, (g, _))| *g == generation)
-                .map(|(k, v)| (*k, *v))
-                .collect(),
-            anchors: read(&self.anchors)
-                .iter()
-                .filter(|(_, a)| a.generation == generation)
-                .map(|(k, a)| (*k, a.clone()))
-                .collect(),
-            since: self.lists_since,
-        }
-    }
-
     /// A list's anchors, if found since the last users change.
     pub fn cached_anchors(&self, kind: &'static str) -> Option<Arc<Vec<store::scim::Anchor>>> {
         let now = self.users_generation();
-        read(&self.anchors)
+        read(&self.lists.anchors)
             .get(kind)
             .filter(|a| a.generation == now)
             .map(|a| a.list.clone())
@@ -121,7 +105,7 @@ impl CachedAccount {
     /// would be stale at once, and while one request walks the list the
     /// others should not: those pages use `OFFSET` meanwhile.
     pub fn claim_anchor_search(&self, kind: &'static str, within: Duration) -> bool {
-        let mut anchors = write(&self.anchors);
+        let mut anchors = write(&self.lists.anchors);
         if anchors
             .get(kind)
             .is_some_and(|a| a.found.elapsed() < within)
@@ -148,7 +132,7 @@ impl CachedAccount {
         list: Vec<store::scim::Anchor>,
     ) -> Arc<Vec<store::scim::Anchor>> {
         let list = Arc::new(list);
-        write(&self.anchors).insert(
+        write(&self.lists.anchors).insert(
             kind,
             Anchors {
                 generation: found_at,
@@ -162,7 +146,7 @@ impl CachedAccount {
     /// Keeps a total counted under generation `counted_at`, unless users changed since.
     pub fn remember_count(&self, kind: &'static str, counted_at: u64, total: u64) {
         if counted_at == self.users_generation() {
-            write(&self.counts).insert(kind, (counted_at, total));
+            write(&self.lists.counts).insert(kind, (counted_at, total));
         }
     }
 }
@@ -175,9 +159,16 @@ pub struct ResolvedUser {
 
 const USE_RECORD_EVERY: Duration = Duration::from_secs(60);
 
+/// Locks that account loads are spread over.
+const LOAD_LOCKS: usize = 16;
+
 pub struct Resolver {
     ttl: Duration,
     accounts: RwLock<HashMap<String, Arc<CachedAccount>>>,
+    /// Bumped by every invalidation of accounts, under `accounts`' lock.
+    accounts_gen: std::sync::atomic::AtomicU64,
+    /// Held while an account loads (see [`Resolver::account`]).
+    loads: Vec<tokio::sync::Mutex<()>>,
     /// Key rows by id; the presented secret is still checked against the hash every time.
     api_keys: RwLock<HashMap<String, (Instant, api_key::Model)>>,
     /// SCIM token rows by id, likewise.
@@ -204,6 +195,10 @@ impl Resolver {
             ttl,
             writer,
             accounts: RwLock::new(HashMap::new()),
+            accounts_gen: std::sync::atomic::AtomicU64::new(0),
+            loads: (0..LOAD_LOCKS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             api_keys: RwLock::new(HashMap::new()),
             scim_tokens: RwLock::new(HashMap::new()),
             uses: RwLock::new(HashMap::new()),
@@ -354,7 +349,8 @@ impl Resolver {
         if let Some(a) = read(&self.accounts).get(account_id) {
             let mut users = write(&a.users);
             let mut keys = write(&a.keys);
-            a.users_gen
+            a.lists
+                .users_gen
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             users.clear();
             keys.clear();
@@ -362,7 +358,10 @@ impl Resolver {
     }
 
     pub fn invalidate(&self, account_id: &str) {
-        write(&self.accounts).remove(account_id);
+        let mut accounts = write(&self.accounts);
+        self.accounts_gen
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        accounts.remove(account_id);
     }
 
     pub async fn account(
@@ -370,11 +369,21 @@ impl Resolver {
         db: &DatabaseConnection,
         id: &str,
     ) -> Result<Option<Arc<CachedAccount>>, DbErr> {
-        if let Some(a) = read(&self.accounts).get(id) {
-            if a.loaded.elapsed() < self.ttl {
-                return Ok(Some(a.clone()));
-            }
+        if let Some(a) = self.fresh_account(id) {
+            return Ok(Some(a));
         }
+        // One load of an account at a time: requests that find it missing or
+        // stale wait for that load instead of each making its own copy (at
+        // 1M users, sixteen first list pages each started an anchor walk of
+        // their own, and the server's memory doubled).
+        let _loading = match self.loading(id) {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
+        if let Some(a) = self.fresh_account(id) {
+            return Ok(Some(a));
+        }
+        let read_at = self.accounts_gen.load(std::sync::atomic::Ordering::SeqCst);
         let Some(acct) = store::model::account(db, id).await? else {
             return Ok(None);
         };
@@ -401,12 +410,10 @@ impl Resolver {
             }
         };
         let scim_group_roles = store::connections::scim_group_roles(db, &acct.id).await?;
-        // Under the map's lock, so no users invalidation of the entry being
-        // replaced falls between reading its lists and replacing it.
         let mut accounts = write(&self.accounts);
         let lists = match accounts.get(id) {
-            Some(prev) if prev.lists_since.elapsed() < LISTS_KEPT => prev.current_lists(),
-            _ => Lists::default(),
+            Some(prev) if prev.lists.since.elapsed() < LISTS_KEPT => prev.lists.clone(),
+            _ => Arc::default(),
         };
         let cached = Arc::new(CachedAccount {
             account: acct,
@@ -415,13 +422,28 @@ impl Resolver {
             loaded: Instant::now(),
             users: RwLock::new(HashMap::new()),
             keys: RwLock::new(HashMap::new()),
-            users_gen: std::sync::atomic::AtomicU64::new(lists.generation),
-            counts: RwLock::new(lists.counts),
-            anchors: RwLock::new(lists.anchors),
-            lists_since: lists.since,
+            lists,
         });
-        accounts.insert(id.to_string(), cached.clone());
+        // An invalidation while this loaded may have changed what it read:
+        // answer with it, but keep it only if none came.
+        if read_at == self.accounts_gen.load(std::sync::atomic::Ordering::SeqCst) {
+            accounts.insert(id.to_string(), cached.clone());
+        }
         Ok(Some(cached))
+    }
+
+    fn fresh_account(&self, id: &str) -> Option<Arc<CachedAccount>> {
+        read(&self.accounts)
+            .get(id)
+            .filter(|a| a.loaded.elapsed() < self.ttl)
+            .cloned()
+    }
+
+    /// The lock an account's loads take (accounts share a fixed set).
+    fn loading(&self, id: &str) -> Option<&tokio::sync::Mutex<()>> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(id);
+        self.loads.get(usize::try_from(h % LOAD_LOCKS as u64).ok()?)
     }
 
     /// The user a key (id, userName or email) names, with their access.
@@ -436,7 +458,10 @@ impl Resolver {
         if let Some(id) = known {
             return Ok(self.user_by_id(db, acct, &id).await?);
         }
-        let generation = acct.users_gen.load(std::sync::atomic::Ordering::SeqCst);
+        let generation = acct
+            .lists
+            .users_gen
+            .load(std::sync::atomic::Ordering::SeqCst);
         let user = match store::model::find_user(db, &acct.account.id, key).await? {
             Lookup::None => return Ok(None),
             Lookup::Ambiguous => return Err(ResolveError::Ambiguous(key.to_string())),
@@ -445,7 +470,12 @@ impl Resolver {
         let id = user.id.clone();
         let r = self.resolve(db, acct, user, generation).await?;
         let mut keys = write(&acct.keys);
-        if acct.users_gen.load(std::sync::atomic::Ordering::SeqCst) == generation {
+        if acct
+            .lists
+            .users_gen
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == generation
+        {
             if keys.len() > 100_000 {
                 keys.clear();
             }
@@ -465,7 +495,10 @@ impl Resolver {
         if let Some(u) = read(&acct.users).get(id) {
             return Ok(Some(u.clone()));
         }
-        let generation = acct.users_gen.load(std::sync::atomic::Ordering::SeqCst);
+        let generation = acct
+            .lists
+            .users_gen
+            .load(std::sync::atomic::Ordering::SeqCst);
         let Some(user) = store::model::user_by_id(db, &acct.account.id, id).await? else {
             return Ok(None);
         };
@@ -486,7 +519,12 @@ impl Resolver {
             access: Arc::new(access),
         });
         let mut users = write(&acct.users);
-        if acct.users_gen.load(std::sync::atomic::Ordering::SeqCst) == generation {
+        if acct
+            .lists
+            .users_gen
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == generation
+        {
             if users.len() > 100_000 {
                 users.clear();
             }
@@ -627,7 +665,12 @@ impl Resolver {
 
     /// When freshness cannot be confirmed, nothing cached is trusted.
     pub fn forget_everything(&self) {
-        write(&self.accounts).clear();
+        {
+            let mut accounts = write(&self.accounts);
+            self.accounts_gen
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            accounts.clear();
+        }
         self.forget_api_keys();
         self.forget_scim_tokens();
     }
@@ -636,6 +679,83 @@ impl Resolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn one_account() -> (DatabaseConnection, String) {
+        let db = store::connect("sqlite::memory:").await.unwrap();
+        store::migrate(&db).await.unwrap();
+        let (acct, _) = store::accounts::create(&db, "Acme", "admin@acme.test")
+            .await
+            .unwrap();
+        (db, acct.id)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_first_loads_share_one_account() {
+        let (db, id) = one_account().await;
+        let r = Arc::new(Resolver::new(Duration::from_secs(60), db.clone()));
+        let loads: Vec<_> = (0..16)
+            .map(|_| {
+                let (r, db, id) = (r.clone(), db.clone(), id.clone());
+                tokio::spawn(async move { r.account(&db, &id).await.unwrap().unwrap() })
+            })
+            .collect();
+        let mut got = Vec::new();
+        for l in loads {
+            got.push(l.await.unwrap());
+        }
+        let first = got.first().unwrap();
+        assert!(
+            got.iter().all(|a| Arc::ptr_eq(a, first)),
+            "every request got the one loaded account"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_anchor_walk_started_before_a_reload_lands_after_it() {
+        let (db, id) = one_account().await;
+        let r = Resolver::new(Duration::ZERO, db.clone());
+        let a = r.account(&db, &id).await.unwrap().unwrap();
+        let within = Duration::from_secs(60);
+        assert!(a.claim_anchor_search("users", within));
+        let b = r.account(&db, &id).await.unwrap().unwrap();
+        assert!(!Arc::ptr_eq(&a, &b), "reloaded");
+        assert!(
+            !b.claim_anchor_search("users", within),
+            "the walk in flight is still claimed after the reload"
+        );
+        let anchor = store::scim::Anchor {
+            created_at: 1,
+            id: "u1".into(),
+        };
+        a.remember_anchors("users", a.users_generation(), vec![anchor.clone()]);
+        assert_eq!(
+            b.cached_anchors("users").as_deref(),
+            Some(&vec![anchor]),
+            "what the walk found reaches the reloaded account"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalidation_during_a_load_is_not_undone_by_it() {
+        use sea_orm::TransactionTrait;
+        let (db, id) = one_account().await;
+        let r = Arc::new(Resolver::new(Duration::from_secs(60), db.clone()));
+        // The pool's one connection, held: the load starts, then waits on it.
+        let hold = db.begin().await.unwrap();
+        let load = {
+            let (r, db, id) = (r.clone(), db.clone(), id.clone());
+            tokio::spawn(async move { r.account(&db, &id).await.unwrap().unwrap() })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        r.invalidate(&id);
+        drop(hold);
+        let loaded = load.await.unwrap();
+        assert_eq!(loaded.account.id, id, "the load still answers");
+        assert!(
+            r.fresh_account(&id).is_none(),
+            "but what it read before the invalidation is not kept"
+        );
+    }
 
     #[tokio::test]
     async fn list_caches_outlive_a_reload_but_not_a_users_change() {
