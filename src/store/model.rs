@@ -357,6 +357,35 @@ pub async fn user_grants<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// The account's groups a claim value names by id, externalId or name: one
+/// indexed branch per key joined with `UNION` (as one `OR`, SQLite without
+/// statistics walked every group of the account at each sign-in).
+fn claimed_groups_statement(
+    backend: sea_orm::DbBackend,
+    account_id: &str,
+    claims: &[String],
+) -> sea_orm::Statement {
+    use sea_orm::sea_query::UnionType;
+    use sea_orm::QueryTrait;
+    let norms: Vec<String> = claims.iter().map(|c| c.to_lowercase()).collect();
+    let branch = |key| {
+        group::Entity::find()
+            .filter(group::Column::AccountId.eq(account_id))
+            .filter(key)
+            .into_query()
+    };
+    let mut q = branch(group::Column::Id.is_in(claims.to_vec()));
+    q.union(
+        UnionType::Distinct,
+        branch(group::Column::ExternalId.is_in(claims.to_vec())),
+    );
+    q.union(
+        UnionType::Distinct,
+        branch(group::Column::DisplayNameNorm.is_in(norms)),
+    );
+    backend.build(&q)
+}
+
 /// Grants from an ID token's groups claim: a claim value matches a mapping
 /// directly, or through the SCIM group it names (id, externalId or name).
 async fn claim_grants<C: ConnectionTrait>(
@@ -370,17 +399,8 @@ async fn claim_grants<C: ConnectionTrait>(
     let known = if claims.is_empty() {
         vec![]
     } else {
-        let norms: Vec<String> = claims.iter().map(|c| c.to_lowercase()).collect();
-        group::Entity::find()
-            .filter(group::Column::AccountId.eq(account_id))
-            .filter(
-                Condition::any()
-                    .add(group::Column::Id.is_in(claims.to_vec()))
-                    .add(group::Column::ExternalId.is_in(claims.to_vec()))
-                    .add(group::Column::DisplayNameNorm.is_in(norms)),
-            )
-            .all(db)
-            .await?
+        let stmt = claimed_groups_statement(db.get_database_backend(), account_id, claims);
+        group::Entity::find().from_raw_sql(stmt).all(db).await?
     };
     for c in claims {
         let cn = c.to_lowercase();
@@ -557,19 +577,7 @@ mod tests {
         for (keys, also) in cases {
             let branches = keys.len();
             let stmt = lookup_statement(DbBackend::Sqlite, "acct", keys, also).unwrap();
-            let explain = Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                format!("EXPLAIN QUERY PLAN {}", stmt.sql),
-                stmt.values.unwrap().0,
-            );
-            let plan: Vec<String> = db
-                .query_all_raw(explain)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.try_get::<String>("", "detail").unwrap())
-                .filter(|d| d.contains(" users "))
-                .collect();
+            let plan = plan_of(&db, stmt).await;
             assert_eq!(plan.len(), branches, "{plan:?}");
             for d in &plan {
                 assert!(
@@ -581,6 +589,41 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[tokio::test]
+    async fn group_claims_search_each_key_without_statistics() {
+        let db = crate::store::connect("sqlite::memory:").await.unwrap();
+        crate::store::migrate(&db).await.unwrap();
+        let claims = vec!["Engineers".to_string(), "0f1e".to_string()];
+        let stmt = claimed_groups_statement(DbBackend::Sqlite, "acct", &claims);
+        let plan = plan_of(&db, stmt).await;
+        assert_eq!(plan.len(), 3, "{plan:?}");
+        for d in &plan {
+            assert!(
+                d.starts_with("SEARCH")
+                    && ["(id=?)", "external_id=?", "display_name_norm=?"]
+                        .iter()
+                        .any(|k| d.contains(k)),
+                "a branch that does not search by its key: {d}"
+            );
+        }
+    }
+
+    /// The plan lines of `stmt` that read a table.
+    async fn plan_of(db: &sea_orm::DatabaseConnection, stmt: Statement) -> Vec<String> {
+        let explain = Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            format!("EXPLAIN QUERY PLAN {}", stmt.sql),
+            stmt.values.unwrap().0,
+        );
+        db.query_all_raw(explain)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String>("", "detail").unwrap())
+            .filter(|d| d.starts_with("SEARCH") || d.starts_with("SCAN"))
+            .collect()
     }
 
     #[tokio::test]
