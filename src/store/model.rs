@@ -188,26 +188,32 @@ fn lookup_statement(
     keys: impl IntoIterator<Item = sea_orm::sea_query::SimpleExpr>,
     also: Option<Condition>,
 ) -> Option<sea_orm::Statement> {
-    use sea_orm::sea_query::UnionType;
-    use sea_orm::QueryTrait;
-    let branch = |key| {
-        let q = user::Entity::find()
-            .filter(user::Column::AccountId.eq(account_id))
-            .filter(key);
-        match &also {
-            Some(a) => q.filter(a.clone()),
-            None => q,
-        }
-        .into_query()
+    let base = user::Entity::find().filter(user::Column::AccountId.eq(account_id));
+    let base = match also {
+        Some(a) => base.filter(a),
+        None => base,
     };
-    let mut keys = keys.into_iter();
-    let mut q = branch(keys.next()?);
-    for k in keys {
-        q.union(UnionType::Distinct, branch(k));
-    }
+    let mut q = any_of(base, keys)?;
     // After the unions, the limit bounds the whole result.
     q.limit(2);
     Some(backend.build(&q))
+}
+
+/// The rows of `base` matching any of `keys`, as one indexed branch per key
+/// joined with `UNION` (distinct: a row two keys match is one row). Written
+/// as one `OR`, SQLite without table statistics walks the account instead.
+fn any_of<E: EntityTrait>(
+    base: sea_orm::Select<E>,
+    keys: impl IntoIterator<Item = sea_orm::sea_query::SimpleExpr>,
+) -> Option<sea_orm::sea_query::SelectStatement> {
+    use sea_orm::sea_query::UnionType;
+    use sea_orm::QueryTrait;
+    let mut keys = keys.into_iter();
+    let mut q = base.clone().filter(keys.next()?).into_query();
+    for k in keys {
+        q.union(UnionType::Distinct, base.clone().filter(k).into_query());
+    }
+    Some(q)
 }
 
 /// The account's users holding a local credential, by userName or email:
@@ -357,33 +363,20 @@ pub async fn user_grants<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The account's groups a claim value names by id, externalId or name: one
-/// indexed branch per key joined with `UNION` (as one `OR`, SQLite without
-/// statistics walked every group of the account at each sign-in).
+/// The account's groups a claim value names by id, externalId or name.
 fn claimed_groups_statement(
     backend: sea_orm::DbBackend,
     account_id: &str,
     claims: &[String],
-) -> sea_orm::Statement {
-    use sea_orm::sea_query::UnionType;
-    use sea_orm::QueryTrait;
+) -> Option<sea_orm::Statement> {
     let norms: Vec<String> = claims.iter().map(|c| c.to_lowercase()).collect();
-    let branch = |key| {
-        group::Entity::find()
-            .filter(group::Column::AccountId.eq(account_id))
-            .filter(key)
-            .into_query()
-    };
-    let mut q = branch(group::Column::Id.is_in(claims.to_vec()));
-    q.union(
-        UnionType::Distinct,
-        branch(group::Column::ExternalId.is_in(claims.to_vec())),
-    );
-    q.union(
-        UnionType::Distinct,
-        branch(group::Column::DisplayNameNorm.is_in(norms)),
-    );
-    backend.build(&q)
+    let keys = [
+        group::Column::Id.is_in(claims.to_vec()),
+        group::Column::ExternalId.is_in(claims.to_vec()),
+        group::Column::DisplayNameNorm.is_in(norms),
+    ];
+    let base = group::Entity::find().filter(group::Column::AccountId.eq(account_id));
+    Some(backend.build(&any_of(base, keys)?))
 }
 
 /// Grants from an ID token's groups claim: a claim value matches a mapping
@@ -399,8 +392,10 @@ async fn claim_grants<C: ConnectionTrait>(
     let known = if claims.is_empty() {
         vec![]
     } else {
-        let stmt = claimed_groups_statement(db.get_database_backend(), account_id, claims);
-        group::Entity::find().from_raw_sql(stmt).all(db).await?
+        match claimed_groups_statement(db.get_database_backend(), account_id, claims) {
+            Some(stmt) => group::Entity::find().from_raw_sql(stmt).all(db).await?,
+            None => vec![],
+        }
     };
     for c in claims {
         let cn = c.to_lowercase();
@@ -596,7 +591,7 @@ mod tests {
         let db = crate::store::connect("sqlite::memory:").await.unwrap();
         crate::store::migrate(&db).await.unwrap();
         let claims = vec!["Engineers".to_string(), "0f1e".to_string()];
-        let stmt = claimed_groups_statement(DbBackend::Sqlite, "acct", &claims);
+        let stmt = claimed_groups_statement(DbBackend::Sqlite, "acct", &claims).unwrap();
         let plan = plan_of(&db, stmt).await;
         assert_eq!(plan.len(), 3, "{plan:?}");
         for d in &plan {
