@@ -5,6 +5,8 @@ WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends libxmlsec1-dev libxml2-dev libclang-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock ./
+# Build settings (SQLite compile options).
+COPY .cargo .cargo
 COPY migrations migrations
 COPY access-model access-model
 COPY src src
