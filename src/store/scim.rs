@@ -4,7 +4,7 @@
 //! inside the caller's transaction, so concurrent PATCHes never lose members.
 
 use super::entities::*;
-use super::reads::{Col, ReadConn, Row};
+use super::reads::{Col, ReadConn};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
@@ -120,66 +120,62 @@ pub async fn groups_and_roles_of_users<C: ReadConn>(
 > {
     let (mut groups, mut roles): (HashMap<String, Vec<(String, String)>>, HashMap<_, Vec<_>>) =
         (HashMap::new(), HashMap::new());
-    let mut collect = |rows: Vec<Row>| -> Result<(), DbErr> {
-        for row in rows {
-            let kind: String = row.get(0)?;
-            let user: String = row.get(1)?;
-            let id: String = row.get(2)?;
-            if kind == "g" {
-                groups.entry(user).or_default().push((id, row.get(3)?));
-            } else {
-                roles.entry(user).or_default().push(id);
-            }
+    if user_ids.is_empty() {
+        return Ok((groups, roles));
+    }
+    for row in db
+        .rows_of(
+            groups_and_roles_statement(db.backend(), user_ids),
+            &[Col::Text; 4],
+        )
+        .await?
+    {
+        let kind: String = row.get(0)?;
+        let user: String = row.get(1)?;
+        let id: String = row.get(2)?;
+        if kind == "g" {
+            groups.entry(user).or_default().push((id, row.get(3)?));
+        } else {
+            roles.entry(user).or_default().push(id);
         }
-        Ok(())
-    };
-    for chunk in user_ids.chunks(BATCH) {
-        let q = groups_and_roles_query(chunk);
-        collect(db.rows(q, &[Col::Text; 4]).await?)?;
     }
     Ok((groups, roles))
 }
 
 /// The groups `('g', user, group id, displayName)` and direct roles
-/// `('r', user, role ref, role ref)` of these users; it binds the ids twice.
-pub(super) fn groups_and_roles_query(user_ids: &[String]) -> sea_orm::sea_query::SelectStatement {
-    use sea_orm::sea_query::{Alias, ExprTrait, Query, UnionType};
-    let mut q = Query::select()
-        .expr_as(Expr::cust("'g'"), Alias::new("kind"))
-        .expr_as(
-            Expr::col((group_member::Entity, group_member::Column::UserId)),
-            Alias::new("user_id"),
-        )
-        .expr_as(
-            Expr::col((group::Entity, group::Column::Id)),
-            Alias::new("ref_id"),
-        )
-        .expr_as(
-            Expr::col((group::Entity, group::Column::DisplayName)),
-            Alias::new("name"),
-        )
-        .from(group_member::Entity)
-        .inner_join(
-            group::Entity,
-            Expr::col((group::Entity, group::Column::Id))
-                .equals((group_member::Entity, group_member::Column::GroupId)),
-        )
-        .and_where(
-            Expr::col((group_member::Entity, group_member::Column::UserId))
-                .is_in(user_ids.to_vec()),
-        )
-        .to_owned();
-    let r = Query::select()
-        .expr(Expr::cust("'r'"))
-        .column(user_role::Column::UserId)
-        .column(user_role::Column::RoleRef)
-        .column(user_role::Column::RoleRef)
-        .from(user_role::Entity)
-        .and_where(Expr::col(user_role::Column::UserId).is_in(user_ids.to_vec()))
-        .to_owned();
-    q.union(UnionType::All, r);
-    q
+/// `('r', user, role ref, role ref)` of these users, the ids bound as one
+/// array (twice). Why not `user_id IN (?, ?, …)`: SQLite evaluates such a
+/// list into a temporary b-tree, whose pager it allocates and frees on every
+/// run; the profile of list pages showed glibc handing that memory back to
+/// the kernel each time (`madvise`, with a TLB flush on the other core).
+/// Walking `json_each` and probing each id by index needs no temporary
+/// table, and the statement text is the same whatever the number of ids.
+pub(super) fn groups_and_roles_statement(
+    backend: DatabaseBackend,
+    user_ids: &[String],
+) -> Statement {
+    if backend == DatabaseBackend::Postgres {
+        let ids: sea_orm::Value = user_ids.to_vec().into();
+        return Statement::from_sql_and_values(backend, GROUPS_AND_ROLES_PG, [ids.clone(), ids]);
+    }
+    let ids = json_ids(user_ids);
+    Statement::from_sql_and_values(
+        backend,
+        GROUPS_AND_ROLES_SQLITE,
+        [ids.clone().into(), ids.into()],
+    )
 }
+
+const GROUPS_AND_ROLES_SQLITE: &str = "SELECT 'g', m.user_id, g.id, g.display_name \
+     FROM json_each(?) j CROSS JOIN group_members m ON m.user_id = j.value \
+     JOIN scim_groups g ON g.id = m.group_id \
+     UNION ALL SELECT 'r', r.user_id, r.role_ref, r.role_ref \
+     FROM json_each(?) j CROSS JOIN user_roles r ON r.user_id = j.value";
+
+const GROUPS_AND_ROLES_PG: &str = "SELECT 'g', m.user_id, g.id, g.display_name \
+     FROM group_members m JOIN scim_groups g ON g.id = m.group_id WHERE m.user_id = ANY($1) \
+     UNION ALL SELECT 'r', r.user_id, r.role_ref, r.role_ref \
+     FROM user_roles r WHERE r.user_id = ANY($2)";
 
 /// Direct role references of each user.
 pub async fn roles_of_users<C: ReadConn>(
@@ -848,6 +844,84 @@ mod tests {
             "{steps:?}"
         );
         assert!(!steps.iter().any(|s| s.starts_with("SCAN u")), "{steps:?}");
+    }
+
+    /// A page's groups and roles come from one statement that probes each
+    /// id by index, with no temporary b-tree (SQLite builds one for an
+    /// `IN (…)` list and frees it on every run), read inline on a file.
+    #[tokio::test]
+    async fn groups_and_roles_of_users_probe_each_id_without_a_temporary_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
+        let db = crate::store::connect(&url).await.unwrap();
+        crate::store::migrate(&db).await.unwrap();
+        let (acct, _) = crate::store::accounts::create(&db, "Acme", "admin@acme.test")
+            .await
+            .unwrap();
+        let run = |sql: &str| {
+            db.execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Sqlite,
+                sql,
+                [acct.id.clone().into()],
+            ))
+        };
+        run("INSERT INTO users (id, account_id, user_name, user_name_norm, origin, active, attributes, created_at, updated_at) \
+             SELECT 'u' || value, ?, 'u' || value, 'u' || value, 'scim', 1, '{}', 0, 0 FROM json_each('[1,2,3]')")
+            .await
+            .unwrap();
+        run("INSERT INTO scim_groups (id, account_id, display_name, display_name_norm, created_at, updated_at) \
+             SELECT 'g' || value, ?, 'Group ' || value, 'group ' || value, 0, 0 FROM json_each('[1,2]')")
+            .await
+            .unwrap();
+        for sql in [
+            "INSERT INTO group_members (group_id, user_id) VALUES ('g1', 'u1'), ('g2', 'u1'), ('g2', 'u2')",
+            "INSERT INTO user_roles (user_id, role_ref) VALUES ('u2', 'builtin:administrator'), ('u3', 'custom:x')",
+        ] {
+            db.execute_unprepared(sql).await.unwrap();
+        }
+        let reads = crate::store::reads::Reads::open(&db).await.unwrap();
+        let ids: Vec<String> = ["u1", "u2", "nope"].map(String::from).to_vec();
+        let (groups, roles) = groups_and_roles_of_users(&reads, &ids).await.unwrap();
+        let mut u1 = groups["u1"].clone();
+        u1.sort();
+        assert_eq!(
+            u1,
+            [("g1", "Group 1"), ("g2", "Group 2")].map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+        assert_eq!(groups["u2"], [("g2".to_string(), "Group 2".to_string())]);
+        assert_eq!(groups.len(), 2, "{groups:?}");
+        // u3's role is not asked for.
+        assert_eq!(
+            roles,
+            HashMap::from([("u2".to_string(), vec!["builtin:administrator".to_string()])])
+        );
+        let stmt = groups_and_roles_statement(DatabaseBackend::Sqlite, &ids);
+        let explain = |prefix: &str| {
+            db.query_all_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Sqlite,
+                format!("{prefix} {}", stmt.sql),
+                stmt.values.clone().unwrap().0,
+            ))
+        };
+        let ops: Vec<String> = explain("EXPLAIN")
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String>("", "opcode").unwrap())
+            .collect();
+        assert!(!ops.iter().any(|o| o == "OpenEphemeral"), "{ops:?}");
+        let plan: Vec<String> = explain("EXPLAIN QUERY PLAN")
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String>("", "detail").unwrap())
+            .collect();
+        for step in [
+            "SEARCH m USING INDEX group_members_user (user_id=?)",
+            "SEARCH r USING COVERING INDEX sqlite_autoindex_user_roles_1 (user_id=?)",
+        ] {
+            assert!(plan.iter().any(|d| d.starts_with(step)), "{plan:?}");
+        }
     }
 
     /// 2,500 users, three to each `created_at` (ties ordered by id), on a
