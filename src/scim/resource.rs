@@ -393,7 +393,7 @@ pub fn user_text(
             let mut g = Object::open(list);
             g.str("value", id);
             g.str("display", name);
-            g.str("$ref", &format!("{base}/Groups/{id}"));
+            g.str_of("$ref", &[base, "/Groups/", id]);
             g.str("type", "direct");
             g.close();
         }
@@ -410,9 +410,9 @@ pub fn user_text(
     let m = o.key("meta");
     let mut meta = Object::open(m);
     meta.str("resourceType", "User");
-    meta.str("created", &iso(u.created_at));
-    meta.str("lastModified", &iso(u.updated_at));
-    meta.str("location", &format!("{base}/Users/{}", u.id));
+    meta.time("created", u.created_at);
+    meta.time("lastModified", u.updated_at);
+    meta.str_of("location", &[base, "/Users/", &u.id]);
     meta.str("version", &super::etag(u.version));
     meta.close();
     o.close();
