@@ -70,7 +70,14 @@ impl Application {
             std::time::Duration::from_millis(settings.slow_query_ms),
         )
         .await?;
-        let reads = store::reads::Reads::open(&read).await?;
+        let points = store::connect_point_reads(
+            &settings.database_url,
+            std::time::Duration::from_millis(settings.slow_query_ms),
+        )
+        .await?;
+        let reads = store::reads::Reads::open(&read)
+            .await?
+            .with_point_reads(points);
         store::spawn_checkpoints(&settings.database_url).await?;
         let port = listener.local_addr()?.port();
         let commits = store::commits::Commits::start(&db);

@@ -259,30 +259,9 @@ mod tests {
         assert_eq!(names(&other).await, vec!["seen".to_string()]);
     }
 
-    /// A fresh migrated PostgreSQL database (IDBRIDGE_TEST_POSTGRES_URL, as
-    /// the API tests use), dropped by the caller.
-    async fn pg_db() -> (DatabaseConnection, DatabaseConnection, String) {
-        let admin_url = std::env::var("IDBRIDGE_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let admin = crate::store::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url}: {e}"));
-        let name = format!("idb_commits_{}", crate::store::new_id());
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .unwrap();
-        let base = admin_url.rsplit_once('/').unwrap().0;
-        let db = crate::store::connect(&format!("{base}/{name}"))
-            .await
-            .unwrap();
-        crate::store::migrate(&db).await.unwrap();
-        (admin, db, name)
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_groups_of_creates_merge_without_falling_back() {
-        let (admin, db, name) = pg_db().await;
+        let (admin, db, name) = crate::store::test_pg::fresh("commits").await;
         let (acct, _) = crate::store::accounts::create(&db, "Acme", "admin@acme.test")
             .await
             .unwrap();

@@ -21,6 +21,7 @@ pub mod model;
 pub mod oidc_states;
 pub mod parted;
 pub mod platform;
+pub mod point_reads;
 pub mod reads;
 pub mod scim;
 pub mod scim_filter;
@@ -123,6 +124,29 @@ pub async fn connect_reads(
     Database::connect(opts).await
 }
 
+/// On PostgreSQL, the pool of batched point reads (`store::point_reads`):
+/// its own few connections, whose sessions plan prepared statements once
+/// (`plan_cache_mode = force_generic_plan`) instead of at every execution.
+/// Elsewhere none.
+pub async fn connect_point_reads(
+    url: &str,
+    slow: Duration,
+) -> Result<Option<DatabaseConnection>, DbErr> {
+    if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+        return Ok(None);
+    }
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.sqlx_logging(true)
+        .sqlx_logging_level(log::LevelFilter::Trace)
+        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, slow)
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire_if_idle_for(PING_IF_IDLE)
+        .max_connections(point_reads::RUNNING as u32)
+        .min_connections(1)
+        .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_generic_plan")]));
+    Database::connect(opts).await.map(Some)
+}
+
 /// WAL pages after which the writer checkpoints itself (SQLite's default
 /// is 1,000; the background checkpoints normally keep it far below this).
 const CHECKPOINT_FALLBACK_PAGES: &str = "20000";
@@ -203,4 +227,49 @@ pub fn is_unique_violation(e: &DbErr) -> bool {
         e.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
+}
+
+/// PostgreSQL databases for the store's own tests.
+#[cfg(test)]
+pub(crate) mod test_pg {
+    use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+    /// A fresh migrated database on IDBRIDGE_TEST_POSTGRES_URL's server (as
+    /// the API tests use): (admin connection, the database, its name), for
+    /// the caller to drop.
+    pub async fn fresh(tag: &str) -> (DatabaseConnection, DatabaseConnection, String) {
+        let admin_url = server_url();
+        let admin = super::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url}: {e}"));
+        let name = format!("idb_{tag}_{}", super::new_id());
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        let db = super::connect(&url_of(&name)).await.unwrap();
+        super::migrate(&db).await.unwrap();
+        (admin, db, name)
+    }
+
+    fn server_url() -> String {
+        std::env::var("IDBRIDGE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    }
+
+    /// The URL of database `name` on the test server.
+    pub fn url_of(name: &str) -> String {
+        let admin_url = server_url();
+        let base = admin_url.rsplit_once('/').unwrap().0;
+        format!("{base}/{name}")
+    }
+
+    /// Drops what [`fresh`] made.
+    pub async fn drop(admin: DatabaseConnection, db: DatabaseConnection, name: &str) {
+        db.close().await.ok();
+        admin
+            .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+            .await
+            .unwrap();
+    }
 }

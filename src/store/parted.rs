@@ -13,6 +13,7 @@
 //! the subqueries for every row an `OFFSET` skips.
 
 use super::entities::user;
+use super::point_reads::Key;
 use super::reads::ReadConn;
 use sea_orm::sea_query::Expr;
 use sea_orm::{DbBackend, DbErr, QuerySelect, Select, Statement};
@@ -77,6 +78,10 @@ pub async fn by_id<C: ReadConn>(
     account_id: &str,
     id: &str,
 ) -> Result<Option<Parted>, DbErr> {
+    if let Some(points) = db.point_reads() {
+        let found = points.read(account_id, Key::Id(id.to_string())).await?;
+        return Ok(found.into_iter().next());
+    }
     let stmt = super::shapes::PARTED_USER_BY_ID
         .statement(db.backend(), vec![id.into(), account_id.into()]);
     Ok(read(db, stmt).await?.into_iter().next())
@@ -89,6 +94,11 @@ pub async fn by_name<C: ReadConn>(
     account_id: &str,
     user_name_norm: &str,
 ) -> Result<Vec<Parted>, DbErr> {
+    if let Some(points) = db.point_reads() {
+        return points
+            .read(account_id, Key::Name(user_name_norm.to_string()))
+            .await;
+    }
     let stmt = super::shapes::PARTED_USER_BY_NAME
         .statement(db.backend(), vec![account_id.into(), user_name_norm.into()]);
     read(db, stmt).await

@@ -8,6 +8,7 @@
 //! lets them read beside the writer); on PostgreSQL they go to the sea-orm
 //! pool. The statements are the same sea-query builds either way.
 
+use super::point_reads::PointReads;
 use rusqlite::types::ValueRef;
 use sea_orm::sea_query::{Expr, SelectStatement};
 use sea_orm::{
@@ -121,6 +122,12 @@ pub trait ReadConn: Sync {
         E: EntityTrait,
         E::Model: Send + Sync,
         E::ActiveModel: TryIntoModel<E::Model>;
+
+    /// Point reads of users that this connection batches, if it does
+    /// (`store::point_reads`).
+    fn point_reads(&self) -> Option<&Arc<PointReads>> {
+        None
+    }
 }
 
 /// A model and the extra text columns read with it.
@@ -226,7 +233,8 @@ pub enum Reads {
     Inline(Arc<Inline>),
     /// One connection in one read transaction (see [`Reads::snapshot`]).
     Held(Arc<Held>),
-    Pool(DatabaseConnection),
+    /// A pool, with its batched point reads on PostgreSQL.
+    Pool(DatabaseConnection, Option<Arc<PointReads>>),
 }
 
 impl Reads {
@@ -234,7 +242,7 @@ impl Reads {
     /// itself, so the path is the one the pool opened), else `read`.
     pub async fn open(read: &DatabaseConnection) -> Result<Self, DbErr> {
         if read.get_database_backend() != DbBackend::Sqlite {
-            return Ok(Self::Pool(read.clone()));
+            return Ok(Self::Pool(read.clone(), None));
         }
         let list = Statement::from_string(DbBackend::Sqlite, "PRAGMA database_list");
         let mut file = String::new();
@@ -245,7 +253,7 @@ impl Reads {
         }
         if file.is_empty() {
             // In-memory: no other connection can see it.
-            return Ok(Self::Pool(read.clone()));
+            return Ok(Self::Pool(read.clone(), None));
         }
         let inline = Inline {
             path: PathBuf::from(file),
@@ -257,11 +265,29 @@ impl Reads {
     }
 }
 
+impl Reads {
+    /// These reads, with point reads of users batched on `points` (a pool of
+    /// [`super::connect_point_reads`]) when they go to a pool.
+    pub fn with_point_reads(self, points: Option<DatabaseConnection>) -> Self {
+        match (self, points) {
+            (Reads::Pool(db, _), Some(p)) => Reads::Pool(db, Some(PointReads::new(p))),
+            (other, _) => other,
+        }
+    }
+}
+
 impl ReadConn for Reads {
+    fn point_reads(&self) -> Option<&Arc<PointReads>> {
+        match self {
+            Reads::Pool(_, points) => points.as_ref(),
+            _ => None,
+        }
+    }
+
     fn backend(&self) -> DbBackend {
         match self {
             Reads::Inline(_) | Reads::Held(_) => DbBackend::Sqlite,
-            Reads::Pool(db) => db.get_database_backend(),
+            Reads::Pool(db, _) => db.get_database_backend(),
         }
     }
 
@@ -274,7 +300,7 @@ impl ReadConn for Reads {
         match self {
             Reads::Inline(i) => i.models::<E>(&q.build(DbBackend::Sqlite)),
             Reads::Held(h) => h.models::<E>(&q.build(DbBackend::Sqlite)),
-            Reads::Pool(db) => q.all(db).await,
+            Reads::Pool(db, _) => q.all(db).await,
         }
     }
 
@@ -293,7 +319,7 @@ impl ReadConn for Reads {
                 .models::<E>(&q.limit(1).build(DbBackend::Sqlite))?
                 .into_iter()
                 .next()),
-            Reads::Pool(db) => q.one(db).await,
+            Reads::Pool(db, _) => q.one(db).await,
         }
     }
 
@@ -305,7 +331,7 @@ impl ReadConn for Reads {
         match self {
             Reads::Inline(i) => i.count(q),
             Reads::Held(h) => h.count(q),
-            Reads::Pool(db) => PaginatorTrait::count(q, db).await,
+            Reads::Pool(db, _) => PaginatorTrait::count(q, db).await,
         }
     }
 
@@ -313,7 +339,7 @@ impl ReadConn for Reads {
         match self {
             Reads::Inline(i) => i.rows(&DbBackend::Sqlite.build(&q), cols),
             Reads::Held(h) => h.rows(&DbBackend::Sqlite.build(&q), cols),
-            Reads::Pool(db) => db.rows(q, cols).await,
+            Reads::Pool(db, _) => db.rows(q, cols).await,
         }
     }
 
@@ -326,7 +352,7 @@ impl ReadConn for Reads {
         match self {
             Reads::Inline(i) => i.models::<E>(&stmt),
             Reads::Held(h) => h.models::<E>(&stmt),
-            Reads::Pool(db) => db.models::<E>(stmt).await,
+            Reads::Pool(db, _) => db.models::<E>(stmt).await,
         }
     }
 
@@ -334,7 +360,7 @@ impl ReadConn for Reads {
         match self {
             Reads::Inline(i) => i.rows(&stmt, cols),
             Reads::Held(h) => h.rows(&stmt, cols),
-            Reads::Pool(db) => db.rows_of(stmt, cols).await,
+            Reads::Pool(db, _) => db.rows_of(stmt, cols).await,
         }
     }
 
@@ -351,7 +377,7 @@ impl ReadConn for Reads {
         match self {
             Reads::Inline(i) => i.models_with::<E>(&stmt, extra),
             Reads::Held(h) => h.models_with::<E>(&stmt, extra),
-            Reads::Pool(db) => db.models_with::<E>(stmt, extra).await,
+            Reads::Pool(db, _) => db.models_with::<E>(stmt, extra).await,
         }
     }
 }
@@ -904,12 +930,12 @@ mod tests {
     async fn a_snapshot_of_the_pool_is_the_pool() {
         let db = crate::store::connect("sqlite::memory:").await.unwrap();
         let reads = Reads::open(&db).await.unwrap();
-        assert!(matches!(reads.snapshot().unwrap(), Reads::Pool(_)));
+        assert!(matches!(reads.snapshot().unwrap(), Reads::Pool(..)));
     }
 
     #[tokio::test]
     async fn an_in_memory_database_reads_through_its_pool() {
         let db = crate::store::connect("sqlite::memory:").await.unwrap();
-        assert!(matches!(Reads::open(&db).await.unwrap(), Reads::Pool(_)));
+        assert!(matches!(Reads::open(&db).await.unwrap(), Reads::Pool(..)));
     }
 }
