@@ -449,13 +449,16 @@ pub fn start_after(anchors: &[Anchor], offset: u64) -> Option<(Anchor, u64)> {
 }
 
 /// Every [`ANCHOR_STEP`]th row of the account's users (or groups), in
-/// creation order; `None` where reads are not inline (PostgreSQL pages
-/// with `OFFSET`).
+/// creation order; `None` where neither the database nor inline reads can
+/// step over rows (in-memory SQLite, which pages with `OFFSET`).
 pub async fn anchors(
     db: &super::reads::Reads,
     account_id: &str,
     groups: bool,
 ) -> Result<Option<Vec<Anchor>>, DbErr> {
+    if db.backend() == DatabaseBackend::Postgres {
+        return pg_anchors(db, account_id, groups).await.map(Some);
+    }
     // The list's own query and order, down to the two columns of its key.
     let q = if groups {
         keys(
@@ -483,6 +486,34 @@ pub async fn anchors(
         })
         .collect::<Result<_, DbErr>>()
         .map(Some)
+}
+
+/// [`anchors`] on PostgreSQL: the server numbers the rows in list order
+/// (walking the `(account_id, created_at, id)` index) and sends only every
+/// [`ANCHOR_STEP`]th. With `OFFSET`, a page at a random `startIndex` of 10k
+/// users read 5,000 rows on average to skip them.
+async fn pg_anchors(
+    db: &super::reads::Reads,
+    account_id: &str,
+    groups: bool,
+) -> Result<Vec<Anchor>, DbErr> {
+    let table = if groups { "scim_groups" } else { "users" };
+    let sql = format!(
+        "SELECT created_at, id FROM (SELECT created_at, id, \
+         row_number() OVER (ORDER BY created_at, id) AS n FROM {table} WHERE account_id = $1) t \
+         WHERE n % {ANCHOR_STEP} = 0 ORDER BY n"
+    );
+    let stmt = Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, [account_id.into()]);
+    db.rows_of(stmt, &[Col::BigInt, Col::Text])
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Anchor {
+                created_at: r.get(0)?,
+                id: r.get(1)?,
+            })
+        })
+        .collect()
 }
 
 /// `q` in creation order, selecting only `(created, id)`.
@@ -932,19 +963,38 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
         let db = crate::store::connect(&url).await.unwrap();
         crate::store::migrate(&db).await.unwrap();
-        let (acct, _) = crate::store::accounts::create(&db, "Acme", "admin@acme.test")
+        anchored_pages_match_offset_pages(&db).await;
+    }
+
+    /// The same on PostgreSQL, whose anchors the server numbers.
+    #[tokio::test]
+    async fn postgres_anchored_pages_equal_offset_pages() {
+        let (admin, db, name) = crate::store::test_pg::fresh("anchors").await;
+        anchored_pages_match_offset_pages(&db).await;
+        crate::store::test_pg::drop(admin, db, &name).await;
+    }
+
+    async fn anchored_pages_match_offset_pages(db: &sea_orm::DatabaseConnection) {
+        let (acct, _) = crate::store::accounts::create(db, "Acme", "admin@acme.test")
             .await
             .unwrap();
-        db.execute_raw(Statement::from_sql_and_values(
-            DatabaseBackend::Sqlite,
-            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 2499) \
+        let backend = db.get_database_backend();
+        let seed = match backend {
+            DatabaseBackend::Postgres => "INSERT INTO users (id, account_id, user_name, user_name_norm, origin, active, attributes, created_at, updated_at) \
+             SELECT 'u' || lpad((2500 - i)::text, 5, '0'), $1, 'u' || i, 'u' || i, 'scim', true, '{}', 4000000000000 + i / 3, 0 \
+             FROM generate_series(0, 2499) i",
+            _ => "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 2499) \
              INSERT INTO users (id, account_id, user_name, user_name_norm, origin, active, attributes, created_at, updated_at) \
              SELECT printf('u%05d', 2500 - i), ?, 'u' || i, 'u' || i, 'scim', 1, '{}', 4000000000000 + i / 3, 0 FROM n",
+        };
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            seed,
             [acct.id.clone().into()],
         ))
         .await
         .unwrap();
-        let reads = crate::store::reads::Reads::open(&db).await.unwrap();
+        let reads = crate::store::reads::Reads::open(db).await.unwrap();
         let list = anchors(&reads, &acct.id, false).await.unwrap().unwrap();
         assert_eq!(
             list.len() as u64,
