@@ -278,8 +278,38 @@ async fn open(settings: &Settings) -> Result<sea_orm::DatabaseConnection> {
     Ok(db)
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    no_transparent_huge_pages();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    runtime.block_on(run());
+}
+
+/// Turns transparent huge pages off for this process. mimalloc asks for
+/// them on its segments, so where the kernel grants them on request
+/// (`madvise`, as on Debian) the first touch of a fresh region faulted in
+/// and zeroed 2 MiB at once: 57% of a 10k-member PATCH's time went to
+/// zeroing pages (perf), and the PATCH took 203–242 ms against 87–90 ms
+/// without them; RSS after `bench/scim_wrk.sh 20000` fell from 135 to 109
+/// MB, with throughput unchanged.
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory
+    // of ours; it can only fail, which leaves the default.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
+async fn run() {
     if let Err(e) = real_main().await {
         eprintln!("error: {e}");
         std::process::exit(1);
