@@ -281,6 +281,20 @@ pub(crate) async fn search_answer(
 /// making them stale.
 const ANCHORS_AGAIN: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Ends an anchor walk when dropped: found, failed or abandoned (the
+/// request gone), the pages waiting for it go on.
+struct WalkEnd<'a>(&'a crate::resolver::CachedAccount);
+
+impl Drop for WalkEnd<'_> {
+    fn drop(&mut self) {
+        self.0.end_anchor_walk();
+    }
+}
+
+/// How long a deep page waits for an anchor walk in flight before paging
+/// with `OFFSET` instead (a walk of 1M users takes well under this).
+const WALK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The anchor a deep page of an unfiltered list starts after, and the rows
 /// up to it; `None` to page with `OFFSET`.
 async fn anchor_before(
@@ -292,10 +306,18 @@ async fn anchor_before(
     let key = kind_key(kind);
     let list = match acct.cached_anchors(key) {
         Some(l) => l,
-        None if !acct.claim_anchor_search(key, ANCHORS_AGAIN) => return Ok(None),
+        None if !acct.claim_anchor_search(key, ANCHORS_AGAIN) => {
+            acct.anchor_walk_ended(key, WALK_WAIT).await;
+            match acct.cached_anchors(key) {
+                Some(l) => l,
+                None => return Ok(None),
+            }
+        }
         None => {
             let found_at = acct.users_generation();
             let groups = kind == ResourceKind::Group;
+            // Waiting pages are told when this ends, however it ends.
+            let _end = WalkEnd(acct);
             match db::anchors(&ctx.state.reads, &ctx.account_id, groups).await? {
                 Some(list) => acct.remember_anchors(key, found_at, list),
                 None => return Ok(None),
