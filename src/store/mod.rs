@@ -59,6 +59,18 @@ pub fn new_id() -> String {
 /// that one statement, which is refused, and sqlx drops the connection.
 const PING_IF_IDLE: Duration = Duration::from_secs(30);
 
+/// What every request pool shares: statements logged at TRACE (slower than
+/// `slow` at WARN), a 10 s wait for a connection, a ping only after idling.
+fn pool_options(url: &str, slow: Duration) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.sqlx_logging(true)
+        .sqlx_logging_level(log::LevelFilter::Trace)
+        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, slow)
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire_if_idle_for(PING_IF_IDLE);
+    opts
+}
+
 /// Opens a pool. SQLite gets WAL, foreign keys, a busy timeout and NORMAL sync.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect_with(url, Duration::from_millis(500)).await
@@ -66,12 +78,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 
 /// Like [`connect`]; statements slower than `slow` are logged at WARN.
 pub async fn connect_with(url: &str, slow: Duration) -> Result<DatabaseConnection, DbErr> {
-    let mut opts = ConnectOptions::new(url.to_string());
-    opts.sqlx_logging(true)
-        .sqlx_logging_level(log::LevelFilter::Trace)
-        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, slow)
-        .acquire_timeout(Duration::from_secs(10))
-        .test_before_acquire_if_idle_for(PING_IF_IDLE);
+    let mut opts = pool_options(url, slow);
     if url.starts_with("sqlite:") {
         // One connection: SQLite has a single writer anyway, and waiting in the
         // pool's queue is fair and immediate where SQLite's busy handler sleeps
@@ -108,13 +115,8 @@ pub async fn connect_reads(
     // them than cores, requests overlap those hand-offs (measured: 4 → 8 took
     // SCIM lookups from ~4.9k to ~6.4k req/s on 2 cores; 16 added nothing).
     let readers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 4;
-    let mut opts = ConnectOptions::new(url.to_string());
-    opts.sqlx_logging(true)
-        .sqlx_logging_level(log::LevelFilter::Trace)
-        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, slow)
-        .acquire_timeout(Duration::from_secs(10))
-        .test_before_acquire_if_idle_for(PING_IF_IDLE)
-        .max_connections(readers as u32)
+    let mut opts = pool_options(url, slow);
+    opts.max_connections(readers as u32)
         .min_connections(1)
         .map_sqlx_sqlite_opts(|o| {
             o.read_only(true)
@@ -135,13 +137,8 @@ pub async fn connect_point_reads(
     if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
         return Ok(None);
     }
-    let mut opts = ConnectOptions::new(url.to_string());
-    opts.sqlx_logging(true)
-        .sqlx_logging_level(log::LevelFilter::Trace)
-        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, slow)
-        .acquire_timeout(Duration::from_secs(10))
-        .test_before_acquire_if_idle_for(PING_IF_IDLE)
-        .max_connections(point_reads::RUNNING as u32)
+    let mut opts = pool_options(url, slow);
+    opts.max_connections(point_reads::RUNNING as u32)
         .min_connections(1)
         .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_generic_plan")]));
     Database::connect(opts).await.map(Some)

@@ -263,9 +263,7 @@ impl Reads {
         inline.with(|_| Ok(()))?;
         Ok(Self::Inline(Arc::new(inline)))
     }
-}
 
-impl Reads {
     /// These reads, with point reads of users batched on `points` (a pool of
     /// [`super::connect_point_reads`]) when they go to a pool.
     pub fn with_point_reads(self, points: Option<DatabaseConnection>) -> Self {
