@@ -145,24 +145,24 @@ impl PointReads {
                 }
                 _ => return,
             };
-            let mut found = Ok(vec![]);
-            for stmt in statements(&batch) {
-                self.statements.fetch_add(1, Ordering::Relaxed);
-                found = match (found, parted::read(&self.db, stmt).await) {
-                    (Ok(mut rows), Ok(more)) => {
-                        // A user asked for by id and by name is found twice.
-                        for p in more {
-                            if !rows.iter().any(|r: &Parted| r.user.id == p.user.id) {
-                                rows.push(p);
-                            }
-                        }
-                        Ok(rows)
-                    }
-                    (Err(e), _) | (_, Err(e)) => Err(e),
-                };
-            }
+            let found = self.run(&batch).await;
             answer(batch, found);
         }
+    }
+
+    /// The users `batch` asks for, each once (a user asked for by id and by
+    /// name is found by both statements).
+    async fn run(&self, batch: &[Waiter]) -> Result<Vec<Parted>, DbErr> {
+        let mut rows: Vec<Parted> = vec![];
+        for stmt in statements(batch) {
+            self.statements.fetch_add(1, Ordering::Relaxed);
+            for p in parted::read(&self.db, stmt).await? {
+                if !rows.iter().any(|r| r.user.id == p.user.id) {
+                    rows.push(p);
+                }
+            }
+        }
+        Ok(rows)
     }
 }
 
