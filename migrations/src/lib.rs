@@ -19,6 +19,7 @@ mod m0009_credential_use;
 mod m0010_events;
 mod m0011_delivery_queue_index;
 mod m0012_events_sweep_by_seq;
+mod m0013_memberships_by_user_cover;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_events::Migration),
             Box::new(m0011_delivery_queue_index::Migration),
             Box::new(m0012_events_sweep_by_seq::Migration),
+            Box::new(m0013_memberships_by_user_cover::Migration),
         ]
     }
 }

@@ -948,7 +948,7 @@ mod tests {
             .map(|r| r.try_get::<String>("", "detail").unwrap())
             .collect();
         for step in [
-            "SEARCH m USING INDEX group_members_user (user_id=?)",
+            "SEARCH m USING COVERING INDEX group_members_user_group (user_id=?)",
             "SEARCH r USING COVERING INDEX sqlite_autoindex_user_roles_1 (user_id=?)",
         ] {
             assert!(plan.iter().any(|d| d.starts_with(step)), "{plan:?}");
