@@ -550,11 +550,12 @@ trait Source {
         f: impl FnOnce(&rusqlite::Connection) -> Result<T, DbErr>,
     ) -> Result<T, DbErr>;
 
-    /// Runs `stmt`, handing each row and the result's column names to `each`.
+    /// Runs `stmt`, handing each row to `each` (its statement, through
+    /// `row.as_ref()`, names the columns).
     fn query(
         &self,
         stmt: &Statement,
-        mut each: impl FnMut(&[String], &rusqlite::Row<'_>) -> Result<(), DbErr>,
+        mut each: impl FnMut(&rusqlite::Row<'_>) -> Result<(), DbErr>,
     ) -> Result<(), DbErr> {
         self.with(|c| {
             let mut s = c.prepare_cached(&stmt.sql).map_err(sqlite_err)?;
@@ -563,10 +564,9 @@ trait Source {
                     bind(&mut s, i + 1, v)?;
                 }
             }
-            let names: Vec<String> = s.column_names().into_iter().map(String::from).collect();
             let mut rows = s.raw_query();
             while let Some(row) = rows.next().map_err(sqlite_err)? {
-                each(&names, row)?;
+                each(row)?;
             }
             Ok(())
         })
@@ -589,18 +589,24 @@ trait Source {
         E: EntityTrait,
         E::ActiveModel: TryIntoModel<E::Model>,
     {
-        let mut layout: Option<(Columns<E>, Vec<Option<usize>>)> = None;
+        let mut layout = layouts::find::<E>(&stmt.sql, extra);
         let mut out = Vec::new();
-        self.query(stmt, |names, row| {
-            let (columns, at) = layout.get_or_insert_with(|| {
-                (
-                    names.iter().map(|n| column::<E>(n)).collect(),
-                    extra
-                        .iter()
-                        .map(|x| names.iter().position(|n| n == x))
-                        .collect(),
+        self.query(stmt, |row| {
+            let layout = layout.get_or_insert_with(|| {
+                let names = row.as_ref().column_names();
+                layouts::keep::<E>(
+                    &stmt.sql,
+                    extra,
+                    (
+                        names.iter().map(|n| column::<E>(n)).collect(),
+                        extra
+                            .iter()
+                            .map(|x| names.iter().position(|n| n == x))
+                            .collect(),
+                    ),
                 )
             });
+            let (columns, at) = &**layout;
             let mut m = E::ActiveModel::default();
             for (i, c) in columns.iter().enumerate() {
                 if let Some((c, col)) = c {
@@ -639,7 +645,7 @@ trait Source {
 
     fn every_nth(&self, stmt: &Statement, n: usize, cols: &[Col]) -> Result<Vec<Row>, DbErr> {
         let (mut out, mut seen) = (Vec::new(), 0usize);
-        self.query(stmt, |_, row| {
+        self.query(stmt, |row| {
             seen += 1;
             if seen % n == 0 {
                 out.push(decoded(row, cols)?);
@@ -651,7 +657,7 @@ trait Source {
 
     fn rows(&self, stmt: &Statement, cols: &[Col]) -> Result<Vec<Row>, DbErr> {
         let mut out = Vec::new();
-        self.query(stmt, |_, row| {
+        self.query(stmt, |row| {
             out.push(decoded(row, cols)?);
             Ok(())
         })?;
@@ -661,6 +667,61 @@ trait Source {
 
 /// A result's columns as the entity's, by position (`None`: not the entity's).
 type Columns<E> = Vec<Option<(<E as EntityTrait>::Column, Col)>>;
+
+/// Where a statement's entity columns and extra columns are.
+type Layout<E> = (Columns<E>, Vec<Option<usize>>);
+
+/// Statements' layouts, worked out once per thread. Why: a lookup reads one
+/// row, and naming its columns and matching them to the entity's on every
+/// execution was a third of the decoding in a lookup's profile.
+mod layouts {
+    use super::Layout;
+    use sea_orm::EntityTrait;
+    use std::any::{Any, TypeId};
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::rc::Rc;
+
+    /// Statement texts kept; past this the map starts again (ad hoc filters
+    /// make texts without bound).
+    const KEPT: usize = 256;
+
+    type Entry = (TypeId, Vec<String>, Rc<dyn Any>);
+
+    thread_local! {
+        static KNOWN: RefCell<HashMap<String, Vec<Entry>>> = RefCell::new(HashMap::new());
+    }
+
+    /// The layout kept for `sql` read as `E` with `extra`, if any.
+    pub(super) fn find<E: EntityTrait>(sql: &str, extra: &[&str]) -> Option<Rc<Layout<E>>> {
+        KNOWN.with_borrow(|k| {
+            k.get(sql)?
+                .iter()
+                .find(|(t, x, _)| *t == TypeId::of::<E>() && x.iter().eq(extra.iter()))
+                .and_then(|(_, _, l)| Rc::clone(l).downcast().ok())
+        })
+    }
+
+    /// Keeps `layout` for `sql` read as `E` with `extra`, and hands it back.
+    pub(super) fn keep<E: EntityTrait>(
+        sql: &str,
+        extra: &[&str],
+        layout: Layout<E>,
+    ) -> Rc<Layout<E>> {
+        let layout = Rc::new(layout);
+        KNOWN.with_borrow_mut(|k| {
+            if k.len() >= KEPT && !k.contains_key(sql) {
+                k.clear();
+            }
+            k.entry(sql.to_string()).or_default().push((
+                TypeId::of::<E>(),
+                extra.iter().map(|x| x.to_string()).collect(),
+                Rc::clone(&layout) as Rc<dyn Any>,
+            ));
+        });
+        layout
+    }
+}
 
 /// An entity's column by name, with its decoding.
 fn column<E: EntityTrait>(name: &str) -> Option<(E::Column, Col)> {
@@ -845,6 +906,55 @@ mod tests {
             .await
             .unwrap()
             .is_none());
+    }
+
+    /// A statement's layout is kept per thread and reused only for the same
+    /// entity and extra columns: the same text read with other extras, or
+    /// after many other texts, still decodes every column where it is.
+    #[tokio::test]
+    async fn kept_layouts_serve_only_their_own_reads() {
+        let f = file_db().await;
+        let reads = Reads::open(&f.db).await.unwrap();
+        let sql = "SELECT users.*, 'x-' || user_name AS tag, 'y' AS other FROM users \
+                   WHERE account_id = ? ORDER BY created_at, id";
+        let stmt = || {
+            Statement::from_sql_and_values(DbBackend::Sqlite, sql, [f.account_id.clone().into()])
+        };
+        let pooled = users(&f.account_id).all(&f.db).await.unwrap();
+        let read =
+            |extra: &'static [&'static str]| reads.models_with::<user::Entity>(stmt(), extra);
+        for _ in 0..2 {
+            let plain = read(&[]).await.unwrap();
+            assert_eq!(
+                plain.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>(),
+                pooled
+            );
+            assert!(plain.iter().all(|(_, x)| x.is_empty()));
+            let tagged = read(&["tag"]).await.unwrap();
+            let tags: Vec<_> = tagged.iter().map(|(_, x)| x.clone()).collect();
+            let want: Vec<_> = pooled
+                .iter()
+                .map(|m| vec![Some(format!("x-{}", m.user_name))])
+                .collect();
+            assert_eq!(tags, want);
+            let swapped = read(&["other", "tag"]).await.unwrap();
+            assert_eq!(swapped[0].1[0].as_deref(), Some("y"));
+            assert_eq!(swapped[0].1[1], want[0][0]);
+        }
+        // Past the bound the kept layouts start again; reads stay right.
+        for n in 0..300 {
+            let other = Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                format!("SELECT users.*, '{n}' AS n FROM users WHERE account_id = ?"),
+                [f.account_id.clone().into()],
+            );
+            let got = reads
+                .models_with::<user::Entity>(other, &["n"])
+                .await
+                .unwrap();
+            assert_eq!(got[0].1, vec![Some(n.to_string())]);
+        }
+        assert_eq!(read(&["tag"]).await.unwrap()[0].0, pooled[0]);
     }
 
     #[tokio::test]
