@@ -63,6 +63,20 @@ impl Row {
             .ok_or_else(|| DbErr::Type(format!("no column {i}")))?;
         T::try_from(v).map_err(|e| DbErr::Type(format!("column {i}: {e}")))
     }
+
+    /// [`Row::get`] without a copy: the column is moved out (read again, it
+    /// is NULL). For rows read once, text by text, such as a page's groups.
+    pub fn take<T: sea_orm::sea_query::ValueType>(&mut self, i: usize) -> Result<T, DbErr> {
+        let v = self
+            .0
+            .get_mut(i)
+            .map(|v| {
+                let null = v.as_null();
+                std::mem::replace(v, null)
+            })
+            .ok_or_else(|| DbErr::Type(format!("no column {i}")))?;
+        T::try_from(v).map_err(|e| DbErr::Type(format!("column {i}: {e}")))
+    }
 }
 
 /// Reads that run on a sea-orm connection or transaction, or inline.
@@ -961,13 +975,16 @@ mod tests {
     async fn rows_decode_by_position_on_both_paths() {
         let f = file_db().await;
         let reads = Reads::open(&f.db).await.unwrap();
-        let q = users(&f.account_id)
-            .select_only()
-            .column(user::Column::UserName)
-            .column(user::Column::Active)
-            .column(user::Column::TotpSecret)
-            .column(user::Column::Version)
-            .into_query();
+        let q_again = |account: &str| {
+            users(account)
+                .select_only()
+                .column(user::Column::UserName)
+                .column(user::Column::Active)
+                .column(user::Column::TotpSecret)
+                .column(user::Column::Version)
+                .into_query()
+        };
+        let q = q_again(&f.account_id);
         let cols = [Col::Text, Col::Bool, Col::Text, Col::BigInt];
         let read = |rows: Vec<Row>| -> Vec<(String, bool, Option<String>, i64)> {
             rows.iter()
@@ -985,6 +1002,13 @@ mod tests {
         assert_eq!(inline, read(f.db.rows(q, &cols).await.unwrap()));
         assert_eq!(inline.len(), 2);
         assert_eq!(inline[1], ("ann@acme.test".into(), false, None, 3));
+        // Taking moves the value out: the same as `get`, then NULL.
+        let mut rows = f.db.rows(q_again(&f.account_id), &cols).await.unwrap();
+        let last = rows.last_mut().unwrap();
+        assert_eq!(last.take::<String>(0).unwrap(), "ann@acme.test");
+        assert_eq!(last.take::<i64>(3).unwrap(), 3);
+        assert_eq!(last.take::<Option<String>>(0).unwrap(), None);
+        assert!(last.take::<String>(4).is_err());
     }
 
     #[tokio::test]

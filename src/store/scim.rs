@@ -123,18 +123,18 @@ pub async fn groups_and_roles_of_users<C: ReadConn>(
     if user_ids.is_empty() {
         return Ok((groups, roles));
     }
-    for row in db
+    for mut row in db
         .rows_of(
             groups_and_roles_statement(db.backend(), user_ids),
             &[Col::Text; 4],
         )
         .await?
     {
-        let kind: String = row.get(0)?;
-        let user: String = row.get(1)?;
-        let id: String = row.get(2)?;
+        let kind: String = row.take(0)?;
+        let user: String = row.take(1)?;
+        let id: String = row.take(2)?;
         if kind == "g" {
-            groups.entry(user).or_default().push((id, row.get(3)?));
+            groups.entry(user).or_default().push((id, row.take(3)?));
         } else {
             roles.entry(user).or_default().push(id);
         }
