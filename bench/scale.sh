@@ -6,7 +6,7 @@
 # page at a random startIndex, a group of ~N/G members and /authorize, each
 # next to actix's no-work handler in the same run; then idbridge's RSS now
 # and at its peak.
-#   bench/scale.sh [users=1000000] [groups=10000] [duration=8s] [connections=16]
+#   [ROUNDS=3] bench/scale.sh [users=1000000] [groups=10000] [duration=8s] [connections=16]
 # Needs wrk and sqlite3 (apt-get install -y wrk sqlite3).
 set -euo pipefail
 cd "$(dirname "$0")/.."

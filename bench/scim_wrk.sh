@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SCIM under concurrent load, each figure next to actix-web's no-work JSON
 # handler measured in the same run (a ratio, since this machine is noisy).
-#   bench/scim_wrk.sh [users=20000] [duration=10s] [connections=16] [database-url]
+#   [ROUNDS=3] bench/scim_wrk.sh [users=20000] [duration=10s] [connections=16] [database-url]
 # Seeds users with examples/scim_load (which prints its own sequential
-# figures), then runs wrk (apt install wrk) at N connections and at 1.
+# figures), then runs wrk (apt install wrk) at N connections and at 1, ROUNDS
+# times; the table gives medians and every round's ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 users=${1:-20000}
