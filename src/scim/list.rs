@@ -9,10 +9,12 @@ use super::json_text::Object;
 use super::query::ListParams;
 use super::schema::ResourceKind;
 use super::{ScimCtx, LIST_URN};
+use crate::resolver::CachedAccount;
 use crate::store::scim as db;
 use crate::store::scim_filter::{order_column, translate, Translation};
 use actix_web::HttpResponse;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// A list answer: its total, where it starts, and its page of resources as
 /// JSON text (written into the ListResponse as they are).
@@ -283,7 +285,7 @@ const ANCHORS_AGAIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Ends an anchor walk when dropped: found, failed or abandoned (the
 /// request gone), the pages waiting for it go on.
-struct WalkEnd<'a>(&'a crate::resolver::CachedAccount);
+struct WalkEnd<'a>(&'a CachedAccount);
 
 impl Drop for WalkEnd<'_> {
     fn drop(&mut self) {
@@ -299,30 +301,69 @@ const WALK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// up to it; `None` to page with `OFFSET`.
 async fn anchor_before(
     ctx: &ScimCtx,
-    acct: &crate::resolver::CachedAccount,
+    acct: &Arc<CachedAccount>,
     kind: ResourceKind,
     offset: u64,
 ) -> Result<Option<(db::Anchor, u64)>, ScimError> {
     let key = kind_key(kind);
     let list = match acct.cached_anchors(key) {
         Some(l) => l,
-        None if !acct.claim_anchor_search(key, ANCHORS_AGAIN) => {
-            acct.anchor_walk_ended(key, WALK_WAIT).await;
-            match acct.cached_anchors(key) {
+        // Renewed lists: the carried anchors serve while a walk behind
+        // this page finds new ones, or while another page's walk does.
+        None => match (
+            acct.claim_anchor_search(key, ANCHORS_AGAIN),
+            acct.carried_anchors(key),
+        ) {
+            (true, Some(old)) => {
+                walk_behind(ctx, acct.clone(), kind);
+                old
+            }
+            (false, Some(old)) => old,
+            (claimed, None) => match walk_or_wait(ctx, acct, kind, claimed).await? {
                 Some(l) => l,
                 None => return Ok(None),
-            }
-        }
-        None => {
-            let found_at = acct.users_generation();
-            let groups = kind == ResourceKind::Group;
-            // Waiting pages are told when this ends, however it ends.
-            let _end = WalkEnd(acct);
-            match db::anchors(&ctx.state.reads, &ctx.account_id, groups).await? {
-                Some(list) => acct.remember_anchors(key, found_at, list),
-                None => return Ok(None),
-            }
-        }
+            },
+        },
     };
     Ok(db::start_after(&list, offset))
+}
+
+/// Finds new anchors for `kind` off this request, and ends the walk however
+/// it ends.
+fn walk_behind(ctx: &ScimCtx, acct: Arc<CachedAccount>, kind: ResourceKind) {
+    let (reads, account_id) = (ctx.state.reads.clone(), ctx.account_id.clone());
+    tokio::spawn(async move {
+        let found_at = acct.users_generation();
+        let _end = WalkEnd(&acct);
+        let groups = kind == ResourceKind::Group;
+        match db::anchors(&reads, &account_id, groups).await {
+            Ok(Some(list)) => {
+                acct.remember_anchors(kind_key(kind), found_at, list);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not find list anchors"),
+        }
+    });
+}
+
+/// With no anchors to use: walks (when this page `claimed` the walk) or
+/// waits for the walk in flight; `None` to page with `OFFSET`.
+async fn walk_or_wait(
+    ctx: &ScimCtx,
+    acct: &CachedAccount,
+    kind: ResourceKind,
+    claimed: bool,
+) -> Result<Option<Arc<Vec<db::Anchor>>>, ScimError> {
+    let key = kind_key(kind);
+    if !claimed {
+        acct.anchor_walk_ended(key, WALK_WAIT).await;
+        return Ok(acct.cached_anchors(key));
+    }
+    let found_at = acct.users_generation();
+    let groups = kind == ResourceKind::Group;
+    // Waiting pages are told when this ends, however it ends.
+    let _end = WalkEnd(acct);
+    Ok(db::anchors(&ctx.state.reads, &ctx.account_id, groups)
+        .await?
+        .map(|list| acct.remember_anchors(key, found_at, list)))
 }
