@@ -182,19 +182,11 @@ impl CachedAccount {
     /// Claims the recount of `kind`: false while one is in flight. The
     /// claimant calls [`Self::end_recount`] when done, however it ends.
     pub fn claim_recount(&self, kind: &'static str) -> bool {
-        self.lists
-            .recounting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(kind)
+        lock(&self.lists.recounting).insert(kind)
     }
 
     pub fn end_recount(&self, kind: &'static str) {
-        self.lists
-            .recounting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(kind);
+        lock(&self.lists.recounting).remove(kind);
     }
 
     /// Claims the search for a list's anchors: false when one started within
@@ -308,6 +300,9 @@ fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 }
 fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|p| p.into_inner())
+}
+fn lock<T>(l: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Resolver {

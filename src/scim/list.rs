@@ -406,15 +406,8 @@ async fn anchor_before(
 fn walk_behind(ctx: &ScimCtx, acct: Arc<CachedAccount>, kind: ResourceKind) {
     let (reads, account_id) = (ctx.state.reads.clone(), ctx.account_id.clone());
     tokio::spawn(async move {
-        let found_at = acct.users_generation();
-        let _end = WalkEnd(&acct);
-        let groups = kind == ResourceKind::Group;
-        match db::anchors(&reads, &account_id, groups).await {
-            Ok(Some(list)) => {
-                acct.remember_anchors(kind_key(kind), found_at, list);
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "could not find list anchors"),
+        if let Err(e) = walk(&reads, &account_id, &acct, kind).await {
+            tracing::warn!(error = %e, "could not find list anchors");
         }
     });
 }
@@ -427,16 +420,25 @@ async fn walk_or_wait(
     kind: ResourceKind,
     claimed: bool,
 ) -> Result<Option<Arc<Vec<db::Anchor>>>, ScimError> {
-    let key = kind_key(kind);
     if !claimed {
+        let key = kind_key(kind);
         acct.anchor_walk_ended(key, WALK_WAIT).await;
         return Ok(acct.cached_anchors(key));
     }
+    Ok(walk(&ctx.state.reads, &ctx.account_id, acct, kind).await?)
+}
+
+/// The claimed walk of `kind`'s anchors: remembers what it finds, and tells
+/// the waiting pages when it ends, however it ends.
+async fn walk(
+    reads: &crate::store::reads::Reads,
+    account_id: &str,
+    acct: &CachedAccount,
+    kind: ResourceKind,
+) -> Result<Option<Arc<Vec<db::Anchor>>>, sea_orm::DbErr> {
     let found_at = acct.users_generation();
-    let groups = kind == ResourceKind::Group;
-    // Waiting pages are told when this ends, however it ends.
     let _end = WalkEnd(acct);
-    Ok(db::anchors(&ctx.state.reads, &ctx.account_id, groups)
+    Ok(db::anchors(reads, account_id, kind == ResourceKind::Group)
         .await?
-        .map(|list| acct.remember_anchors(key, found_at, list)))
+        .map(|list| acct.remember_anchors(kind_key(kind), found_at, list)))
 }
