@@ -604,8 +604,17 @@ trait Source {
         E::ActiveModel: TryIntoModel<E::Model>,
     {
         let mut layout = layouts::find::<E>(&stmt.sql, extra);
+        let mut checked = false;
         let mut out = Vec::new();
         self.query(stmt, |row| {
+            // A kept layout holds while the statement names the same columns
+            // (a schema changed under the same text would move them).
+            if !checked {
+                checked = true;
+                if layout.as_ref().is_some_and(|l| !l.2.same_as(row.as_ref())) {
+                    layout = None;
+                }
+            }
             let layout = layout.get_or_insert_with(|| {
                 let names = row.as_ref().column_names();
                 layouts::keep::<E>(
@@ -617,10 +626,11 @@ trait Source {
                             .iter()
                             .map(|x| names.iter().position(|n| n == x))
                             .collect(),
+                        Names(names.iter().map(|n| n.to_string()).collect()),
                     ),
                 )
             });
-            let (columns, at) = &**layout;
+            let (columns, at, _) = &**layout;
             let mut m = E::ActiveModel::default();
             for (i, c) in columns.iter().enumerate() {
                 if let Some((c, col)) = c {
@@ -683,7 +693,22 @@ trait Source {
 type Columns<E> = Vec<Option<(<E as EntityTrait>::Column, Col)>>;
 
 /// Where a statement's entity columns and extra columns are.
-type Layout<E> = (Columns<E>, Vec<Option<usize>>);
+type Layout<E> = (Columns<E>, Vec<Option<usize>>, Names);
+
+/// The column names a layout was worked out for.
+struct Names(Vec<String>);
+
+impl Names {
+    /// Whether `s` names these columns, in this order.
+    fn same_as(&self, s: &rusqlite::Statement<'_>) -> bool {
+        s.column_count() == self.0.len()
+            && self
+                .0
+                .iter()
+                .enumerate()
+                .all(|(i, n)| s.column_name(i).is_ok_and(|c| c == n))
+    }
+}
 
 /// Statements' layouts, worked out once per thread. Why: a lookup reads one
 /// row, and naming its columns and matching them to the entity's on every
@@ -727,7 +752,10 @@ mod layouts {
             if k.len() >= KEPT && !k.contains_key(sql) {
                 k.clear();
             }
-            k.entry(sql.to_string()).or_default().push((
+            let kept = k.entry(sql.to_string()).or_default();
+            // One layout per entity and extras: a newer one replaces it.
+            kept.retain(|(t, x, _)| !(*t == TypeId::of::<E>() && x.iter().eq(extra.iter())));
+            kept.push((
                 TypeId::of::<E>(),
                 extra.iter().map(|x| x.to_string()).collect(),
                 Rc::clone(&layout) as Rc<dyn Any>,
@@ -969,6 +997,48 @@ mod tests {
             assert_eq!(got[0].1, vec![Some(n.to_string())]);
         }
         assert_eq!(read(&["tag"]).await.unwrap()[0].0, pooled[0]);
+    }
+
+    /// A kept layout is not used once the same statement text names other
+    /// columns: a view recreated with two text columns in the other order
+    /// still reads each into its own field.
+    #[tokio::test]
+    async fn kept_layouts_follow_a_schema_change() {
+        let f = file_db().await;
+        let reads = Reads::open(&f.db).await.unwrap();
+        let cols = "id, account_id, user_name, user_name_norm, email_norm, external_id, \
+                    display_name, origin, active, attributes, password_hash, totp_secret, \
+                    totp_last_step, version, created_at, updated_at";
+        let swapped = cols.replace("user_name, user_name_norm", "user_name_norm, user_name");
+        let view = |select: &str| {
+            format!("DROP VIEW IF EXISTS v; CREATE VIEW v AS SELECT {select} FROM users")
+        };
+        let sql = "SELECT * FROM v WHERE account_id = ? ORDER BY created_at, id";
+        let read = || {
+            reads.models_with::<user::Entity>(
+                Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    sql,
+                    [f.account_id.clone().into()],
+                ),
+                &[],
+            )
+        };
+        f.db.execute_unprepared(&view(cols)).await.unwrap();
+        let first = read().await.unwrap();
+        assert_eq!(first[1].0.user_name, "ann@acme.test");
+        // The same text, its columns in another order.
+        f.db.execute_unprepared(
+            "UPDATE users SET user_name = 'Ann@Acme.test' WHERE user_name = 'ann@acme.test'",
+        )
+        .await
+        .unwrap();
+        f.db.execute_unprepared(&view(&swapped)).await.unwrap();
+        let m = &read().await.unwrap()[1].0;
+        assert_eq!(
+            (m.user_name.as_str(), m.user_name_norm.as_str()),
+            ("Ann@Acme.test", "ann@acme.test")
+        );
     }
 
     #[tokio::test]
