@@ -23,33 +23,19 @@ impl Drop for Provider {
 // The child is owned by `Provider`, whose Drop kills and waits for it.
 #[allow(clippy::zombie_processes)]
 pub(crate) async fn start_provider(script: &str, redirect_uri: &str, accounts: Value) -> Provider {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new("node")
-        .arg(script)
-        .env("PORT", port.to_string())
-        .env("REDIRECT_URI", redirect_uri)
-        .env("ACCOUNTS", accounts.to_string())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("node runs");
-    let issuer = format!("http://127.0.0.1:{port}");
-    let c = reqwest::Client::new();
-    for _ in 0..100 {
-        if c.get(format!("{issuer}/.well-known/openid-configuration"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return Provider { child, issuer };
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("oidc-provider did not start");
+    let (child, issuer) = crate::peers::serve_peer(
+        || {
+            let mut c = std::process::Command::new("node");
+            c.arg(script)
+                .env("REDIRECT_URI", redirect_uri)
+                .env("ACCOUNTS", accounts.to_string());
+            c
+        },
+        "/.well-known/openid-configuration",
+    )
+    .await
+    .expect("oidc-provider did not start");
+    Provider { child, issuer }
 }
 
 fn attr(tag: &str, name: &str) -> Option<String> {

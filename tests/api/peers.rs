@@ -139,3 +139,44 @@ pub fn oidc_provider() -> PathBuf {
         Ok(dir.join("provider.mjs"))
     })
 }
+
+/// Starts a test peer (`command`, told its port in `PORT`) and waits for
+/// `path` to answer 2xx: its child and base URL. The port is picked free but
+/// not held, so another test can take it first and the peer exits; such a
+/// start is tried again on a new port (three tries), and a slow one (a
+/// loaded CI machine) is waited for up to 30 s. `None` when none started.
+pub async fn serve_peer(
+    mut command: impl FnMut() -> Command,
+    path: &str,
+) -> Option<(std::process::Child, String)> {
+    let c = reqwest::Client::new();
+    for _ in 0..3 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .ok()?
+            .port();
+        let mut child = command()
+            .env("PORT", port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..300 {
+            if c.get(format!("{base}{path}"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Some((child, base));
+            }
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}

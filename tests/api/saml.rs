@@ -23,41 +23,17 @@ impl Drop for Idp {
 #[allow(clippy::zombie_processes)]
 pub async fn start_idp() -> Idp {
     let (python, script) = tokio::task::block_in_place(crate::peers::saml_idp);
-    let c = reqwest::Client::new();
-    // The port is free when picked but not held: another test can take it
-    // before the IdP binds, and the IdP then exits. Such a start is tried
-    // again on a new port; a slow one (a loaded CI machine) is waited for.
-    for _ in 0..3 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = std::process::Command::new(&python)
-            .arg(&script)
-            .env("PORT", port.to_string())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python runs");
-        let base = format!("http://127.0.0.1:{port}");
-        for _ in 0..300 {
-            if c.get(format!("{base}/metadata"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Idp { child, base };
-            }
-            if child.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("the SAML IdP did not start");
+    let (child, base) = crate::peers::serve_peer(
+        || {
+            let mut c = std::process::Command::new(&python);
+            c.arg(&script);
+            c
+        },
+        "/metadata",
+    )
+    .await
+    .expect("the SAML IdP did not start");
+    Idp { child, base }
 }
 
 impl Idp {
