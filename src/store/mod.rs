@@ -60,15 +60,75 @@ pub fn new_id() -> String {
 const PING_IF_IDLE: Duration = Duration::from_secs(30);
 
 /// What every request pool shares: statements logged at TRACE (slower than
-/// `slow` at WARN), a 10 s wait for a connection, a ping only after idling.
-fn pool_options(url: &str, slow: Duration) -> ConnectOptions {
+/// `slow` at WARN), a 10 s wait for a connection, a ping only after idling,
+/// and on PostgreSQL the session `settings` and [`pg_tls`].
+fn pool_options(
+    url: &str,
+    slow: Duration,
+    settings: &'static [(&'static str, &'static str)],
+) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.sqlx_logging(true)
         .sqlx_logging_level(log::LevelFilter::Trace)
         .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, slow)
         .acquire_timeout(Duration::from_secs(10))
         .test_before_acquire_if_idle_for(PING_IF_IDLE);
+    if is_postgres(url) {
+        let tls_chosen = tls_chosen(url);
+        // sea-orm keeps one mapping function: everything PostgreSQL needs goes in it.
+        opts.map_sqlx_postgres_opts(move |o| {
+            let o = if settings.is_empty() {
+                o
+            } else {
+                o.options(settings.iter().copied())
+            };
+            pg_tls(o, tls_chosen)
+        });
+    }
     opts
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres:") || url.starts_with("postgresql:")
+}
+
+/// Whether the operator chose PostgreSQL's TLS mode: `sslmode` in the URL,
+/// or `PGSSLMODE` in the environment.
+fn tls_chosen(url: &str) -> bool {
+    url_chooses_tls(url) || std::env::var_os("PGSSLMODE").is_some()
+}
+
+fn url_chooses_tls(url: &str) -> bool {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .any(|p| p.starts_with("sslmode=") || p.starts_with("ssl-mode="))
+}
+
+/// Whether `host` names this machine's loopback interface.
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A database on this machine's loopback, with no TLS mode chosen, is
+/// reached without TLS. Why: the default (`prefer`) encrypts when the server
+/// offers TLS, and traffic on loopback never leaves the kernel, so there it
+/// only costs (a sixth of the SCIM lookups PostgreSQL served at 16
+/// connections; `prefer` also gives way to anyone in the path, so it never
+/// guarded against more than reading loopback, which takes root). A chosen
+/// mode, and every other host, keep sqlx's behaviour.
+fn pg_tls(
+    o: sea_orm::sqlx::postgres::PgConnectOptions,
+    tls_chosen: bool,
+) -> sea_orm::sqlx::postgres::PgConnectOptions {
+    if tls_chosen || o.get_socket().is_some() || !is_loopback(o.get_host()) {
+        return o;
+    }
+    o.ssl_mode(sea_orm::sqlx::postgres::PgSslMode::Disable)
 }
 
 /// Opens a pool. SQLite gets WAL, foreign keys, a busy timeout and NORMAL sync.
@@ -78,7 +138,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 
 /// Like [`connect`]; statements slower than `slow` are logged at WARN.
 pub async fn connect_with(url: &str, slow: Duration) -> Result<DatabaseConnection, DbErr> {
-    let mut opts = pool_options(url, slow);
+    let mut opts = pool_options(url, slow, &[]);
     if url.starts_with("sqlite:") {
         // One connection: SQLite has a single writer anyway, and waiting in the
         // pool's queue is fair and immediate where SQLite's busy handler sleeps
@@ -115,7 +175,7 @@ pub async fn connect_reads(
     // them than cores, requests overlap those hand-offs (measured: 4 → 8 took
     // SCIM lookups from ~4.9k to ~6.4k req/s on 2 cores; 16 added nothing).
     let readers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 4;
-    let mut opts = pool_options(url, slow);
+    let mut opts = pool_options(url, slow, &[]);
     opts.max_connections(readers as u32)
         .min_connections(1)
         .map_sqlx_sqlite_opts(|o| {
@@ -134,13 +194,12 @@ pub async fn connect_point_reads(
     url: &str,
     slow: Duration,
 ) -> Result<Option<DatabaseConnection>, DbErr> {
-    if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+    if !is_postgres(url) {
         return Ok(None);
     }
-    let mut opts = pool_options(url, slow);
+    let mut opts = pool_options(url, slow, &[("plan_cache_mode", "force_generic_plan")]);
     opts.max_connections(point_reads::RUNNING as u32)
-        .min_connections(1)
-        .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_generic_plan")]));
+        .min_connections(1);
     Database::connect(opts).await.map(Some)
 }
 
@@ -181,6 +240,69 @@ pub async fn spawn_checkpoints(url: &str) -> Result<(), DbErr> {
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_means_this_machine_only() {
+        for h in [
+            "127.0.0.1",
+            "127.8.9.1",
+            "::1",
+            "[::1]",
+            "localhost",
+            "LOCALHOST",
+        ] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in [
+            "10.0.0.1",
+            "db",
+            "localhost.example.com",
+            "::2",
+            "0.0.0.0",
+            "",
+        ] {
+            assert!(!is_loopback(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn a_tls_mode_in_the_url_is_a_choice() {
+        assert!(!url_chooses_tls("postgres://u@127.0.0.1:5432/db"));
+        assert!(!url_chooses_tls(
+            "postgres://u@127.0.0.1/db?application_name=sslmode"
+        ));
+        assert!(url_chooses_tls("postgres://u@127.0.0.1/db?sslmode=prefer"));
+        assert!(url_chooses_tls(
+            "postgres://u@h/db?application_name=x&ssl-mode=require"
+        ));
+    }
+
+    #[test]
+    fn only_an_unchosen_mode_on_loopback_turns_tls_off() {
+        use sea_orm::sqlx::postgres::{PgConnectOptions, PgSslMode};
+        // (mode as parsed, mode after `pg_tls`)
+        let modes = |url: &str| {
+            let o: PgConnectOptions = url.parse().expect("url");
+            let parsed = format!("{:?}", o.get_ssl_mode());
+            let used = format!("{:?}", pg_tls(o, url_chooses_tls(url)).get_ssl_mode());
+            (parsed, used)
+        };
+        let off = format!("{:?}", PgSslMode::Disable);
+        assert_eq!(modes("postgres://u@127.0.0.1:5432/db").1, off);
+        assert_eq!(modes("postgres://u@localhost/db").1, off);
+        assert_eq!(modes("postgres://u@[::1]:5432/db").1, off);
+        let (parsed, used) = modes("postgres://u@db.internal:5432/db");
+        assert_eq!(used, parsed, "another host keeps sqlx's mode");
+        assert_eq!(
+            modes("postgres://u@127.0.0.1/db?sslmode=require").1,
+            format!("{:?}", PgSslMode::Require)
+        );
+    }
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {

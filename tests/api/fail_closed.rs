@@ -3,7 +3,7 @@
 //! permissive default (issue 8).
 
 use crate::helpers::TestApp;
-use crate::sso::{browser, local, totp};
+use crate::sso::{browser, clear_of_step_end, local, totp};
 use idbridge::store::changes::{self, Change};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::json;
@@ -157,6 +157,8 @@ async fn unreadable_settings_refuse(app: &TestApp) {
 async fn failing_tables_refuse_sign_in(app: &TestApp) {
     let bg = &app.break_glass;
     // Each TOTP step signs in once, so the steps used go forward: -30, 0, +30.
+    // Both -30 codes must reach the server in the step they were made in.
+    clear_of_step_end(10).await;
     // Throttling cannot be checked: refused, not waved through.
     sql(
         app,
@@ -270,4 +272,78 @@ async fn connections_the_server_ended_are_replaced() {
         failed <= 16,
         "at most one failure per pooled connection: {failed}"
     );
+}
+
+/// A PostgreSQL on loopback with no `sslmode` chosen is reached without TLS
+/// (it protects nothing there and cost a sixth of the lookups); a chosen
+/// mode is kept. Run against `IDBRIDGE_TEST_POSTGRES_URL`, which must name
+/// a loopback host and no `sslmode`, as CI's does.
+#[tokio::test]
+async fn postgres_on_loopback_goes_without_tls_unless_asked() {
+    let admin = crate::peers::postgres_url();
+    assert!(
+        ["@127.0.0.1", "@localhost", "@[::1]"]
+            .iter()
+            .any(|h| admin.contains(h))
+            && !admin.contains("sslmode"),
+        "this test needs a loopback PostgreSQL URL without sslmode: {admin}"
+    );
+    let app = crate::helpers::spawn(crate::helpers::Backend::Postgres)
+        .await
+        .expect("postgres app");
+    let (s, u, _) = app
+        .scim("POST", "/Users", Some(json!({"userName": "tls@acme.test"})))
+        .await;
+    assert_eq!(s, 201, "{u}");
+    let (s, _, _) = app
+        .scim(
+            "GET",
+            "/Users?filter=userName%20eq%20%22tls@acme.test%22",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let tls_of_connections = "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+         WHERE a.datname = current_database()";
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            tls_of_connections,
+        ))
+        .await
+        .expect("pg_stat_ssl");
+    let tls: Vec<bool> = rows
+        .iter()
+        .map(|r| r.try_get_by_index(0).expect("ssl"))
+        .collect();
+    assert!(
+        tls.len() >= 3,
+        "the server's pools and this test's: {tls:?}"
+    );
+    assert!(tls.iter().all(|t| !t), "no connection uses TLS: {tls:?}");
+
+    // A chosen mode is kept: `prefer` encrypts wherever the server offers TLS.
+    let offered = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            "SHOW ssl",
+        ))
+        .await
+        .expect("show ssl")
+        .and_then(|r| r.try_get_by_index::<String>(0).ok())
+        .expect("ssl setting");
+    let url = format!("{}?sslmode=prefer", app.settings.database_url);
+    let chosen = idbridge::store::connect(&url).await.expect("connect");
+    let own = chosen
+        .query_one_raw(sea_orm::Statement::from_string(
+            chosen.get_database_backend(),
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        ))
+        .await
+        .expect("own ssl")
+        .and_then(|r| r.try_get_by_index::<bool>(0).ok())
+        .expect("ssl row");
+    assert_eq!(own, offered == "on", "prefer with ssl = {offered}");
 }

@@ -35,6 +35,18 @@ pub(crate) fn totp(secret: &str, offset: i64) -> String {
     idbridge::secrets::totp_now(secret, (now() + offset) as u64).unwrap()
 }
 
+/// Waits until at least `secs` remain in the current 30 s TOTP step. A code
+/// for the step before (`totp(_, -30)`) is accepted only while the server is
+/// still in this step: made in a step's last second and checked in the next,
+/// it is two steps old and refused.
+pub(crate) async fn clear_of_step_end(secs: u64) {
+    let ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default();
+    let left = 30_000 - ms % 30_000;
+    if left < secs * 1000 {
+        tokio::time::sleep(std::time::Duration::from_millis(left + 50)).await;
+    }
+}
+
 pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
