@@ -3,7 +3,7 @@
 
 use super::error::ScimError;
 use super::query::Projection;
-use super::resource::{group_json, user_text};
+use super::resource::{group_json, user_text, Shows};
 use super::ScimCtx;
 use crate::access::RoleRef;
 use crate::store::parted::Parted;
@@ -32,10 +32,10 @@ pub(super) async fn role_names(
 pub(super) async fn user_texts(
     ctx: &ScimCtx,
     reads: &Reads,
-    rows: &[db::User],
+    rows: &[impl Shows],
     projection: &Projection,
 ) -> Result<Vec<Vec<u8>>, ScimError> {
-    let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
+    let ids: Vec<String> = rows.iter().map(|u| u.shown().id.to_string()).collect();
     let (groups, roles) = match (projection.excludes("groups"), projection.excludes("roles")) {
         (true, true) => (HashMap::new(), HashMap::new()),
         (true, false) => (HashMap::new(), db::roles_of_users(reads, &ids).await?),
@@ -46,8 +46,9 @@ pub(super) async fn user_texts(
     let base = ctx.base();
     let mut out = Vec::with_capacity(rows.len());
     for u in rows {
-        let groups = groups.get(&u.id).map(Vec::as_slice).unwrap_or_default();
-        let roles = roles.get(&u.id).map(Vec::as_slice).unwrap_or_default();
+        let id = u.shown().id;
+        let groups = groups.get(id).map(Vec::as_slice).unwrap_or_default();
+        let roles = roles.get(id).map(Vec::as_slice).unwrap_or_default();
         out.push(text(ctx, &base, u, groups, roles, projection).await?);
     }
     Ok(out)
@@ -71,7 +72,7 @@ pub(super) async fn parted_texts(
 async fn text(
     ctx: &ScimCtx,
     base: &str,
-    u: &db::User,
+    u: &impl Shows,
     groups: &[(String, String)],
     role_refs: &[String],
     projection: &Projection,

@@ -335,6 +335,57 @@ fn group_meta(base: &str, g: &Group) -> Value {
     json!({"resourceType": "Group", "created": iso(g.created_at), "lastModified": iso(g.updated_at), "location": format!("{base}/Groups/{}", g.id), "version": super::etag(g.version)})
 }
 
+/// What a user's SCIM resource is written from: its row's shown columns.
+pub struct Shown<'a> {
+    pub id: &'a str,
+    pub external_id: Option<&'a str>,
+    pub user_name: &'a str,
+    pub origin: crate::store::kinds::Origin,
+    pub active: bool,
+    /// The stored attributes, as serde_json wrote them.
+    pub attributes: &'a str,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A stored user, read whole or as listed.
+pub trait Shows {
+    fn shown(&self) -> Shown<'_>;
+}
+
+impl Shows for User {
+    fn shown(&self) -> Shown<'_> {
+        Shown {
+            id: &self.id,
+            external_id: self.external_id.as_deref(),
+            user_name: &self.user_name,
+            origin: self.origin,
+            active: self.active,
+            attributes: &self.attributes,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+impl Shows for crate::store::scim::ListedUser {
+    fn shown(&self) -> Shown<'_> {
+        Shown {
+            id: &self.id,
+            external_id: self.external_id.as_deref(),
+            user_name: &self.user_name,
+            origin: self.origin,
+            active: self.active,
+            attributes: &self.attributes,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
 /// Stored members a rendered user takes from its row or computes instead.
 const COMPUTED: &[&str] = &[
     "schemas",
@@ -353,12 +404,13 @@ const COMPUTED: &[&str] = &[
 /// name).
 pub fn user_text(
     base: &str,
-    u: &User,
+    u: &impl Shows,
     groups: &[(String, String)],
     roles: &[(String, String)],
 ) -> Vec<u8> {
+    let u = u.shown();
     // Stored attributes are serde_json's text; anything else renders as none.
-    let stored = json_text::members(&u.attributes).unwrap_or_default();
+    let stored = json_text::members(u.attributes).unwrap_or_default();
     let has = |k: &str| stored.iter().any(|(n, _)| n == k);
     let mut out = Vec::with_capacity(u.attributes.len() + 320);
     let mut o = Object::open(&mut out);
@@ -367,11 +419,11 @@ pub fn user_text(
     } else {
         o.strs("schemas", &[USER_URN]);
     }
-    o.str("id", &u.id);
-    if let Some(e) = &u.external_id {
+    o.str("id", u.id);
+    if let Some(e) = u.external_id {
         o.str("externalId", e);
     }
-    o.str("userName", &u.user_name);
+    o.str("userName", u.user_name);
     for (k, v) in &stored {
         if !COMPUTED.contains(&k.as_ref()) {
             o.raw(k, v);
@@ -412,7 +464,7 @@ pub fn user_text(
     meta.str("resourceType", "User");
     meta.time("created", u.created_at);
     meta.time("lastModified", u.updated_at);
-    meta.str_of("location", &[base, "/Users/", &u.id]);
+    meta.str_of("location", &[base, "/Users/", u.id]);
     meta.str("version", &super::etag(u.version));
     meta.close();
     o.close();

@@ -396,6 +396,24 @@ where
     E::Model: Send + Sync,
     E::ActiveModel: TryIntoModel<E::Model>,
 {
+    page_of(db, q, from, w, |rows_q| db.all(rows_q)).await
+}
+
+/// [`page`], its rows read by `fetch`.
+async fn page_of<C, E, T, F, Fut>(
+    db: &C,
+    q: Select<E>,
+    from: Option<(Select<E>, u64)>,
+    w: Window,
+    fetch: F,
+) -> Result<(Vec<T>, u64), DbErr>
+where
+    C: ReadConn,
+    E: EntityTrait,
+    E::Model: Send + Sync,
+    F: FnOnce(Select<E>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, DbErr>>,
+{
     let Window {
         offset,
         limit,
@@ -413,7 +431,7 @@ where
         Some((r, skipped)) if skipped <= offset => (r, skipped),
         _ => (q.clone(), 0),
     };
-    let rows = db.all(rows_q.offset(offset - skipped).limit(limit)).await?;
+    let rows = fetch(rows_q.offset(offset - skipped).limit(limit)).await?;
     // A page that is neither full nor past the end tells the total itself
     // (a `userName eq` lookup, say): no second query.
     let total = match (rows.len() as u64, known_total) {
@@ -711,14 +729,85 @@ pub async fn users_page<C: ReadConn>(
     cond: Option<Condition>,
     order: ListOrder,
     w: Window,
-) -> Result<(Vec<user::Model>, u64), DbErr> {
+) -> Result<(Vec<ListedUser>, u64), DbErr> {
     let (created, id) = (user::Column::CreatedAt, user::Column::Id);
     let q = listed(users_query(account_id, cond), order, created, id);
     let from = w
         .after
         .as_ref()
         .map(|(a, n)| (after(&q, a, created, id), *n));
-    page(db, q, from, w).await
+    let backend = db.backend();
+    page_of(db, q, from, w, |rows_q| {
+        db.direct(super::reads::direct_statement::<_, ListedUser>(
+            rows_q, backend,
+        ))
+    })
+    .await
+}
+
+/// What a listed user is rendered from: the columns of its SCIM resource,
+/// read straight from the row (see [`super::reads::Direct`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedUser {
+    pub id: String,
+    pub external_id: Option<String>,
+    pub user_name: String,
+    pub origin: super::kinds::Origin,
+    pub active: bool,
+    pub attributes: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl super::reads::Direct for ListedUser {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "external_id",
+        "user_name",
+        "origin",
+        "active",
+        "attributes",
+        "version",
+        "created_at",
+        "updated_at",
+    ];
+
+    fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let origin = row.get_ref(3)?.as_str()?;
+        Ok(ListedUser {
+            id: row.get(0)?,
+            external_id: row.get(1)?,
+            user_name: row.get(2)?,
+            // An origin no version writes fails the read, as the entity's does.
+            origin: super::kinds::Origin::parse(origin).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    3,
+                    rusqlite::types::Type::Text,
+                    format!("unknown origin {origin:?}").into(),
+                )
+            })?,
+            active: row.get(4)?,
+            attributes: row.get(5)?,
+            version: row.get(6)?,
+            created_at: row.get(7)?,
+            updated_at: row.get(8)?,
+        })
+    }
+
+    fn from_pooled(r: &sea_orm::QueryResult) -> Result<Self, DbErr> {
+        Ok(ListedUser {
+            id: r.try_get_by_index(0)?,
+            external_id: r.try_get_by_index(1)?,
+            user_name: r.try_get_by_index(2)?,
+            origin: r.try_get_by_index(3)?,
+            active: r.try_get_by_index(4)?,
+            attributes: r.try_get_by_index(5)?,
+            version: r.try_get_by_index(6)?,
+            created_at: r.try_get_by_index(7)?,
+            updated_at: r.try_get_by_index(8)?,
+        })
+    }
 }
 
 /// One page of the account's groups matching `cond`, and the total.
@@ -800,6 +889,7 @@ pub async fn groups_matching<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sea_orm::{ActiveModelTrait, Set};
 
     fn sample(n: usize) -> Vec<Anchor> {
         (0..n)
@@ -955,6 +1045,104 @@ mod tests {
         }
     }
 
+    /// A listed user read straight from the row (inline on a SQLite file,
+    /// pooled on SQLite and PostgreSQL) holds what its model holds.
+    #[tokio::test]
+    async fn listed_users_are_read_as_their_models() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("l.db").display());
+        let db = crate::store::connect(&url).await.unwrap();
+        crate::store::migrate(&db).await.unwrap();
+        let acct = listed_users_seeded(&db).await;
+        let inline = crate::store::reads::Reads::open(&db).await.unwrap();
+        assert!(matches!(inline, crate::store::reads::Reads::Inline(_)));
+        listed_users_match_models(&inline, &db, &acct).await;
+        listed_users_match_models(&db, &db, &acct).await;
+        let (admin, pg, name) = crate::store::test_pg::fresh("listed").await;
+        let acct = listed_users_seeded(&pg).await;
+        listed_users_match_models(&pg, &pg, &acct).await;
+        crate::store::test_pg::drop(admin, pg, &name).await;
+    }
+
+    async fn listed_users_seeded(db: &sea_orm::DatabaseConnection) -> String {
+        let (acct, _) = crate::store::accounts::create(db, "Acme", "admin@acme.test")
+            .await
+            .unwrap();
+        for (i, (ext, active, attrs)) in [
+            (
+                Some("ext-1"),
+                true,
+                r#"{"name":{"givenName":"Ann \"Q\""},"active":true}"#,
+            ),
+            (None, false, "{}"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            user::ActiveModel {
+                id: Set(format!("listed{i}")),
+                account_id: Set(acct.id.clone()),
+                user_name: Set(format!("Listed{i}@acme.test")),
+                user_name_norm: Set(format!("listed{i}@acme.test")),
+                external_id: Set(ext.map(String::from)),
+                origin: Set(crate::store::kinds::Origin::Idp),
+                active: Set(active),
+                attributes: Set(attrs.into()),
+                version: Set(7 + i as i64),
+                created_at: Set(5_000_000_000_000 + i as i64),
+                updated_at: Set(6_000_000_000_000 + i as i64),
+                ..Default::default()
+            }
+            .insert(db)
+            .await
+            .unwrap();
+        }
+        acct.id
+    }
+
+    async fn listed_users_match_models<C: ReadConn>(
+        reads: &C,
+        db: &sea_orm::DatabaseConnection,
+        acct: &str,
+    ) {
+        let w = Window {
+            offset: 0,
+            limit: 10,
+            known_total: None,
+            after: None,
+        };
+        let order = ListOrder {
+            by: None,
+            descending: false,
+        };
+        let (listed, total) = users_page(reads, acct, None, order, w).await.unwrap();
+        let models = users_query(acct, None)
+            .order_by_asc(user::Column::CreatedAt)
+            .order_by_asc(user::Column::Id)
+            .all(db)
+            .await
+            .unwrap();
+        assert_eq!(
+            (total, listed.len()),
+            (3, 3),
+            "two and the break-glass user"
+        );
+        for (l, m) in listed.iter().zip(&models) {
+            let want = ListedUser {
+                id: m.id.clone(),
+                external_id: m.external_id.clone(),
+                user_name: m.user_name.clone(),
+                origin: m.origin,
+                active: m.active,
+                attributes: m.attributes.clone(),
+                version: m.version,
+                created_at: m.created_at,
+                updated_at: m.updated_at,
+            };
+            assert_eq!(l, &want);
+        }
+    }
+
     /// 2,500 users, three to each `created_at` (ties ordered by id), on a
     /// SQLite file so reads run inline; pages from anchors equal `OFFSET`'s.
     #[tokio::test]
@@ -1020,7 +1208,7 @@ mod tests {
             let (anchored, t2) = users_page(&reads, &acct.id, None, order(), w(after))
                 .await
                 .unwrap();
-            let ids = |v: &[user::Model]| v.iter().map(|u| u.id.clone()).collect::<Vec<_>>();
+            let ids = |v: &[ListedUser]| v.iter().map(|u| u.id.clone()).collect::<Vec<_>>();
             assert_eq!(ids(&anchored), ids(&plain), "offset {offset}");
             assert_eq!(t1, t2);
             assert_eq!(t1, 2_501);
