@@ -117,7 +117,7 @@ fn is_loopback(host: &str) -> bool {
 /// A database on this machine's loopback, with no TLS mode chosen, is
 /// reached without TLS. Why: the default (`prefer`) encrypts when the server
 /// offers TLS, and traffic on loopback never leaves the kernel, so there it
-/// only costs (a sixth of the SCIM lookups PostgreSQL served at 16
+/// only costs (about 8% of the SCIM lookups PostgreSQL served at 16
 /// connections; `prefer` also gives way to anyone in the path, so it never
 /// guarded against more than reading loopback, which takes root). A chosen
 /// mode, and every other host, keep sqlx's behaviour.

@@ -275,7 +275,7 @@ async fn connections_the_server_ended_are_replaced() {
 }
 
 /// A PostgreSQL on loopback with no `sslmode` chosen is reached without TLS
-/// (it protects nothing there and cost a sixth of the lookups); a chosen
+/// (it protects nothing there and cost about 8% of the lookups); a chosen
 /// mode is kept. Run against `IDBRIDGE_TEST_POSTGRES_URL`, which must name
 /// a loopback host and no `sslmode`, as CI's does.
 #[tokio::test]
