@@ -48,6 +48,9 @@ ANALYZE;
 SQL
 echo "seeded in $(( $(date +%s) - start )) s; database $(du -sh "$work" | cut -f1)"
 
+# The server of a run just before may still be shutting down on this port
+# (its keep-alive connections get up to 30 s): wait until the port is free.
+for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || break; sleep 0.2; done
 IDBRIDGE_LISTEN=127.0.0.1:$port IDBRIDGE_PUBLIC_URL=http://127.0.0.1:$port "$bin" serve 2>"$work/serve.log" &
 pid=$!
 LISTEN=127.0.0.1:18094 "$CARGO_TARGET_DIR/release/examples/minimal_actix" &

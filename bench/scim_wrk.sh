@@ -22,6 +22,9 @@ port=18091
 acct=$("$bin" account create --name Bench --admin-email admin@bench.test --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["account_id"])')
 token=$("$bin" scim-token create --account "$acct" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 key=$("$bin" api-key create --account "$acct" --user admin@bench.test --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+# The server of a run just before may still be shutting down on this port
+# (its keep-alive connections get up to 30 s): wait until the port is free.
+for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || break; sleep 0.2; done
 IDBRIDGE_LISTEN=127.0.0.1:$port IDBRIDGE_PUBLIC_URL=http://127.0.0.1:$port "$bin" serve 2>"${IDBRIDGE_BENCH_LOG:-$work/serve.log}" &
 LISTEN=127.0.0.1:18092 "$CARGO_TARGET_DIR/release/examples/minimal_actix" &
 for _ in $(seq 1 50); do curl -fs 127.0.0.1:$port/readyz >/dev/null 2>&1 && break; sleep 0.2; done
