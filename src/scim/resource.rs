@@ -354,37 +354,28 @@ pub trait Shows {
     fn shown(&self) -> Shown<'_>;
 }
 
-impl Shows for User {
-    fn shown(&self) -> Shown<'_> {
-        Shown {
-            id: &self.id,
-            external_id: self.external_id.as_deref(),
-            user_name: &self.user_name,
-            origin: self.origin,
-            active: self.active,
-            attributes: &self.attributes,
-            version: self.version,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
+/// Both stored shapes of a user name their shown columns alike.
+macro_rules! shows {
+    ($($t:ty),+) => {$(
+        impl Shows for $t {
+            fn shown(&self) -> Shown<'_> {
+                Shown {
+                    id: &self.id,
+                    external_id: self.external_id.as_deref(),
+                    user_name: &self.user_name,
+                    origin: self.origin,
+                    active: self.active,
+                    attributes: &self.attributes,
+                    version: self.version,
+                    created_at: self.created_at,
+                    updated_at: self.updated_at,
+                }
+            }
         }
-    }
+    )+};
 }
 
-impl Shows for crate::store::scim::ListedUser {
-    fn shown(&self) -> Shown<'_> {
-        Shown {
-            id: &self.id,
-            external_id: self.external_id.as_deref(),
-            user_name: &self.user_name,
-            origin: self.origin,
-            active: self.active,
-            attributes: &self.attributes,
-            version: self.version,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
-    }
-}
+shows!(User, crate::store::scim::ListedUser);
 
 /// Stored members a rendered user takes from its row or computes instead.
 const COMPUTED: &[&str] = &[
