@@ -891,6 +891,15 @@ mod tests {
     use super::*;
     use sea_orm::{ActiveModelTrait, Set};
 
+    /// A migrated SQLite file (reads on it run inline); keep the folder.
+    async fn file_db() -> (tempfile::TempDir, sea_orm::DatabaseConnection) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = crate::store::connect(&url).await.unwrap();
+        crate::store::migrate(&db).await.unwrap();
+        (dir, db)
+    }
+
     fn sample(n: usize) -> Vec<Anchor> {
         (0..n)
             .map(|i| Anchor {
@@ -972,10 +981,7 @@ mod tests {
     /// `IN (…)` list and frees it on every run), read inline on a file.
     #[tokio::test]
     async fn groups_and_roles_of_users_probe_each_id_without_a_temporary_table() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
-        let db = crate::store::connect(&url).await.unwrap();
-        crate::store::migrate(&db).await.unwrap();
+        let (_dir, db) = file_db().await;
         let (acct, _) = crate::store::accounts::create(&db, "Acme", "admin@acme.test")
             .await
             .unwrap();
@@ -1049,10 +1055,7 @@ mod tests {
     /// pooled on SQLite and PostgreSQL) holds what its model holds.
     #[tokio::test]
     async fn listed_users_are_read_as_their_models() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("l.db").display());
-        let db = crate::store::connect(&url).await.unwrap();
-        crate::store::migrate(&db).await.unwrap();
+        let (_dir, db) = file_db().await;
         let acct = listed_users_seeded(&db).await;
         let inline = crate::store::reads::Reads::open(&db).await.unwrap();
         assert!(matches!(inline, crate::store::reads::Reads::Inline(_)));
@@ -1147,10 +1150,7 @@ mod tests {
     /// SQLite file so reads run inline; pages from anchors equal `OFFSET`'s.
     #[tokio::test]
     async fn anchored_pages_equal_offset_pages() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
-        let db = crate::store::connect(&url).await.unwrap();
-        crate::store::migrate(&db).await.unwrap();
+        let (_dir, db) = file_db().await;
         anchored_pages_match_offset_pages(&db).await;
     }
 
