@@ -62,6 +62,8 @@ struct Lists {
     carried_counts: HashMap<&'static str, (u64, u64)>,
     /// The kinds whose recount is in flight.
     recounting: std::sync::Mutex<std::collections::HashSet<&'static str>>,
+    /// Told when a recount ends, counted or not.
+    counted: tokio::sync::Notify,
 }
 
 /// How long carried anchors may serve after [`LISTS_KEPT`] ran out: the
@@ -127,6 +129,7 @@ impl Default for Lists {
             carried: HashMap::new(),
             carried_counts: HashMap::new(),
             recounting: std::sync::Mutex::default(),
+            counted: tokio::sync::Notify::new(),
         }
     }
 }
@@ -185,8 +188,24 @@ impl CachedAccount {
         lock(&self.lists.recounting).insert(kind)
     }
 
+    /// Ends the recount of `kind` and tells the pages waiting in
+    /// [`Self::recount_ended`] (what it counted, if anything, is remembered first).
     pub fn end_recount(&self, kind: &'static str) {
         lock(&self.lists.recounting).remove(kind);
+        self.lists.counted.notify_waiters();
+    }
+
+    /// Waits, at most `max`, for a recount of `kind` in flight to end; at
+    /// once when none is.
+    pub async fn recount_ended(&self, kind: &'static str, max: Duration) {
+        let ended = self.lists.counted.notified();
+        tokio::pin!(ended);
+        // Registered before looking, so an end between the look and the
+        // wait is not missed.
+        ended.as_mut().enable();
+        if lock(&self.lists.recounting).contains(kind) {
+            let _ = tokio::time::timeout(max, ended).await;
+        }
     }
 
     /// Claims the search for a list's anchors: false when one started within
@@ -974,6 +993,48 @@ mod tests {
         let started = Instant::now();
         a.anchor_walk_ended("groups", Duration::from_millis(200))
             .await;
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(150) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+    }
+
+    /// Pages that find no total wait for the one count in flight (at 1M
+    /// users, 16 pages counting at once held each other up ~300 ms), and
+    /// are woken with its total; a count that never ends holds them `max`.
+    #[tokio::test]
+    async fn pages_wait_for_a_count_in_flight() {
+        let (db, id) = one_account().await;
+        let r = Resolver::new(Duration::from_secs(60), db.clone());
+        let a = r.account(&db, &id).await.unwrap().unwrap();
+        let long = Duration::from_secs(5);
+        let started = Instant::now();
+        a.recount_ended("users", long).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "no count: no wait"
+        );
+        assert!(a.claim_recount("users"));
+        let waiter = {
+            let a = a.clone();
+            tokio::spawn(async move {
+                a.recount_ended("users", long).await;
+                a.cached_count("users")
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiter.is_finished(), "waits while the count is in flight");
+        a.remember_count("users", a.users_generation(), 1_000_000);
+        a.end_recount("users");
+        let got = tokio::time::timeout(Duration::from_secs(1), waiter)
+            .await
+            .expect("woken when the count ended")
+            .unwrap();
+        assert_eq!(got, Some(1_000_000));
+        assert!(a.claim_recount("groups"));
+        let started = Instant::now();
+        a.recount_ended("groups", Duration::from_millis(200)).await;
         let waited = started.elapsed();
         assert!(
             waited >= Duration::from_millis(150) && waited < Duration::from_secs(2),

@@ -10,6 +10,7 @@ use super::query::ListParams;
 use super::schema::ResourceKind;
 use super::{ScimCtx, LIST_URN};
 use crate::resolver::CachedAccount;
+use crate::store::reads::Reads;
 use crate::store::scim as db;
 use crate::store::scim_filter::{order_column, translate, Translation};
 use actix_web::HttpResponse;
@@ -163,19 +164,29 @@ async fn sql_page(
     let acct = ctx.account().await?;
     let (key, counted_at) = (kind_key(kind), acct.users_generation());
     let offset = p.start_index - 1;
-    let after = if unfiltered && order.by.is_none() && offset >= db::ANCHOR_STEP {
-        anchor_before(ctx, &acct, kind, offset).await?
-    } else {
-        None
+    let anchor = async {
+        if unfiltered && order.by.is_none() && offset >= db::ANCHOR_STEP {
+            anchor_before(ctx, &acct, kind, offset).await
+        } else {
+            Ok(None)
+        }
     };
-    // (total, whether it was carried past the list caches' renewal)
-    let (known_total, carried) = match unfiltered.then(|| acct.cached_count(key)) {
-        Some(None) => match known_after_renewal(ctx, &acct, kind) {
-            Some(t) => (Some(t), true),
-            None => (None, false),
-        },
-        known => (known.flatten(), false),
+    // (total, whether it is remembered already: carried past the list
+    // caches' renewal, or counted for every page)
+    let known = async {
+        if !unfiltered {
+            return Ok((None, false));
+        }
+        if let Some(t) = acct.cached_count(key) {
+            return Ok((Some(t), false));
+        }
+        if let Some(t) = known_after_renewal(ctx, &acct, kind) {
+            return Ok((Some(t), true));
+        }
+        Ok::<_, ScimError>((counted_once(ctx, &acct, kind).await?, true))
     };
+    // A cold deep page both walks the list and counts it: side by side.
+    let (after, (known_total, remembered)) = tokio::try_join!(anchor, known)?;
     let w = db::Window {
         offset,
         limit: p.count,
@@ -201,7 +212,7 @@ async fn sql_page(
         }
     };
     // A carried total is not remembered: only a recount renews it.
-    if unfiltered && !carried {
+    if unfiltered && !remembered {
         acct.remember_count(key, counted_at, total);
     }
     Ok(Listed {
@@ -221,49 +232,97 @@ fn known_after_renewal(
     let key = kind_key(kind);
     let total = acct.carried_count(key)?;
     if acct.claim_recount(key) {
-        let (reads, account_id) = (ctx.state.reads.clone(), ctx.account_id.clone());
-        let inline = matches!(reads, crate::store::reads::Reads::Inline(_));
-        let end = RecountEnd(acct.clone(), key);
+        let recount = recount(
+            RecountEnd(acct.clone(), key),
+            ctx.state.reads.clone(),
+            ctx.account_id.clone(),
+            kind,
+        );
         tokio::spawn(async move {
-            let acct = &end.0;
-            let counted_at = acct.users_generation();
-            let all = db::Window {
-                offset: 0,
-                limit: 0,
-                known_total: None,
-                after: None,
-            };
-            let order = || db::ListOrder {
-                by: None,
-                descending: false,
-            };
-            let count = async move {
-                match kind {
-                    ResourceKind::User => db::users_page(&reads, &account_id, None, order(), all)
-                        .await
-                        .map(|(_, t)| t),
-                    ResourceKind::Group => db::groups_page(&reads, &account_id, None, order(), all)
-                        .await
-                        .map(|(_, t)| t),
-                }
-            };
-            // Inline reads run on the calling thread: counting 1M users
-            // there held up every request on this worker (page p99 80 ms).
-            let counted = if inline {
-                let rt = tokio::runtime::Handle::current();
-                tokio::task::spawn_blocking(move || rt.block_on(count))
-                    .await
-                    .unwrap_or_else(|e| Err(sea_orm::DbErr::Custom(format!("recount: {e}"))))
-            } else {
-                count.await
-            };
-            match counted {
-                Ok(total) => acct.remember_count(key, counted_at, total),
-                Err(e) => tracing::warn!(error = %e, "could not count a list"),
+            if let Err(e) = recount.await {
+                tracing::warn!(error = %e, "could not count a list");
             }
         });
     }
     Some(total)
+}
+
+/// An unfiltered list's total when nothing counted it since the list
+/// caches were renewed and nothing was carried (a restart, a users change,
+/// carried values out of date): one page counts, the pages that come
+/// meanwhile wait for its count. Why: at 1M users, 16 pages that each
+/// counted the list at once held each other up for ~300 ms. `None` when no
+/// count came in time, or users changed since: the page counts itself.
+async fn counted_once(
+    ctx: &ScimCtx,
+    acct: &Arc<CachedAccount>,
+    kind: ResourceKind,
+) -> Result<Option<u64>, ScimError> {
+    let key = kind_key(kind);
+    if acct.claim_recount(key) {
+        let end = RecountEnd(acct.clone(), key);
+        recount(end, ctx.state.reads.clone(), ctx.account_id.clone(), kind).await?;
+    } else {
+        acct.recount_ended(key, COUNT_WAIT).await;
+    }
+    Ok(acct.cached_count(key))
+}
+
+/// How long a page waits for another page's count of the list (a count of
+/// 1M users takes ~0.1 s) before it counts itself.
+const COUNT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Counts an unfiltered list and remembers its total under the users
+/// generation it started in. The recount was claimed: `end` ends it,
+/// however this ends.
+async fn recount(
+    end: RecountEnd,
+    reads: Reads,
+    account_id: String,
+    kind: ResourceKind,
+) -> Result<u64, sea_orm::DbErr> {
+    let counted_at = end.0.users_generation();
+    let r = reads.clone();
+    let total = off_worker(&reads, move || async move {
+        let all = db::Window {
+            offset: 0,
+            limit: 0,
+            known_total: None,
+            after: None,
+        };
+        let order = db::ListOrder::default();
+        match kind {
+            ResourceKind::User => db::users_page(&r, &account_id, None, order, all)
+                .await
+                .map(|(_, t)| t),
+            ResourceKind::Group => db::groups_page(&r, &account_id, None, order, all)
+                .await
+                .map(|(_, t)| t),
+        }
+    })
+    .await?;
+    end.0.remember_count(end.1, counted_at, total);
+    Ok(total)
+}
+
+/// Runs a count of a whole list where it holds up no other request: inline
+/// reads run on the calling thread, and counting 1M users there held up
+/// every request on this worker (page p99 80 ms; lookups beside the first
+/// deep pages, p99 31–57 ms). Anchor walks step off it themselves
+/// (`Reads::every_nth`).
+async fn off_worker<T, F, Fut>(reads: &Reads, read: F) -> Result<T, sea_orm::DbErr>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, sea_orm::DbErr>>,
+    T: Send + 'static,
+{
+    if !matches!(reads, Reads::Inline(_)) {
+        return read().await;
+    }
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || rt.block_on(read()))
+        .await
+        .unwrap_or_else(|e| Err(sea_orm::DbErr::Custom(format!("list read: {e}"))))
 }
 
 /// Ends a recount when dropped: done, failed or abandoned.
@@ -431,7 +490,7 @@ async fn walk_or_wait(
 /// The claimed walk of `kind`'s anchors: remembers what it finds, and tells
 /// the waiting pages when it ends, however it ends.
 async fn walk(
-    reads: &crate::store::reads::Reads,
+    reads: &Reads,
     account_id: &str,
     acct: &CachedAccount,
     kind: ResourceKind,
