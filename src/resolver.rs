@@ -198,14 +198,8 @@ impl CachedAccount {
     /// Waits, at most `max`, for a recount of `kind` in flight to end; at
     /// once when none is.
     pub async fn recount_ended(&self, kind: &'static str, max: Duration) {
-        let ended = self.lists.counted.notified();
-        tokio::pin!(ended);
-        // Registered before looking, so an end between the look and the
-        // wait is not missed.
-        ended.as_mut().enable();
-        if lock(&self.lists.recounting).contains(kind) {
-            let _ = tokio::time::timeout(max, ended).await;
-        }
+        let counting = || lock(&self.lists.recounting).contains(kind);
+        ended(&self.lists.counted, counting, max).await;
     }
 
     /// Claims the search for a list's anchors: false when one started within
@@ -244,17 +238,12 @@ impl CachedAccount {
     /// that scanned with `OFFSET` beside the first walk took the cores from
     /// it, and made the list's p99 (98 ms).
     pub async fn anchor_walk_ended(&self, kind: &'static str, max: Duration) {
-        let ended = self.lists.walked.notified();
-        tokio::pin!(ended);
-        // Registered before looking, so an end between the look and the
-        // wait is not missed.
-        ended.as_mut().enable();
-        let walking = read(&self.lists.anchors)
-            .get(kind)
-            .is_some_and(|a| a.generation == u64::MAX && a.found.elapsed() < max);
-        if walking {
-            let _ = tokio::time::timeout(max, ended).await;
-        }
+        let walking = || {
+            read(&self.lists.anchors)
+                .get(kind)
+                .is_some_and(|a| a.generation == u64::MAX && a.found.elapsed() < max)
+        };
+        ended(&self.lists.walked, walking, max).await;
     }
 
     /// Keeps anchors found under generation `found_at` (used only while it is current).
@@ -312,6 +301,19 @@ pub struct Resolver {
     /// Bumped whenever credentials are forgotten: a row read before a
     /// revocation is never cached after it.
     credentials_gen: std::sync::atomic::AtomicU64,
+}
+
+/// Waits, at most `max`, for `told` to be told that what `in_flight` looks
+/// at has ended; at once when it is not in flight.
+async fn ended(told: &tokio::sync::Notify, in_flight: impl FnOnce() -> bool, max: Duration) {
+    let ended = told.notified();
+    tokio::pin!(ended);
+    // Registered before looking, so an end between the look and the wait
+    // is not missed.
+    ended.as_mut().enable();
+    if in_flight() {
+        let _ = tokio::time::timeout(max, ended).await;
+    }
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

@@ -231,13 +231,7 @@ fn known_after_renewal(
 ) -> Option<u64> {
     let key = kind_key(kind);
     let total = acct.carried_count(key)?;
-    if acct.claim_recount(key) {
-        let recount = recount(
-            RecountEnd(acct.clone(), key),
-            ctx.state.reads.clone(),
-            ctx.account_id.clone(),
-            kind,
-        );
+    if let Some(recount) = claimed_recount(ctx, acct, kind) {
         tokio::spawn(async move {
             if let Err(e) = recount.await {
                 tracing::warn!(error = %e, "could not count a list");
@@ -259,11 +253,11 @@ async fn counted_once(
     kind: ResourceKind,
 ) -> Result<Option<u64>, ScimError> {
     let key = kind_key(kind);
-    if acct.claim_recount(key) {
-        let end = RecountEnd(acct.clone(), key);
-        recount(end, ctx.state.reads.clone(), ctx.account_id.clone(), kind).await?;
-    } else {
-        acct.recount_ended(key, COUNT_WAIT).await;
+    match claimed_recount(ctx, acct, kind) {
+        Some(recount) => {
+            recount.await?;
+        }
+        None => acct.recount_ended(key, COUNT_WAIT).await,
     }
     Ok(acct.cached_count(key))
 }
@@ -271,6 +265,19 @@ async fn counted_once(
 /// How long a page waits for another page's count of the list (a count of
 /// 1M users takes ~0.1 s) before it counts itself.
 const COUNT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The recount of `kind`'s list, if this request claimed it (one at a time).
+fn claimed_recount(
+    ctx: &ScimCtx,
+    acct: &Arc<CachedAccount>,
+    kind: ResourceKind,
+) -> Option<impl std::future::Future<Output = Result<u64, sea_orm::DbErr>> + Send + 'static> {
+    let key = kind_key(kind);
+    acct.claim_recount(key).then(|| {
+        let end = RecountEnd(acct.clone(), key);
+        recount(end, ctx.state.reads.clone(), ctx.account_id.clone(), kind)
+    })
+}
 
 /// Counts an unfiltered list and remembers its total under the users
 /// generation it started in. The recount was claimed: `end` ends it,
