@@ -138,8 +138,9 @@ impl Batch {
                 .all(|(a, b)| a.sql == b.sql)
     }
 
-    /// Runs the statements: one round trip on SQLite (two with guards),
-    /// one per statement elsewhere. The first failure stops the rest and is
+    /// Runs the statements: one round trip on SQLite (two with guards); on
+    /// PostgreSQL one per run of independent inserts and one per other
+    /// statement or guard. The first failure stops the rest and is
     /// returned; the caller's transaction then rolls everything back.
     pub async fn run<C: ConnectionTrait>(mut self, db: &C) -> Result<(), DbErr> {
         let guards = std::mem::take(&mut self.guards);
@@ -166,6 +167,12 @@ impl Batch {
             (_, 0) => Ok(()),
             (DbBackend::Sqlite, n) if n > 1 => {
                 db.execute_raw(joined(self.statements)).await.map(drop)
+            }
+            (DbBackend::Postgres, _) => {
+                for s in super::pg_chain::chained(self.statements) {
+                    db.execute_raw(s).await?;
+                }
+                Ok(())
             }
             _ => {
                 for s in self.statements {

@@ -39,6 +39,17 @@ pub(super) const PUSH_PG: &str =
      SELECT w.id, e.seq, 'pending', 0, e.occurred_at FROM e JOIN webhook_endpoints w ON w.account_id = e.account_id \
      WHERE w.enabled = TRUE AND (w.types = '' OR strpos(',' || w.types || ',', ',' || e.type || ',') > 0)";
 
+/// How a merged event statement ([`merge_pg`]) starts.
+const MERGED_PG_HEAD: &str =
+    "WITH m AS (SELECT COALESCE(MAX(account_seq), 0) AS last FROM events WHERE account_id = $1), e AS (INSERT INTO events ";
+
+/// The tables a PostgreSQL event statement reads, if `sql` is one: the
+/// account's last event (its number) and the endpoints it fans out to.
+pub(super) fn reads_pg(sql: &str) -> Option<&'static [&'static str]> {
+    const READS: &[&str] = &["events", "webhook_endpoints"];
+    (sql == PUSH_PG || sql.starts_with(MERGED_PG_HEAD)).then_some(READS)
+}
+
 /// Events of [`PUSH_PG`] statements (of independent writes, in this order)
 /// as one statement per account: numbered on from the account's last event
 /// in the order given, their deliveries fanned out from the inserted rows.
@@ -328,6 +339,8 @@ mod tests {
         let out = merge_pg(stmts);
         // The odd one as it was; one statement per account, rows in order.
         assert_eq!(out.len(), 3, "{out:?}");
+        assert!(reads_pg(&out[1].sql).is_some(), "{}", out[1].sql);
+        assert!(reads_pg(&out[2].sql).is_some(), "{}", out[2].sql);
         assert_eq!(out[0].values, odd.values);
         let subjects = |st: &Statement| -> Vec<sea_orm::Value> {
             st.values

@@ -20,6 +20,7 @@ pub mod mappings;
 pub mod model;
 pub mod oidc_states;
 pub mod parted;
+pub mod pg_chain;
 pub mod platform;
 pub mod point_reads;
 pub mod reads;
