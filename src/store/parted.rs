@@ -51,8 +51,16 @@ pub fn with_parts(q: Select<user::Entity>, backend: DbBackend) -> Select<user::E
 
 /// The users a statement built by [`with_parts`] returns.
 pub async fn read<C: ReadConn>(db: &C, stmt: Statement) -> Result<Vec<Parted>, DbErr> {
-    db.models_with::<user::Entity>(stmt, EXTRA)
-        .await?
+    parted(db.models_with::<user::Entity>(stmt, EXTRA).await?)
+}
+
+/// The users in the rows of a statement built by [`with_parts`].
+pub fn from_rows(rows: &[sea_orm::QueryResult]) -> Result<Vec<Parted>, DbErr> {
+    parted(super::reads::extended::<user::Entity>(rows, EXTRA)?)
+}
+
+fn parted(found: Vec<super::reads::Extended<user::Entity>>) -> Result<Vec<Parted>, DbErr> {
+    found
         .into_iter()
         .map(|(user, extra)| {
             let mut extra = extra.into_iter();

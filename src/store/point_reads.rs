@@ -18,12 +18,20 @@
 //! as the custom ones did; PostgreSQL makes them again when the tables'
 //! statistics change.
 //!
+//! The statements run on connections taken out of that pool for good
+//! (`detach`): sqlx pings a pooled connection every time it goes back, a
+//! second round trip per statement (a Sync and its ReadyForQuery, seen with
+//! strace beside every Bind), which cost the backends and us as much as the
+//! statement's own. A connection whose statement fails is dropped, and the
+//! next statement opens a new one.
+//!
 //! SQLite does not need this: its reads run on the request's own thread
 //! (`store::reads::Inline`).
 
 use super::entities::user;
 use super::parted::{self, Parted};
 use sea_orm::sea_query::{extension::postgres::PgFunc, Expr, ExprTrait};
+use sea_orm::sqlx::PgConnection;
 use sea_orm::{
     DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
     Statement,
@@ -65,6 +73,8 @@ struct Queue {
 pub struct PointReads {
     db: DatabaseConnection,
     queue: Mutex<Queue>,
+    /// Connections out of the pool between drains (at most [`RUNNING`]).
+    idle: Mutex<Vec<PgConnection>>,
     /// Statements run so far.
     statements: AtomicU64,
 }
@@ -92,6 +102,7 @@ impl PointReads {
         Arc::new(PointReads {
             db,
             queue: Mutex::new(Queue::default()),
+            idle: Mutex::new(Vec::new()),
             statements: AtomicU64::new(0),
         })
     }
@@ -137,26 +148,48 @@ impl PointReads {
     /// Runs statements until no read is waiting.
     async fn drain(&self) {
         let _slot = Slot(&self.queue);
+        let mut conn = self.idle.lock().ok().and_then(|mut v| v.pop());
         loop {
             let batch: Vec<Waiter> = match self.queue.lock() {
                 Ok(mut q) if !q.waiting.is_empty() => {
                     let n = q.waiting.len().min(MAX_KEYS);
                     q.waiting.drain(..n).collect()
                 }
-                _ => return,
+                _ => break,
             };
-            let found = self.run(&batch).await;
+            let found = self.run(&mut conn, &batch).await;
             answer(batch, found);
+        }
+        if let (Some(c), Ok(mut idle)) = (conn, self.idle.lock()) {
+            if idle.len() < RUNNING {
+                idle.push(c);
+            }
         }
     }
 
     /// The users `batch` asks for, each once (a user asked for by id and by
     /// name is found by both statements).
-    async fn run(&self, batch: &[Waiter]) -> Result<Vec<Parted>, DbErr> {
+    async fn run(
+        &self,
+        conn: &mut Option<PgConnection>,
+        batch: &[Waiter],
+    ) -> Result<Vec<Parted>, DbErr> {
         let mut rows: Vec<Parted> = vec![];
         for stmt in statements(batch) {
             self.statements.fetch_add(1, Ordering::Relaxed);
-            for p in parted::read(&self.db, stmt).await? {
+            let c = match conn {
+                Some(c) => c,
+                None => conn.insert(self.connect().await?),
+            };
+            let found = match query(c, &stmt).await {
+                Ok(found) => found,
+                Err(e) => {
+                    // It may be broken: not reused.
+                    *conn = None;
+                    return Err(e);
+                }
+            };
+            for p in found {
                 if !rows.iter().any(|r| r.user.id == p.user.id) {
                     rows.push(p);
                 }
@@ -164,6 +197,51 @@ impl PointReads {
         }
         Ok(rows)
     }
+
+    /// A connection of the point-read pool, taken out of it.
+    async fn connect(&self) -> Result<PgConnection, DbErr> {
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            return Err(DbErr::Custom("batched reads need PostgreSQL".into()));
+        }
+        let pool = self.db.get_postgres_connection_pool();
+        let c = pool.acquire().await.map_err(point_err)?;
+        Ok(c.detach())
+    }
+}
+
+fn point_err(e: impl std::fmt::Display) -> DbErr {
+    DbErr::Custom(format!("batched read: {e}"))
+}
+
+/// Runs a statement of [`statements`] (its values are texts and arrays of
+/// texts) on `conn`.
+async fn query(conn: &mut PgConnection, stmt: &Statement) -> Result<Vec<Parted>, DbErr> {
+    use sea_orm::sqlx::{self, postgres::PgArguments, Arguments};
+    use sea_orm::Value;
+    let mut args = PgArguments::default();
+    for v in stmt.values.iter().flat_map(|v| v.0.iter()) {
+        let added = match v {
+            Value::String(Some(s)) => args.add(s.as_str()),
+            Value::Array(_, Some(items)) => {
+                let texts = items
+                    .iter()
+                    .map(|i| match i {
+                        Value::String(Some(s)) => Ok(s.as_str()),
+                        other => Err(point_err(format!("unexpected value {other:?}"))),
+                    })
+                    .collect::<Result<Vec<&str>, DbErr>>()?;
+                args.add(texts)
+            }
+            other => return Err(point_err(format!("unexpected value {other:?}"))),
+        };
+        added.map_err(point_err)?;
+    }
+    let rows = sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), args)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(point_err)?;
+    let rows: Vec<sea_orm::QueryResult> = rows.into_iter().map(Into::into).collect();
+    parted::from_rows(&rows)
 }
 
 /// Each waiter's users out of one statement's rows.

@@ -153,6 +153,24 @@ pub trait ReadConn: Sync {
 /// A model and the extra text columns read with it.
 pub type Extended<E> = (<E as EntityTrait>::Model, Vec<Option<String>>);
 
+/// Pooled rows as `E`'s models, each with the text columns named `extra`.
+pub fn extended<E: EntityTrait>(
+    found: &[sea_orm::QueryResult],
+    extra: &[&str],
+) -> Result<Vec<Extended<E>>, DbErr> {
+    use sea_orm::FromQueryResult;
+    found
+        .iter()
+        .map(|r| {
+            let extras = extra
+                .iter()
+                .map(|n| r.try_get::<Option<String>>("", n))
+                .collect::<Result<_, _>>()?;
+            Ok((E::Model::from_query_result(r, "")?, extras))
+        })
+        .collect()
+}
+
 /// A row read by position, straight from the database's own row: what a
 /// hot read needs of a table and no more, without an entity's model, its
 /// active model and a sea-orm value per column. Why: decoding a list
@@ -235,18 +253,7 @@ impl<C: ConnectionTrait> ReadConn for C {
         E::Model: Send + Sync,
         E::ActiveModel: TryIntoModel<E::Model>,
     {
-        use sea_orm::FromQueryResult;
-        let found = self.query_all_raw(stmt).await?;
-        found
-            .iter()
-            .map(|r| {
-                let extras = extra
-                    .iter()
-                    .map(|n| r.try_get::<Option<String>>("", n))
-                    .collect::<Result<_, _>>()?;
-                Ok((E::Model::from_query_result(r, "")?, extras))
-            })
-            .collect()
+        extended::<E>(&self.query_all_raw(stmt).await?, extra)
     }
 
     async fn rows_of(&self, stmt: Statement, cols: &[Col]) -> Result<Vec<Row>, DbErr> {
