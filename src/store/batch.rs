@@ -185,7 +185,7 @@ impl Batch {
 }
 
 /// PostgreSQL's limit of bound values in one statement.
-const PG_VALUES_MAX: usize = 65_535;
+pub(super) const PG_VALUES_MAX: usize = 65_535;
 
 /// The statements at one position of same-shaped writes (equal SQL), as
 /// fewer statements with the same effect.

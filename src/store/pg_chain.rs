@@ -22,8 +22,7 @@
 
 use sea_orm::{DbBackend, Statement, Value};
 
-/// PostgreSQL's limit of bound values in one statement.
-const VALUES_MAX: usize = 65_535;
+use super::batch::PG_VALUES_MAX as VALUES_MAX;
 
 /// What a statement is, as far as chaining goes.
 enum Kind<'a> {
